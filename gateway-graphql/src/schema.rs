@@ -1,0 +1,157 @@
+//! The one GraphQL schema of the mesh.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::{
+    Context, EmptyMutation, Enum, Object, Schema, SchemaBuilder, SimpleObject, Subscription,
+};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use svc_kit::{ServiceName, config::GatewaySettings};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::clients::ServiceClients;
+
+pub type MeshSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+
+/// The caller's credentials as they reached the gateway, for forwarding to services.
+/// Token validation and per-resolver roles hook in here (identity issue).
+#[derive(Clone, Default)]
+pub struct RequestAuth {
+    pub bearer: Option<String>,
+}
+
+impl std::fmt::Debug for RequestAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a token.
+        f.debug_struct("RequestAuth")
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl RequestAuth {
+    pub fn from_headers(headers: &http::HeaderMap) -> RequestAuth {
+        let bearer = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        RequestAuth { bearer }
+    }
+}
+
+/// How a service answered its health check.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    /// The service answers and reports its API as serving.
+    Serving,
+    /// The service answers but reports NOT_SERVING (starting up or draining).
+    NotServing,
+    /// The service did not answer within the deadline.
+    Unreachable,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ServiceHealth {
+    /// The service's short name, e.g. "scheduling".
+    pub name: String,
+    pub status: HealthStatus,
+    /// Round trip of the health check, in milliseconds.
+    pub latency_ms: f64,
+    /// The gRPC status code when the check failed, e.g. "Unavailable".
+    pub error: Option<String>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct MeshHealth {
+    /// True when every service is serving.
+    pub healthy: bool,
+    pub services: Vec<ServiceHealth>,
+    pub checked_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// The health of every service, each asked over grpc.health.v1 in parallel.
+    async fn mesh_health(&self, ctx: &Context<'_>) -> MeshHealth {
+        check_mesh(ctx.data_unchecked::<ServiceClients>()).await
+    }
+
+    /// The version of this gateway's build.
+    async fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+}
+
+#[derive(Debug)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The mesh's health, now and then every `intervalSeconds`.
+    async fn mesh_health(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 5, validator(minimum = 1, maximum = 300))] interval_seconds: i32,
+    ) -> impl Stream<Item = MeshHealth> + use<> {
+        let clients = ctx.data_unchecked::<ServiceClients>().clone();
+        let period = Duration::from_secs(interval_seconds as u64);
+        futures::stream::unfold((clients, true), move |(clients, first)| async move {
+            if !first {
+                tokio::time::sleep(period).await;
+            }
+            let health = check_mesh(&clients).await;
+            Some((health, (clients, false)))
+        })
+    }
+}
+
+async fn check_mesh(clients: &ServiceClients) -> MeshHealth {
+    let checks = ServiceName::ALL.map(|service| async move {
+        let start = Instant::now();
+        let result = clients.health(service).await;
+        let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let (status, error) = match result {
+            Ok(ServingStatus::Serving) => (HealthStatus::Serving, None),
+            Ok(_) => (HealthStatus::NotServing, None),
+            Err(status) => (
+                HealthStatus::Unreachable,
+                Some(format!("{:?}", status.code())),
+            ),
+        };
+        ServiceHealth {
+            name: service.to_string(),
+            status,
+            latency_ms,
+            error,
+        }
+    });
+    let services = futures::future::join_all(checks).await;
+    MeshHealth {
+        healthy: services.iter().all(|s| s.status == HealthStatus::Serving),
+        services,
+        checked_at: Utc::now(),
+    }
+}
+
+fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
+    Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+}
+
+/// The schema with its clients and its depth and complexity limits.
+pub fn build_schema(clients: ServiceClients, settings: &GatewaySettings) -> MeshSchema {
+    schema_builder()
+        .data(clients)
+        .limit_depth(settings.max_depth)
+        .limit_complexity(settings.max_complexity)
+        .finish()
+}
+
+/// The SDL, as committed in `docs/schema.graphql`.
+pub fn schema_sdl() -> String {
+    schema_builder().finish().sdl()
+}

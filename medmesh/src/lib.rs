@@ -1,0 +1,228 @@
+//! Starting MedMesh: every service and the gateway in one process (`medmesh dev`), or one
+//! component per process (`medmesh serve <component>`). Both go through the same code path.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use gateway_graphql::{GatewayServer, ServiceClients, build_schema};
+use svc_kit::{
+    EventBus, ServiceName, Settings, StartedService,
+    admin::{AdminServer, Readiness},
+    events::MemoryBus,
+    runtime::{self, KitError},
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    Service(ServiceName),
+    Gateway,
+}
+
+impl Component {
+    pub fn parse(name: &str) -> Option<Component> {
+        match name {
+            "gateway" => Some(Component::Gateway),
+            other => ServiceName::parse(other).map(Component::Service),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Kit(#[from] KitError),
+    #[error("could not bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Endpoint(#[from] gateway_graphql::clients::EndpointError),
+}
+
+/// A running set of components and the token that stops them.
+#[derive(Debug)]
+pub struct Platform {
+    pub admin_addr: SocketAddr,
+    pub gateway_addr: Option<SocketAddr>,
+    pub services: Vec<StartedService>,
+    shutdown: CancellationToken,
+    readiness: Readiness,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn start_service(
+    name: ServiceName,
+    settings: Arc<Settings>,
+    bus: EventBus,
+    readiness: &Readiness,
+    shutdown: CancellationToken,
+) -> Result<StartedService, KitError> {
+    match name {
+        ServiceName::Accounts => {
+            runtime::start::<svc_accounts::Accounts>(settings, bus, readiness, shutdown).await
+        }
+        ServiceName::Scheduling => {
+            runtime::start::<svc_scheduling::Scheduling>(settings, bus, readiness, shutdown).await
+        }
+        ServiceName::Pharmacy => {
+            runtime::start::<svc_pharmacy::Pharmacy>(settings, bus, readiness, shutdown).await
+        }
+        ServiceName::Records => {
+            runtime::start::<svc_records::Records>(settings, bus, readiness, shutdown).await
+        }
+        ServiceName::Notify => {
+            runtime::start::<svc_notify::Notify>(settings, bus, readiness, shutdown).await
+        }
+    }
+}
+
+/// Applies the migrations of `name` and returns how many were new.
+pub async fn migrate(settings: &Settings, name: ServiceName) -> Result<(), KitError> {
+    let migrations = match name {
+        ServiceName::Accounts => <svc_accounts::Accounts as svc_kit::MeshService>::MIGRATIONS,
+        ServiceName::Scheduling => <svc_scheduling::Scheduling as svc_kit::MeshService>::MIGRATIONS,
+        ServiceName::Pharmacy => <svc_pharmacy::Pharmacy as svc_kit::MeshService>::MIGRATIONS,
+        ServiceName::Records => <svc_records::Records as svc_kit::MeshService>::MIGRATIONS,
+        ServiceName::Notify => <svc_notify::Notify as svc_kit::MeshService>::MIGRATIONS,
+    };
+    let db = runtime::open_database(settings, name, migrations).await?;
+    db.close().await.ok();
+    Ok(())
+}
+
+impl Platform {
+    /// Starts `components` in this process, with one admin port for all of them. The gateway
+    /// reaches services started here at their bound addresses, others at their endpoints.
+    pub async fn start(
+        settings: Settings,
+        components: &[Component],
+    ) -> Result<Platform, StartError> {
+        let settings = Arc::new(settings);
+        let shutdown = CancellationToken::new();
+        let readiness = Readiness::default();
+        let memory_bus = MemoryBus::new();
+        let bus = EventBus::from_settings(&settings, &memory_bus)?;
+        let mut tasks = Vec::new();
+
+        let admin_addr = settings.admin.addr();
+        let admin = AdminServer::bind(admin_addr, readiness.clone())
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "the admin port",
+                addr: admin_addr,
+                source,
+            })?;
+        let admin_addr = admin.local_addr();
+
+        let mut services = Vec::new();
+        for component in components {
+            if let Component::Service(name) = component {
+                let started = start_service(
+                    *name,
+                    settings.clone(),
+                    bus.clone(),
+                    &readiness,
+                    shutdown.clone(),
+                )
+                .await;
+                match started {
+                    Ok(started) => services.push(started),
+                    Err(error) => {
+                        shutdown.cancel();
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+
+        let mut gateway_addr = None;
+        if components.contains(&Component::Gateway) {
+            let endpoints = ServiceName::ALL.map(|name| {
+                let local = services.iter().find(|s| s.service == name);
+                let url = match local {
+                    Some(s) => format!("http://{}", s.grpc_addr),
+                    None => settings.services.get(name).endpoint(),
+                };
+                (name, url)
+            });
+            let clients = ServiceClients::new(endpoints, &settings)?;
+            let schema = build_schema(clients, &settings.gateway);
+            let addr = std::net::SocketAddr::new(settings.gateway.host, settings.gateway.port);
+            let gateway =
+                GatewayServer::bind(addr, schema)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        what: "the gateway",
+                        addr,
+                        source,
+                    })?;
+            gateway_addr = Some(gateway.local_addr());
+            let token = shutdown.clone();
+            let grace = settings.shutdown_grace();
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = gateway.serve(token, grace).await {
+                    tracing::error!(%error, "gateway stopped with an error");
+                }
+            }));
+        }
+
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = admin.serve(token).await {
+                tracing::error!(%error, "admin server stopped with an error");
+            }
+        }));
+
+        Ok(Platform {
+            admin_addr,
+            gateway_addr,
+            services,
+            shutdown,
+            readiness,
+            tasks,
+        })
+    }
+
+    /// Every service and the gateway: what `medmesh dev` runs.
+    pub fn all_components() -> Vec<Component> {
+        let mut components: Vec<Component> = ServiceName::ALL
+            .into_iter()
+            .map(Component::Service)
+            .collect();
+        components.push(Component::Gateway);
+        components
+    }
+
+    pub fn service_addr(&self, name: ServiceName) -> Option<SocketAddr> {
+        self.services
+            .iter()
+            .find(|s| s.service == name)
+            .map(|s| s.grpc_addr)
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits for the shutdown token, then for every component to drain and stop.
+    pub async fn run_until_stopped(self) {
+        self.shutdown.cancelled().await;
+        self.readiness.set_draining();
+        for service in self.services {
+            service.stopped().await;
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops everything and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.run_until_stopped().await;
+    }
+}

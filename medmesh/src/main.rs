@@ -1,0 +1,206 @@
+//! `medmesh`: run the platform. See `medmesh --help`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use figment::Figment;
+use medmesh::{Component, Platform};
+use svc_kit::{
+    ServiceName, Settings,
+    config::{ConfigError, EXIT_CONFIG, Mode},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "medmesh",
+    version,
+    about = "MedMesh: clinics, prescriptions and patient records over a gRPC mesh"
+)]
+struct Cli {
+    /// A TOML file layered over the defaults (env MEDMESH_* variables override it).
+    #[arg(long, global = true, env = "MEDMESH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything in one process on embedded defaults: SQLite, in-process bus and cache.
+    Dev {
+        /// Where the SQLite files live (default: .medmesh-dev).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// One component: accounts, scheduling, pharmacy, records, notify or gateway.
+    Serve { component: String },
+    /// Apply database migrations of one service, or of all.
+    Migrate { service: String },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", gateway_graphql::schema_sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match load_settings(&cli) {
+        Ok(settings) => settings,
+        Err(error) => return config_failure(error),
+    };
+    svc_kit::telemetry::init_tracing(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("medmesh: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command, settings))
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
+    let mut figment: Figment = Settings::figment(None);
+    if let Some(file) = &cli.config {
+        if !file.is_file() {
+            return Err(ConfigError::from(figment::Error::from(format!(
+                "config file {} does not exist",
+                file.display()
+            ))));
+        }
+        figment = Settings::figment(Some(file));
+    }
+    if let Command::Dev {
+        data_dir: Some(dir),
+    } = &cli.command
+    {
+        figment = figment.merge(("data_dir", dir));
+    }
+    Settings::from_figment(figment)
+}
+
+fn config_failure(error: ConfigError) -> ExitCode {
+    eprintln!("medmesh: {error}");
+    ExitCode::from(EXIT_CONFIG as u8)
+}
+
+async fn run(command: Command, settings: Settings) -> ExitCode {
+    let components = match &command {
+        Command::Dev { .. } => {
+            if settings.mode != Mode::Dev {
+                return config_failure_msg("`mode`: medmesh dev runs only in mode = \"dev\"");
+            }
+            Platform::all_components()
+        }
+        Command::Serve { component } => match Component::parse(component) {
+            Some(Component::Service(name)) => {
+                if let Err(error) = settings.validate_service(name) {
+                    return config_failure(error);
+                }
+                vec![Component::Service(name)]
+            }
+            Some(Component::Gateway) => vec![Component::Gateway],
+            None => {
+                return usage(&format!(
+                    "unknown component {component:?}; expected accounts, scheduling, pharmacy, records, notify or gateway"
+                ));
+            }
+        },
+        Command::Migrate { service } => return migrate(&settings, service).await,
+        Command::Schema => return ExitCode::SUCCESS,
+    };
+
+    let platform = match Platform::start(settings.clone(), &components).await {
+        Ok(platform) => platform,
+        Err(medmesh::StartError::Kit(svc_kit::runtime::KitError::Config(error))) => {
+            return config_failure(error);
+        }
+        Err(error) => {
+            eprintln!("medmesh: could not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if matches!(command, Command::Dev { .. }) {
+        print_dev_banner(&settings, &platform);
+    }
+    let signal = svc_kit::shutdown::on_signal();
+    let token = platform.shutdown_token();
+    tokio::spawn(async move {
+        signal.cancelled().await;
+        token.cancel();
+    });
+    platform.run_until_stopped().await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn migrate(settings: &Settings, service: &str) -> ExitCode {
+    let names: Vec<ServiceName> = match service {
+        "all" => ServiceName::ALL.to_vec(),
+        other => match ServiceName::parse(other) {
+            Some(name) => vec![name],
+            None => {
+                return usage(&format!(
+                    "unknown service {other:?}; expected a service name or all"
+                ));
+            }
+        },
+    };
+    for name in names {
+        if let Err(error) = settings.validate_service(name) {
+            return config_failure(error);
+        }
+        if let Err(error) = medmesh::migrate(settings, name).await {
+            eprintln!("medmesh: migrating {name} failed: {error}");
+            return ExitCode::FAILURE;
+        }
+        tracing::info!(service = %name, "migrations applied");
+    }
+    ExitCode::SUCCESS
+}
+
+fn config_failure_msg(message: &str) -> ExitCode {
+    eprintln!("medmesh: configuration error: {message}");
+    ExitCode::from(EXIT_CONFIG as u8)
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("medmesh: {message}");
+    ExitCode::from(EXIT_CONFIG as u8)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_dev_banner(settings: &Settings, platform: &Platform) {
+    let gateway = platform.gateway_addr.expect("dev runs the gateway");
+    let admin = platform.admin_addr;
+    let data_dir =
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    println!();
+    println!(
+        "MedMesh dev is running — embedded SQLite, in-process bus and cache. Not for production."
+    );
+    println!();
+    println!("  GraphQL playground  http://{gateway}/");
+    println!("  GraphQL endpoint    http://{gateway}/graphql");
+    println!("  Subscriptions       ws://{gateway}/graphql/ws");
+    println!("  Metrics and probes  http://{admin}/metrics   /live   /ready");
+    for service in &platform.services {
+        println!(
+            "  gRPC {:<14} {}   (health + reflection)",
+            service.service.as_str(),
+            service.grpc_addr
+        );
+    }
+    println!("  Data directory      {}", data_dir.display());
+    println!();
+    println!(
+        "  Try in the playground:  {{ meshHealth {{ healthy services {{ name status latencyMs }} }} }}"
+    );
+    println!("  Press Ctrl-C to stop.");
+    println!();
+}

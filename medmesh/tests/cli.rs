@@ -1,0 +1,96 @@
+//! The `medmesh` binary's configuration handling: bad configuration fails fast, before any
+//! port is bound, with exit code 64 and one line naming the key.
+
+use std::process::{Command, Output};
+
+fn medmesh(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
+    command.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MEDMESH_") {
+            command.env_remove(key);
+        }
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn stderr_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    stderr
+}
+
+#[test]
+fn a_wrong_type_fails_with_64_naming_the_key() {
+    let output = medmesh(&["dev"], &[("MEDMESH_ADMIN__PORT", "not-a-port")]);
+    assert_eq!(output.status.code(), Some(64));
+    let line = stderr_line(&output);
+    assert!(line.contains("`admin.port`"), "{line}");
+    assert!(
+        line.contains("MEDMESH_ADMIN__PORT"),
+        "names where the value came from: {line}"
+    );
+}
+
+#[test]
+fn a_missing_required_key_fails_with_64_naming_the_key() {
+    let output = medmesh(
+        &["serve", "scheduling"],
+        &[
+            ("MEDMESH_MODE", "production"),
+            ("MEDMESH_CACHE__BACKEND", "redis"),
+            ("MEDMESH_CACHE__REDIS__URL", "redis://127.0.0.1:6379"),
+            ("MEDMESH_EVENTS__BACKEND", "kafka"),
+            ("MEDMESH_EVENTS__KAFKA__BROKERS", "127.0.0.1:9092"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    let line = stderr_line(&output);
+    assert!(
+        line.contains("`services.scheduling.database_url`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn production_mode_refuses_the_in_process_bus() {
+    let output = medmesh(
+        &["serve", "gateway"],
+        &[
+            ("MEDMESH_MODE", "production"),
+            ("MEDMESH_CACHE__BACKEND", "redis"),
+            ("MEDMESH_CACHE__REDIS__URL", "redis://127.0.0.1:6379"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr_line(&output).contains("`events.backend`"));
+}
+
+#[test]
+fn a_missing_config_file_is_reported() {
+    let output = medmesh(&["dev", "--config", "/nonexistent/medmesh.toml"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr_line(&output).contains("/nonexistent/medmesh.toml"));
+}
+
+#[test]
+fn an_unknown_component_is_a_usage_error() {
+    let output = medmesh(&["serve", "billing"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr_line(&output).contains("billing"));
+}
+
+#[test]
+fn schema_prints_the_committed_sdl() {
+    let output = medmesh(&["schema"], &[]);
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/schema.graphql"
+    ))
+    .unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+}

@@ -1,0 +1,323 @@
+//! `medmesh dev` end to end: every service and the gateway in one process on loopback ports,
+//! SQLite under a data directory, booted from empty and again from what the first run left.
+
+use std::{path::Path, time::Duration};
+
+use medmesh::Platform;
+use medmesh_proto::common::v1::Actor;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::{Value, json};
+use svc_kit::{ServiceName, Settings, db::stmt, events::NewEvent};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+fn dev_settings(data_dir: &Path) -> Settings {
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", data_dir.display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("shutdown_grace_ms", 2000));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    Settings::from_figment(figment).unwrap()
+}
+
+async fn graphql(platform: &Platform, query: &str) -> Value {
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn api_name(service: ServiceName) -> &'static str {
+    gateway_graphql::clients::service_api_name(service)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_boots_from_empty_and_again_from_existing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+
+    // First boot: nothing exists yet.
+    let platform = Platform::start(dev_settings(&data_dir), &Platform::all_components())
+        .await
+        .unwrap();
+    let health = graphql(
+        &platform,
+        "{ meshHealth { healthy services { name status error } } }",
+    )
+    .await;
+    assert_eq!(
+        health["data"]["meshHealth"]["healthy"],
+        json!(true),
+        "{health}"
+    );
+    let names: Vec<&str> = health["data"]["meshHealth"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["accounts", "scheduling", "pharmacy", "records", "notify"]
+    );
+    for service in ServiceName::ALL {
+        assert!(
+            data_dir.join(format!("{service}.sqlite3")).is_file(),
+            "{service} has its own database file"
+        );
+    }
+
+    // Write through a service's own database, the way a handler would.
+    let accounts = platform
+        .services
+        .iter()
+        .find(|s| s.service == ServiceName::Accounts)
+        .unwrap();
+    let ctx = &accounts.context;
+    let txn = ctx.db.begin().await.unwrap();
+    let event = NewEvent::new(
+        "medmesh.test.v1.kept",
+        "test",
+        "agg-1",
+        "medmesh.common.v1.Actor",
+        &Actor::default(),
+    );
+    let event_id = ctx.outbox.enqueue(&txn, event).await.unwrap();
+    txn.commit().await.unwrap();
+    let migrations_before = count(&ctx.db, "SELECT COUNT(*) FROM schema_migrations").await;
+    platform.stop().await;
+
+    // Second boot on the same directory: data kept, nothing migrated twice.
+    let platform = Platform::start(dev_settings(&data_dir), &Platform::all_components())
+        .await
+        .unwrap();
+    let health = graphql(&platform, "{ meshHealth { healthy } }").await;
+    assert_eq!(
+        health["data"]["meshHealth"]["healthy"],
+        json!(true),
+        "{health}"
+    );
+    let accounts = platform
+        .services
+        .iter()
+        .find(|s| s.service == ServiceName::Accounts)
+        .unwrap();
+    let db = &accounts.context.db;
+    let kept = count(
+        db,
+        &format!("SELECT COUNT(*) FROM outbox WHERE event_id = '{event_id}'"),
+    )
+    .await;
+    assert_eq!(
+        kept, 1,
+        "the event written before the restart is still there"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM schema_migrations").await,
+        migrations_before
+    );
+    platform.stop().await;
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(stmt(db.get_database_backend(), sql, []))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_answers_health_and_reflection() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    for service in ServiceName::ALL {
+        let addr = platform.service_addr(service).unwrap();
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+
+        let mut health = HealthClient::new(channel.clone());
+        let status = health
+            .check(HealthCheckRequest {
+                service: api_name(service).into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service}");
+
+        let mut reflection = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                api_name(service).into(),
+            )),
+        };
+        let mut responses = reflection
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let response = responses.next().await.unwrap().unwrap();
+        match response.message_response {
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                assert!(
+                    !files.file_descriptor_proto.is_empty(),
+                    "{service} describes its API"
+                );
+            }
+            other => panic!("{service}: unexpected reflection answer {other:?}"),
+        }
+    }
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_port_serves_metrics_live_and_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    // Produce some gRPC traffic through the gateway.
+    graphql(&platform, "{ meshHealth { healthy } }").await;
+    let admin = platform.admin_addr;
+    let client = reqwest::Client::new();
+
+    let live = client
+        .get(format!("http://{admin}/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = client
+        .get(format!("http://{admin}/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["scheduling.database"], "ok", "{ready}");
+
+    let metrics = client
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("grpc_server_handling_seconds_bucket{")
+                && l.contains("grpc_service=\"grpc.health.v1.Health\"")),
+        "health checks show as histogram buckets:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("graphql_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
+    // Once shutdown starts, /ready says so while the port still answers.
+    let token = platform.shutdown_token();
+    let stopping = tokio::spawn(platform.run_until_stopped());
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_rpcs_not_built_yet_answer_unimplemented() {
+    use medmesh_proto::scheduling::v1::{
+        ListClinicsRequest, scheduling_service_client::SchedulingServiceClient,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let addr = platform.service_addr(ServiceName::Scheduling).unwrap();
+    let mut client = SchedulingServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let status = client
+        .list_clinics(ListClinicsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_reports_a_stopped_service_as_unreachable() {
+    use medmesh::Component;
+    let dir = tempfile::tempdir().unwrap();
+    // Everything but records, whose endpoint points at a port nobody listens on.
+    let port = svc_kit::testing::free_port();
+    let settings = Settings::from_figment(
+        Settings::figment(None)
+            .merge(("data_dir", dir.path().display().to_string()))
+            .merge(("admin.port", 0))
+            .merge(("gateway.port", 0))
+            .merge(("gateway.upstream_timeout_ms", 500))
+            .merge(("services.accounts.port", 0))
+            .merge(("services.scheduling.port", 0))
+            .merge(("services.pharmacy.port", 0))
+            .merge(("services.notify.port", 0))
+            .merge((
+                "services.records.endpoint",
+                format!("http://127.0.0.1:{port}"),
+            )),
+    )
+    .unwrap();
+    let components: Vec<Component> = Platform::all_components()
+        .into_iter()
+        .filter(|c| *c != Component::Service(ServiceName::Records))
+        .collect();
+    let platform = Platform::start(settings, &components).await.unwrap();
+    let health = graphql(
+        &platform,
+        "{ meshHealth { healthy services { name status error } } }",
+    )
+    .await;
+    assert_eq!(
+        health["data"]["meshHealth"]["healthy"],
+        json!(false),
+        "{health}"
+    );
+    let records = health["data"]["meshHealth"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "records")
+        .unwrap()
+        .clone();
+    assert_eq!(records["status"], "UNREACHABLE", "{records}");
+    assert_eq!(records["error"], "Unavailable", "{records}");
+    platform.stop().await;
+}

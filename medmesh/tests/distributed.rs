@@ -1,0 +1,110 @@
+//! The distributed mode's code path against the real parts: each service on its own
+//! PostgreSQL database, Redis as the cache, Kafka (tansu) as the bus.
+
+use std::time::{Duration, Instant};
+
+use medmesh::Platform;
+use medmesh_proto::common::v1::Actor;
+use sea_orm::TransactionTrait;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use svc_kit::{
+    ServiceName, Settings,
+    events::{NewEvent, pending_count},
+    testing::{Broker, fresh_postgres_database, redis_url, unique_prefix},
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn production_mode_runs_on_postgres_redis_and_kafka() {
+    // The test command's shared broker when there is one, else one of our own.
+    let own_broker;
+    let brokers = match std::env::var("MEDMESH_TEST_KAFKA_BROKERS") {
+        Ok(brokers) => brokers,
+        Err(_) => {
+            own_broker = Broker::start();
+            own_broker.brokers()
+        }
+    };
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "production"))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("cache.backend", "redis"))
+        .merge(("cache.redis.url", redis_url()))
+        .merge(("cache.key_prefix", unique_prefix()))
+        .merge(("events.backend", "kafka"))
+        .merge(("events.kafka.brokers", brokers))
+        .merge((
+            "events.topic_prefix",
+            format!("medmesh-test-{}", uuid::Uuid::new_v4().simple()),
+        ))
+        .merge(("log.format", "json"));
+    for service in ServiceName::ALL {
+        let url = fresh_postgres_database().await;
+        figment = figment
+            .merge((format!("services.{service}.port"), 0))
+            .merge((
+                format!("services.{service}.database_url"),
+                url.expose_secret().to_string(),
+            ));
+    }
+    let settings = Settings::from_figment(figment).unwrap();
+    let platform = Platform::start(settings, &Platform::all_components())
+        .await
+        .unwrap();
+
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let health: Value = reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "query": "{ meshHealth { healthy services { name status } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["data"]["meshHealth"]["healthy"],
+        json!(true),
+        "{health}"
+    );
+
+    let ready: Value = reqwest::get(format!("http://{}/ready", platform.admin_addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(
+        ready["checks"]["pharmacy.cache"], "ok",
+        "Redis answers: {ready}"
+    );
+
+    // An event written by a service reaches Kafka: the outbox drains.
+    let scheduling = platform
+        .services
+        .iter()
+        .find(|s| s.service == ServiceName::Scheduling)
+        .unwrap();
+    let ctx = &scheduling.context;
+    let txn = ctx.db.begin().await.unwrap();
+    let event = NewEvent::new(
+        "medmesh.test.v1.ping",
+        "test",
+        "agg-1",
+        "medmesh.common.v1.Actor",
+        &Actor::default(),
+    );
+    ctx.outbox.enqueue(&txn, event).await.unwrap();
+    txn.commit().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending_count(&ctx.db).await.unwrap() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the outbox did not drain into Kafka"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    platform.stop().await;
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The one test command (README "test"; .ci/run calls exactly this).
+#
+# Brings up what the tests need — PostgreSQL and Redis (used if running, started if installed,
+# installed with apt-get if missing) and a tansu Kafka-protocol broker (installed with cargo if
+# missing) — exports their locations, checks formatting and clippy, runs every test with
+# cargo-nextest, and stops whatever it started.
+#
+#   scripts/test.sh               everything
+#   scripts/test.sh --no-lint     skip fmt and clippy
+#   scripts/test.sh -- <filter>   extra arguments go to cargo nextest run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lint=1
+nextest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-lint) lint=0 ;;
+    --) shift; nextest_args=("$@"); break ;;
+    *) echo "usage: scripts/test.sh [--no-lint] [-- <nextest args>]" >&2; exit 64 ;;
+  esac
+  shift
+done
+
+# Keep the build cache outside the clone so repeated runs (and CI) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/medmesh/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+say() { printf '==> %s\n' "$*"; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.2; done
+  echo "nothing answers on 127.0.0.1:$1" >&2; return 1
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+cleanup_cmds=()
+cleanup() {
+  local i
+  for ((i = ${#cleanup_cmds[@]} - 1; i >= 0; i--)); do eval "${cleanup_cmds[$i]}" || true; done
+}
+trap cleanup EXIT
+
+# --- PostgreSQL --------------------------------------------------------------------------
+if port_open 5432; then
+  say "PostgreSQL: using the server on 127.0.0.1:5432"
+else
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    say "PostgreSQL: installing"
+    apt_install postgresql
+  fi
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # Tests connect as postgres over TCP without a password, as on the CI machines.
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+  say "PostgreSQL: starting cluster $version/main"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  cleanup_cmds+=("as_root pg_ctlcluster --skip-systemctl-redirect $version main stop")
+  wait_port 5432
+fi
+export MEDMESH_TEST_POSTGRES_URL="${MEDMESH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
+# Test databases of earlier runs are dropped; each test makes its own.
+if command -v psql >/dev/null 2>&1; then
+  psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -Atqc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'medmesh_test_%'" 2>/dev/null |
+    while read -r db; do psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
+# --- Redis -------------------------------------------------------------------------------
+if port_open 6379; then
+  say "Redis: using the server on 127.0.0.1:6379"
+else
+  if ! command -v redis-server >/dev/null 2>&1; then
+    say "Redis: installing"
+    apt_install redis-server
+  fi
+  say "Redis: starting"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --pidfile /tmp/medmesh-test-redis.pid --logfile /tmp/medmesh-test-redis.log
+  cleanup_cmds+=("kill \$(cat /tmp/medmesh-test-redis.pid)")
+  wait_port 6379
+fi
+export MEDMESH_TEST_REDIS_URL="${MEDMESH_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+# --- tansu (Kafka protocol) --------------------------------------------------------------
+if ! command -v tansu >/dev/null 2>&1; then
+  say "tansu: installing (about 11 minutes on two cores, once)"
+  cargo install --locked tansu --version 0.6.0 --features dynostore
+fi
+export MEDMESH_TEST_TANSU_BIN="$(command -v tansu)"
+kafka_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+say "tansu: starting on 127.0.0.1:$kafka_port (memory storage)"
+"$MEDMESH_TEST_TANSU_BIN" broker \
+  --listener-url "tcp://127.0.0.1:$kafka_port" \
+  --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+  --storage-engine memory://tansu/ >/tmp/medmesh-test-tansu.log 2>&1 &
+cleanup_cmds+=("kill $!")
+wait_port "$kafka_port"
+# Tests that must stop and restart a broker start their own from MEDMESH_TEST_TANSU_BIN.
+export MEDMESH_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
+
+# --- checks and tests --------------------------------------------------------------------
+if [ "$lint" = 1 ]; then
+  say "cargo fmt --check"
+  cargo fmt --all -- --check
+  say "cargo clippy"
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+say "cargo nextest run"
+cargo nextest run --workspace --locked --no-fail-fast "${nextest_args[@]}"

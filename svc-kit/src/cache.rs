@@ -1,0 +1,335 @@
+//! One cache interface over Redis (production) or an in-process map (dev).
+//!
+//! The cache is only ever an accelerator for reads: [`Cache::get_or_load`] answers from the
+//! source of truth whenever the cache misses, fails or is slow, and counts the fallback in
+//! `cache_fallback_total`. A failing Redis is skipped for `retry_after_ms` so that a dead
+//! server costs one bounded timeout, not one per request.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use deadpool_redis::{Pool, Runtime, Timeouts};
+use moka::{Expiry, future::Cache as MokaCache};
+use secrecy::ExposeSecret;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::config::{CacheBackend, CacheSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache operation timed out")]
+    Timeout,
+    #[error("cache skipped after a recent failure")]
+    Unavailable,
+    #[error("redis pool: {0}")]
+    Pool(String),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("invalid cache configuration: {0}")]
+    Config(String),
+}
+
+impl CacheError {
+    fn reason(&self) -> &'static str {
+        match self {
+            CacheError::Timeout => "timeout",
+            CacheError::Unavailable => "unavailable",
+            CacheError::Pool(_) => "pool",
+            CacheError::Redis(_) => "error",
+            CacheError::Config(_) => "config",
+        }
+    }
+}
+
+/// A namespaced cache handle; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    backend: Backend,
+    prefix: Arc<str>,
+    name: &'static str,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(MokaCache<String, Entry>),
+    Redis(Arc<RedisBackend>),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Memory(c) => write!(f, "Memory({} entries)", c.entry_count()),
+            Backend::Redis(_) => f.write_str("Redis"),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Bytes,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _now: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+struct RedisBackend {
+    pool: Pool,
+    timeout: Duration,
+    retry_after: Duration,
+    epoch: Instant,
+    /// Milliseconds since `epoch` before which Redis is not tried.
+    skip_until_ms: AtomicU64,
+}
+
+impl RedisBackend {
+    fn available(&self) -> bool {
+        (self.epoch.elapsed().as_millis() as u64) >= self.skip_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn trip(&self) {
+        let until = self.epoch.elapsed() + self.retry_after;
+        self.skip_until_ms
+            .store(until.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = Result<T, CacheError>>,
+    {
+        if !self.available() {
+            return Err(CacheError::Unavailable);
+        }
+        let attempt = async {
+            let conn = self.pool.get().await.map_err(|e| match e {
+                deadpool_redis::PoolError::Timeout(_) => CacheError::Timeout,
+                other => CacheError::Pool(other.to_string()),
+            })?;
+            op(conn).await
+        };
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(CacheError::Timeout),
+        };
+        if result.is_err() {
+            self.trip();
+        }
+        result
+    }
+}
+
+impl Cache {
+    /// Builds the cache the settings name. `name` labels its metrics (usually the service).
+    pub fn from_settings(
+        settings: &CacheSettings,
+        name: &'static str,
+    ) -> Result<Cache, CacheError> {
+        let backend = match settings.backend {
+            CacheBackend::Memory => Backend::Memory(
+                MokaCache::builder()
+                    .max_capacity(settings.memory.max_entries)
+                    .expire_after(PerEntryTtl)
+                    .build(),
+            ),
+            CacheBackend::Redis => {
+                let url = settings
+                    .redis
+                    .url
+                    .as_ref()
+                    .ok_or_else(|| CacheError::Config("cache.redis.url is not set".into()))?;
+                let timeout = Duration::from_millis(settings.redis.timeout_ms);
+                let mut config = deadpool_redis::Config::from_url(url.expose_secret());
+                config.pool = Some(deadpool_redis::PoolConfig {
+                    max_size: settings.redis.pool_size,
+                    timeouts: Timeouts {
+                        wait: Some(timeout),
+                        create: Some(timeout),
+                        recycle: Some(timeout),
+                    },
+                    ..Default::default()
+                });
+                let pool = config
+                    .create_pool(Some(Runtime::Tokio1))
+                    .map_err(|e| CacheError::Config(e.to_string()))?;
+                Backend::Redis(Arc::new(RedisBackend {
+                    pool,
+                    timeout,
+                    retry_after: Duration::from_millis(settings.redis.retry_after_ms),
+                    epoch: Instant::now(),
+                    skip_until_ms: AtomicU64::new(0),
+                }))
+            }
+        };
+        Ok(Cache {
+            backend,
+            prefix: settings.key_prefix.clone().into(),
+            name,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let key = self.key(key);
+        match &self.backend {
+            Backend::Memory(cache) => Ok(cache.get(&key).await.map(|e| e.value)),
+            Backend::Redis(redis) => {
+                redis
+                    .run(|mut conn| async move {
+                        let value: Option<Vec<u8>> = deadpool_redis::redis::cmd("GET")
+                            .arg(&key)
+                            .query_async(&mut conn)
+                            .await
+                            .map_err(|e| CacheError::Redis(e.to_string()))?;
+                        Ok(value.map(Bytes::from))
+                    })
+                    .await
+            }
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        let key = self.key(key);
+        match &self.backend {
+            Backend::Memory(cache) => {
+                cache.insert(key, Entry { value, ttl }).await;
+                Ok(())
+            }
+            Backend::Redis(redis) => {
+                let millis = ttl.as_millis().max(1) as u64;
+                redis
+                    .run(|mut conn| async move {
+                        deadpool_redis::redis::cmd("SET")
+                            .arg(&key)
+                            .arg(value.as_ref())
+                            .arg("PX")
+                            .arg(millis)
+                            .query_async::<()>(&mut conn)
+                            .await
+                            .map_err(|e| CacheError::Redis(e.to_string()))
+                    })
+                    .await
+            }
+        }
+    }
+
+    /// Removes keys; callers invalidate after every write that changes what the keys hold.
+    pub async fn delete(&self, keys: &[&str]) -> Result<(), CacheError> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        match &self.backend {
+            Backend::Memory(cache) => {
+                for key in &keys {
+                    cache.invalidate(key).await;
+                }
+                Ok(())
+            }
+            Backend::Redis(redis) => {
+                if keys.is_empty() {
+                    return Ok(());
+                }
+                redis
+                    .run(|mut conn| async move {
+                        deadpool_redis::redis::cmd("DEL")
+                            .arg(&keys)
+                            .query_async::<()>(&mut conn)
+                            .await
+                            .map_err(|e| CacheError::Redis(e.to_string()))
+                    })
+                    .await
+            }
+        }
+    }
+
+    /// Reads `key`, or runs `load` against the source of truth and caches its answer for `ttl`.
+    /// A cache failure never fails the read: it is counted and `load` answers.
+    pub async fn get_or_load<T, E, F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let cache_ok = match self.get(key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(value) => {
+                    metrics::counter!("cache_requests_total", "cache" => self.name, "result" => "hit")
+                        .increment(1);
+                    return Ok(value);
+                }
+                Err(_) => {
+                    // A value we cannot read (an older shape): treat as a miss and overwrite it.
+                    true
+                }
+            },
+            Ok(None) => true,
+            Err(err) => {
+                tracing::warn!(
+                    cache = self.name,
+                    reason = err.reason(),
+                    "cache read failed; using source of truth"
+                );
+                metrics::counter!("cache_fallback_total", "cache" => self.name, "reason" => err.reason())
+                    .increment(1);
+                false
+            }
+        };
+        metrics::counter!("cache_requests_total", "cache" => self.name, "result" => "miss")
+            .increment(1);
+        let value = load().await?;
+        if cache_ok {
+            if let Ok(bytes) = serde_json::to_vec(&value) {
+                if let Err(err) = self.set(key, Bytes::from(bytes), ttl).await {
+                    tracing::warn!(
+                        cache = self.name,
+                        reason = err.reason(),
+                        "cache write failed"
+                    );
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    /// For readiness: the in-process cache is always ready; Redis must answer PING.
+    pub async fn ping(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Redis(redis) => {
+                let attempt = async {
+                    let mut conn = redis.pool.get().await.map_err(|e| e.to_string())?;
+                    deadpool_redis::redis::cmd("PING")
+                        .query_async::<String>(&mut conn)
+                        .await
+                        .map_err(|e| e.to_string())
+                };
+                tokio::time::timeout(Duration::from_secs(1), attempt)
+                    .await
+                    .map_err(|_| "redis ping timed out".to_string())?
+                    .map(|_| ())
+            }
+        }
+    }
+}

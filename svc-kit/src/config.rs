@@ -1,0 +1,481 @@
+//! Layered configuration: built-in defaults → a TOML file → `MEDMESH_*` environment variables.
+//!
+//! Everything is parsed and validated before any port is bound. A bad value is reported as one
+//! line naming the key, and the binary exits with code 64 (EX_USAGE).
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The built-in defaults, also the reference for every key (`svc-kit/src/defaults.toml`).
+pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
+
+/// Exit code for a configuration error (sysexits' EX_USAGE).
+pub const EXIT_CONFIG: i32 = 64;
+
+/// The services of the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceName {
+    Accounts,
+    Scheduling,
+    Pharmacy,
+    Records,
+    Notify,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Accounts,
+        ServiceName::Scheduling,
+        ServiceName::Pharmacy,
+        ServiceName::Records,
+        ServiceName::Notify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Accounts => "accounts",
+            ServiceName::Scheduling => "scheduling",
+            ServiceName::Pharmacy => "pharmacy",
+            ServiceName::Records => "records",
+            ServiceName::Notify => "notify",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ServiceName> {
+        ServiceName::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    pub shutdown_grace_ms: u64,
+    pub log: LogSettings,
+    pub admin: ListenSettings,
+    pub database: DatabaseSettings,
+    pub cache: CacheSettings,
+    pub events: EventSettings,
+    pub gateway: GatewaySettings,
+    pub services: ServicesSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSettings {
+    pub host: IpAddr,
+    pub port: u16,
+}
+
+impl ListenSettings {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub backend: CacheBackend,
+    pub key_prefix: String,
+    pub redis: RedisSettings,
+    pub memory: MemoryCacheSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: Option<SecretString>,
+    pub pool_size: usize,
+    pub timeout_ms: u64,
+    pub retry_after_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryCacheSettings {
+    pub max_entries: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventBackend {
+    Memory,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    pub backend: EventBackend,
+    pub topic_prefix: String,
+    pub relay_batch_size: u32,
+    pub relay_interval_ms: u64,
+    pub outbox_retention_hours: u32,
+    pub consumer_max_attempts: u32,
+    pub kafka: KafkaSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub brokers: Option<String>,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub message_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub upstream_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesSettings {
+    pub accounts: ServiceSettings,
+    pub scheduling: ServiceSettings,
+    pub pharmacy: ServiceSettings,
+    pub records: ServiceSettings,
+    pub notify: ServiceSettings,
+}
+
+impl ServicesSettings {
+    pub fn get(&self, name: ServiceName) -> &ServiceSettings {
+        match name {
+            ServiceName::Accounts => &self.accounts,
+            ServiceName::Scheduling => &self.scheduling,
+            ServiceName::Pharmacy => &self.pharmacy,
+            ServiceName::Records => &self.records,
+            ServiceName::Notify => &self.notify,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Where other processes reach this service; defaults to `http://host:port`.
+    pub endpoint: Option<String>,
+    /// The service's own database. In dev mode it defaults to a SQLite file under `data_dir`.
+    pub database_url: Option<SecretString>,
+}
+
+impl ServiceSettings {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen_addr()))
+    }
+}
+
+/// A configuration problem, reported as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn key(key: &str, message: impl fmt::Display) -> Self {
+        ConfigError(format!("`{key}` {message}"))
+    }
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        // figment reports every problem; the first is the one to fix first, and one line is
+        // what an operator reads.
+        let err = err
+            .into_iter()
+            .next()
+            .expect("a figment error has at least one entry");
+        let key = err.path.join(".");
+        let origin = match (&err.metadata, &err.profile) {
+            (Some(metadata), _) if matches!(metadata.source, Some(figment::Source::File(_))) => {
+                format!(" (from {})", metadata.source.as_ref().expect("matched"))
+            }
+            (Some(metadata), Some(profile)) if metadata.name.contains("environment") => {
+                format!(
+                    " (from `{}` environment variable)",
+                    metadata.interpolate(profile, &err.path)
+                )
+            }
+            _ => String::new(),
+        };
+        let message = err.kind.to_string();
+        if key.is_empty() {
+            ConfigError(format!("{message}{origin}"))
+        } else {
+            ConfigError(format!("`{key}`: {message}{origin}"))
+        }
+    }
+}
+
+impl Settings {
+    /// The layered sources: defaults, then `file` (if any), then `MEDMESH_*` variables.
+    /// Tests merge further overrides on top before calling [`Settings::from_figment`].
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Toml::string(DEFAULTS_TOML));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(
+            Env::prefixed("MEDMESH_")
+                .split("__")
+                // MEDMESH_CONFIG names the file; MEDMESH_TEST_* belong to the test suite.
+                .ignore(&["config"])
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_")),
+        )
+    }
+
+    /// Loads from the process environment: the file named by `file` or `MEDMESH_CONFIG`.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env_file = std::env::var_os("MEDMESH_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        if let Some(file) = &file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+        }
+        Settings::from_figment(Settings::figment(file.as_deref()))
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment.extract()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: required keys per mode and backend, sane bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::key(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return Err(ConfigError::key(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
+        }
+        if self.cache.backend == CacheBackend::Redis && self.cache.redis.url.is_none() {
+            return Err(ConfigError::key(
+                "cache.redis.url",
+                "is required when cache.backend = \"redis\"",
+            ));
+        }
+        if self.cache.redis.pool_size == 0 {
+            return Err(ConfigError::key(
+                "cache.redis.pool_size",
+                "must be at least 1",
+            ));
+        }
+        if self.events.backend == EventBackend::Kafka
+            && self
+                .events
+                .kafka
+                .brokers
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::key(
+                "events.kafka.brokers",
+                "is required when events.backend = \"kafka\"",
+            ));
+        }
+        if self.events.relay_batch_size == 0 {
+            return Err(ConfigError::key(
+                "events.relay_batch_size",
+                "must be at least 1",
+            ));
+        }
+        if self.events.consumer_max_attempts == 0 {
+            return Err(ConfigError::key(
+                "events.consumer_max_attempts",
+                "must be at least 1",
+            ));
+        }
+        if self.gateway.max_depth == 0 || self.gateway.max_complexity == 0 {
+            return Err(ConfigError::key(
+                "gateway.max_depth",
+                "and gateway.max_complexity must be at least 1",
+            ));
+        }
+        if self.mode == Mode::Production {
+            if self.cache.backend == CacheBackend::Memory {
+                return Err(ConfigError::key(
+                    "cache.backend",
+                    "must be \"redis\" in production mode (replicas share one cache)",
+                ));
+            }
+            if self.events.backend == EventBackend::Memory {
+                return Err(ConfigError::key(
+                    "events.backend",
+                    "must be \"kafka\" in production mode (the in-process bus is dev only)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Settings::validate`], for the one service this process is about to run.
+    pub fn validate_service(&self, service: ServiceName) -> Result<(), ConfigError> {
+        let settings = self.services.get(service);
+        if self.mode == Mode::Production
+            && settings
+                .database_url
+                .as_ref()
+                .is_none_or(|url| url.expose_secret().is_empty())
+        {
+            return Err(ConfigError::key(
+                &format!("services.{service}.database_url"),
+                "is required in production mode",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL of `service`; in dev mode, a SQLite file under `data_dir`.
+    pub fn database_url(&self, service: ServiceName) -> Result<SecretString, ConfigError> {
+        self.validate_service(service)?;
+        match &self.services.get(service).database_url {
+            Some(url) if !url.expose_secret().is_empty() => Ok(url.clone()),
+            _ => {
+                let path = self.data_dir.join(format!("{service}.sqlite3"));
+                Ok(SecretString::from(format!(
+                    "sqlite://{}?mode=rwc",
+                    path.display()
+                )))
+            }
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_validate() {
+        let settings = Settings::from_figment(Figment::from(Toml::string(DEFAULTS_TOML))).unwrap();
+        assert_eq!(settings.mode, Mode::Dev);
+        assert_eq!(settings.services.scheduling.port, 50052);
+        let url = settings.database_url(ServiceName::Pharmacy).unwrap();
+        assert!(url.expose_secret().starts_with("sqlite://"));
+        assert!(url.expose_secret().contains("pharmacy.sqlite3"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("admin.port", "abc"));
+        let err = Settings::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("`admin.port`"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("cache.bakend", "redis"));
+        let err = Settings::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("bakend"), "{err}");
+    }
+
+    #[test]
+    fn production_requires_database_url_per_service() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(("mode", "production"))
+            .merge(("cache.backend", "redis"))
+            .merge(("cache.redis.url", "redis://127.0.0.1:6379"))
+            .merge(("events.backend", "kafka"))
+            .merge(("events.kafka.brokers", "127.0.0.1:9092"));
+        let settings = Settings::from_figment(figment).unwrap();
+        let err = settings
+            .validate_service(ServiceName::Records)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`services.records.database_url`"), "{err}");
+    }
+
+    #[test]
+    fn kafka_backend_requires_brokers() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("events.backend", "kafka"));
+        let err = Settings::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("`events.kafka.brokers`"), "{err}");
+    }
+}

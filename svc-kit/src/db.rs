@@ -1,0 +1,230 @@
+//! Database connections (PostgreSQL in production, SQLite in dev) and schema migrations.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait, Value,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::DatabaseSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not connect to the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        source: DbErr,
+    },
+    #[error("unsupported database URL scheme (expected postgres:// or sqlite://)")]
+    UnsupportedScheme,
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("migration {component}/{version} ({name}) failed: {source}")]
+    Migration {
+        component: String,
+        version: i64,
+        name: &'static str,
+        source: DbErr,
+    },
+    #[error(transparent)]
+    Query(#[from] DbErr),
+}
+
+/// Opens a pool. SQLite gets WAL, a busy timeout and foreign keys; its parent directory is
+/// created if missing.
+pub async fn connect(
+    url: &SecretString,
+    settings: &DatabaseSettings,
+) -> Result<DatabaseConnection, DbError> {
+    let raw = url.expose_secret();
+    let backend = if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        "postgres"
+    } else if raw.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        return Err(DbError::UnsupportedScheme);
+    };
+    if backend == "sqlite" {
+        if let Some(dir) = sqlite_parent_dir(raw) {
+            std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+    }
+    let mut options = ConnectOptions::new(raw.to_string());
+    options
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(options)
+        .await
+        .map_err(|source| DbError::Connect { backend, source })
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    (!parent.as_os_str().is_empty()).then(|| parent.display().to_string())
+}
+
+/// Builds a statement for the connection's backend. SQL uses `$1, $2, ...` placeholders, which
+/// both PostgreSQL and SQLite accept.
+pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// One schema change, written once per backend as a list of statements.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub postgres: &'static [&'static str],
+    pub sqlite: &'static [&'static str],
+}
+
+/// An arbitrary constant: the advisory lock that serializes migrations across replicas.
+const MIGRATION_LOCK_KEY: i64 = 0x6d65_646d_6573_68;
+
+/// Applies the migrations of `component` that are not applied yet, each in its own
+/// transaction, in version order. Safe to run from several replicas at once (PostgreSQL takes
+/// an advisory lock). Returns how many were applied.
+pub async fn migrate(
+    db: &DatabaseConnection,
+    component: &str,
+    migrations: &[Migration],
+) -> Result<usize, DbError> {
+    let backend = db.get_database_backend();
+    let create = match backend {
+        DbBackend::Postgres => {
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                component TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (component, version))"
+        }
+        _ => {
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                component TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                PRIMARY KEY (component, version))"
+        }
+    };
+    if backend == DbBackend::Postgres {
+        // CREATE TABLE IF NOT EXISTS can still race on PostgreSQL; take the lock first.
+        let txn = db.begin().await?;
+        txn.execute_raw(stmt(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [MIGRATION_LOCK_KEY.into()],
+        ))
+        .await?;
+        txn.execute_unprepared(create).await?;
+        txn.commit().await?;
+    } else {
+        db.execute_unprepared(create).await?;
+    }
+
+    let mut sorted: Vec<&Migration> = migrations.iter().collect();
+    sorted.sort_by_key(|m| m.version);
+    let mut applied = 0;
+    for migration in sorted {
+        let txn = db.begin().await?;
+        if backend == DbBackend::Postgres {
+            txn.execute_raw(stmt(
+                backend,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK_KEY.into()],
+            ))
+            .await?;
+        }
+        let done = txn
+            .query_one_raw(stmt(
+                backend,
+                "SELECT 1 FROM schema_migrations WHERE component = $1 AND version = $2",
+                [component.into(), migration.version.into()],
+            ))
+            .await?
+            .is_some();
+        if done {
+            txn.rollback().await?;
+            continue;
+        }
+        let statements = match backend {
+            DbBackend::Postgres => migration.postgres,
+            _ => migration.sqlite,
+        };
+        for sql in statements {
+            txn.execute_unprepared(sql)
+                .await
+                .map_err(|source| DbError::Migration {
+                    component: component.to_string(),
+                    version: migration.version,
+                    name: migration.name,
+                    source,
+                })?;
+        }
+        let applied_at: Value = match backend {
+            DbBackend::Postgres => Utc::now().into(),
+            _ => Utc::now().to_rfc3339().into(),
+        };
+        txn.execute_raw(stmt(
+            backend,
+            "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)",
+            [component.into(), migration.version.into(), migration.name.into(), applied_at],
+        ))
+        .await?;
+        txn.commit().await?;
+        tracing::info!(
+            component,
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// `SELECT 1`, for readiness checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), String> {
+    db.ping().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_parent_dir_is_found() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://data/x.sqlite3?mode=rwc").as_deref(),
+            Some("data")
+        );
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("sqlite://x.sqlite3"), None);
+    }
+}

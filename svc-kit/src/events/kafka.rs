@@ -1,0 +1,203 @@
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    error::RDKafkaErrorCode,
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord, Producer},
+};
+
+use super::{OutgoingEvent, PublishOutcome, Publisher};
+use crate::config::KafkaSettings;
+
+/// The librdkafka settings every MedMesh client starts from.
+pub fn kafka_client_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("client.id", "medmesh")
+        // Kafka's own reconnect backoff; the relay adds its own on top.
+        .set("reconnect.backoff.max.ms", "2000")
+        .set("socket.connection.setup.timeout.ms", "5000")
+        .set("log_level", "3");
+    config
+}
+
+/// Creates the topics if they are missing. "Already exists" is success.
+pub async fn ensure_topics(
+    config: &ClientConfig,
+    topics: &[String],
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| e.to_string())?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("creating topic {topic}: {code}")),
+        }
+    }
+    Ok(())
+}
+
+/// Publishes to Kafka with an idempotent producer (`acks=all`), keyed by aggregate id.
+pub struct KafkaPublisher {
+    config: ClientConfig,
+    producer: Mutex<Arc<FutureProducer>>,
+    ensured_topics: Mutex<HashSet<String>>,
+    partitions: i32,
+    replication_factor: i32,
+}
+
+impl std::fmt::Debug for KafkaPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaPublisher").finish_non_exhaustive()
+    }
+}
+
+impl KafkaPublisher {
+    pub fn new(brokers: &str, settings: &KafkaSettings) -> Result<KafkaPublisher, String> {
+        let mut config = kafka_client_config(brokers);
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                settings.message_timeout_ms.to_string(),
+            );
+        let producer: FutureProducer = config.create().map_err(|e| e.to_string())?;
+        Ok(KafkaPublisher {
+            config,
+            producer: Mutex::new(Arc::new(producer)),
+            ensured_topics: Mutex::new(HashSet::new()),
+            partitions: settings.partitions,
+            replication_factor: settings.replication_factor,
+        })
+    }
+
+    fn producer(&self) -> Arc<FutureProducer> {
+        self.producer.lock().unwrap().clone()
+    }
+
+    /// After a fatal error (for example the broker lost the producer's id) an idempotent
+    /// producer refuses every further message: start a new one.
+    fn renew_producer_if_fatal(&self) {
+        let producer = self.producer();
+        if let Some((code, reason)) = producer.client().fatal_error() {
+            tracing::warn!(%code, %reason, "kafka producer hit a fatal error; creating a new one");
+            match self.config.create::<FutureProducer>() {
+                Ok(new) => *self.producer.lock().unwrap() = Arc::new(new),
+                Err(error) => tracing::error!(%error, "could not create a new kafka producer"),
+            }
+        }
+    }
+
+    async fn ensure(&self, batch: &[OutgoingEvent]) -> Result<(), String> {
+        let missing: Vec<String> = {
+            let ensured = self.ensured_topics.lock().unwrap();
+            let mut missing: Vec<String> = batch
+                .iter()
+                .map(|e| e.topic.clone())
+                .filter(|t| !ensured.contains(t))
+                .collect();
+            missing.sort();
+            missing.dedup();
+            missing
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        ensure_topics(
+            &self.config,
+            &missing,
+            self.partitions,
+            self.replication_factor,
+        )
+        .await?;
+        self.ensured_topics.lock().unwrap().extend(missing);
+        Ok(())
+    }
+
+    async fn publish_batch(&self, batch: &[OutgoingEvent]) -> PublishOutcome {
+        if let Err(error) = self.ensure(batch).await {
+            return PublishOutcome {
+                delivered: 0,
+                error: Some(error),
+            };
+        }
+        let producer = self.producer();
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut enqueue_error = None;
+        for event in batch {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "medmesh-event-id",
+                    value: Some(event.event_id.as_str()),
+                })
+                .insert(Header {
+                    key: "medmesh-event-type",
+                    value: Some(event.event_type.as_str()),
+                });
+            let record = FutureRecord::to(&event.topic)
+                .key(event.key.as_bytes())
+                .payload(event.payload.as_ref())
+                .headers(headers);
+            match producer.send_result(record) {
+                Ok(delivery) => pending.push(delivery),
+                Err((error, _)) => {
+                    enqueue_error = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        let mut delivered = 0;
+        let mut error = None;
+        for delivery in pending {
+            match delivery.await {
+                Ok(Ok(_)) if error.is_none() => delivered += 1,
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    error.get_or_insert(e.to_string());
+                }
+                Err(_) => {
+                    error.get_or_insert("delivery cancelled".to_string());
+                }
+            }
+        }
+        let error = error.or(enqueue_error);
+        if error.is_some() {
+            // The broker may have restarted without our topics; check them again next time.
+            self.ensured_topics.lock().unwrap().clear();
+            self.renew_producer_if_fatal();
+        }
+        PublishOutcome { delivered, error }
+    }
+
+    pub async fn flush(&self, timeout: Duration) {
+        let producer = self.producer();
+        let _ = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
+    }
+}
+
+impl Publisher for KafkaPublisher {
+    fn publish<'a>(&'a self, batch: &'a [OutgoingEvent]) -> BoxFuture<'a, PublishOutcome> {
+        Box::pin(self.publish_batch(batch))
+    }
+}

@@ -1,0 +1,346 @@
+//! Every gRPC server in MedMesh is built here, the same way: `grpc.health.v1` (each service
+//! SERVING, NOT_SERVING once shutdown starts), reflection (v1 and v1alpha), a trace span per
+//! call, RED metrics per method, and a catch-panic layer that answers `INTERNAL`.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::RoutesBuilder,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::{Layer, Service};
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// A gRPC server with its listener already bound (port 0 works; see [`GrpcServer::local_addr`]).
+pub struct GrpcServer {
+    listener: TcpListener,
+    routes: RoutesBuilder,
+    health: HealthReporter,
+    service_names: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for GrpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcServer")
+            .field("addr", &self.listener.local_addr().ok())
+            .field("services", &self.service_names)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcServerError {
+    #[error("could not bind gRPC listener on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC reflection could not be built: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl GrpcServer {
+    pub async fn bind(addr: SocketAddr) -> Result<GrpcServer, GrpcServerError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| GrpcServerError::Bind { addr, source })?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(medmesh_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(medmesh_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        routes.add_service(reflection_v1);
+        routes.add_service(reflection_v1alpha);
+        Ok(GrpcServer {
+            listener,
+            routes,
+            health,
+            service_names: Vec::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Adds a service; it is reported SERVING by the health service once `serve` starts.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves until `shutdown` is cancelled, then marks every service NOT_SERVING, stops
+    /// accepting connections and lets in-flight calls finish for at most `grace`.
+    pub async fn serve(
+        self,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) -> Result<(), GrpcServerError> {
+        let GrpcServer {
+            listener,
+            routes,
+            health,
+            service_names,
+        } = self;
+        for name in &service_names {
+            health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+        let addr = listener.local_addr().ok();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+
+        let layers = tower::ServiceBuilder::new()
+            .layer(
+                tower_http::trace::TraceLayer::new_for_grpc().make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().include_headers(false),
+                ),
+            )
+            .layer(RedLayer)
+            .layer(CatchPanicLayer::custom(panic_response));
+
+        let signal = {
+            let shutdown = shutdown.clone();
+            let health = health.clone();
+            async move {
+                shutdown.cancelled().await;
+                for name in &service_names {
+                    health
+                        .set_service_status(*name, ServingStatus::NotServing)
+                        .await;
+                }
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                tracing::info!(?addr, "gRPC server draining");
+            }
+        };
+        let server = Server::builder()
+            .layer(layers)
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(server);
+
+        tokio::select! {
+            result = &mut server => result?,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?addr, grace_ms = grace.as_millis() as u64, "gRPC grace period over; cutting remaining calls");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    // The panic message may hold request data; it stays out of the response and the log.
+    tracing::error!("gRPC handler panicked");
+    tonic::Status::internal("internal error").into_http()
+}
+
+/// Rate, errors, duration for every gRPC method.
+#[derive(Debug, Clone, Copy)]
+struct RedLayer;
+
+impl<S> Layer<S> for RedLayer {
+    type Service = RedService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RedService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RedService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RedService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+{
+    type Response = Response<RedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (service, method) = split_path(req.uri().path());
+        let mut call = CallRecord {
+            service,
+            method,
+            start: Instant::now(),
+            code: None,
+            done: false,
+        };
+        metrics::gauge!("grpc_server_in_flight").increment(1.0);
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let response = future.await?;
+            call.code = grpc_status(response.headers());
+            Ok(response.map(|inner| RedBody {
+                inner,
+                call: Some(call),
+            }))
+        })
+    }
+}
+
+fn split_path(path: &str) -> (String, String) {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default().to_string();
+    let method = parts.next().unwrap_or_default().to_string();
+    (service, method)
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(tonic::Code::from)
+}
+
+/// One call's measurements; recorded when the response body ends or is dropped.
+struct CallRecord {
+    service: String,
+    method: String,
+    start: Instant,
+    code: Option<tonic::Code>,
+    done: bool,
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        // A body dropped before its trailers means the client went away.
+        let code = self.code.unwrap_or(tonic::Code::Cancelled);
+        let labels = [
+            ("grpc_service", self.service.clone()),
+            ("grpc_method", self.method.clone()),
+            ("grpc_code", format!("{code:?}")),
+        ];
+        metrics::counter!("grpc_server_handled_total", &labels).increment(1);
+        metrics::histogram!("grpc_server_handling_seconds", &labels)
+            .record(self.start.elapsed().as_secs_f64());
+        metrics::gauge!("grpc_server_in_flight").decrement(1.0);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body, watched for the `grpc-status` trailer.
+    struct RedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<CallRecord>,
+    }
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for RedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(frame) = &polled {
+            match frame {
+                Some(Ok(frame)) => {
+                    if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut())
+                    {
+                        if let Some(code) = grpc_status(trailers) {
+                            call.code = Some(code);
+                        }
+                    }
+                }
+                Some(Err(_)) => {
+                    if let Some(call) = this.call.as_mut() {
+                        call.code.get_or_insert(tonic::Code::Internal);
+                    }
+                    this.call.take();
+                }
+                None => {
+                    if let Some(call) = this.call.as_mut() {
+                        // A unary answer ends with trailers; a body that ends without any was a
+                        // trailers-only response, whose status was read from the headers.
+                        call.code.get_or_insert(tonic::Code::Ok);
+                    }
+                    this.call.take();
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_grpc_paths() {
+        assert_eq!(
+            split_path("/medmesh.scheduling.v1.SchedulingService/BookAppointment"),
+            (
+                "medmesh.scheduling.v1.SchedulingService".to_string(),
+                "BookAppointment".to_string()
+            )
+        );
+        assert_eq!(split_path("/"), (String::new(), String::new()));
+    }
+}

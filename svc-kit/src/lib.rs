@@ -1,0 +1,20 @@
+//! What every MedMesh service is built from. A service crate brings its domain, its store
+//! (migrations) and its tonic API; everything around them — configuration, telemetry, the
+//! admin port, the gRPC server, database, cache, events and shutdown — comes from here, the
+//! same way for every service.
+
+pub mod admin;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod runtime;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{ServiceName, Settings};
+pub use runtime::{EventBus, MeshService, ServiceContext, StartedService};

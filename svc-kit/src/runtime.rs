@@ -1,0 +1,188 @@
+//! Starting a service the one way every service starts: validate its settings, open and
+//! migrate its database, build its cache and outbox, bind its gRPC port, then serve and relay
+//! until the shutdown token is cancelled.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    admin::Readiness,
+    cache::{Cache, CacheError},
+    config::{ConfigError, EventBackend, ServiceName, Settings},
+    db::{self, DbError, Migration},
+    events::{self, EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, topic_for},
+    grpc::{GrpcServer, GrpcServerError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Grpc(#[from] GrpcServerError),
+    #[error("event bus: {0}")]
+    Events(String),
+}
+
+/// A MedMesh service, as svc-kit sees it.
+pub trait MeshService: Send + Sync + 'static {
+    const NAME: ServiceName;
+    /// The service's own schema, applied at start-up after svc-kit's tables.
+    const MIGRATIONS: &'static [Migration];
+    /// Adds the service's tonic services to `server`.
+    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer;
+}
+
+/// Where a process publishes its events and its consumers read them.
+#[derive(Clone)]
+pub struct EventBus {
+    pub publisher: Arc<dyn Publisher>,
+    pub source: EventSource,
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventBus {
+    /// Kafka when configured; otherwise the given in-process bus (shared by every service of a
+    /// `medmesh dev` process).
+    pub fn from_settings(settings: &Settings, memory: &MemoryBus) -> Result<EventBus, KitError> {
+        match settings.events.backend {
+            EventBackend::Memory => Ok(EventBus {
+                publisher: Arc::new(memory.clone()),
+                source: EventSource::Memory(memory.clone()),
+            }),
+            EventBackend::Kafka => {
+                let brokers = settings.events.kafka.brokers.clone().unwrap_or_default();
+                let publisher = KafkaPublisher::new(&brokers, &settings.events.kafka)
+                    .map_err(KitError::Events)?;
+                Ok(EventBus {
+                    publisher: Arc::new(publisher),
+                    source: EventSource::Kafka {
+                        brokers,
+                        settings: settings.events.kafka.clone(),
+                    },
+                })
+            }
+        }
+    }
+}
+
+/// What a service's handlers work with.
+#[derive(Clone, Debug)]
+pub struct ServiceContext {
+    pub service: ServiceName,
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub outbox: Outbox,
+    pub bus: EventBus,
+}
+
+/// A running service: its bound gRPC address and its tasks.
+#[derive(Debug)]
+pub struct StartedService {
+    pub service: ServiceName,
+    pub grpc_addr: SocketAddr,
+    pub context: ServiceContext,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StartedService {
+    /// Waits until the service's server and relay have stopped.
+    pub async fn stopped(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens and migrates the database of `service`.
+pub async fn open_database(
+    settings: &Settings,
+    service: ServiceName,
+    migrations: &[Migration],
+) -> Result<DatabaseConnection, KitError> {
+    let url = settings.database_url(service)?;
+    let db = db::connect(&url, &settings.database).await?;
+    db::migrate(&db, "svc-kit", events::MIGRATIONS).await?;
+    db::migrate(&db, service.as_str(), migrations).await?;
+    Ok(db)
+}
+
+/// Starts `S`: binds its port (see `StartedService::grpc_addr`), then serves until `shutdown`.
+pub async fn start<S: MeshService>(
+    settings: Arc<Settings>,
+    bus: EventBus,
+    readiness: &Readiness,
+    shutdown: CancellationToken,
+) -> Result<StartedService, KitError> {
+    let name = S::NAME;
+    settings.validate_service(name)?;
+    let db = open_database(&settings, name, S::MIGRATIONS).await?;
+    let cache = Cache::from_settings(&settings.cache, name.as_str())?;
+    let outbox = Outbox::new(
+        format!("medmesh/svc-{name}"),
+        topic_for(&settings.events.topic_prefix, name),
+    );
+    {
+        let db = db.clone();
+        readiness.add(format!("{name}.database"), move || {
+            let db = db.clone();
+            Box::pin(async move { db::ping(&db).await })
+        });
+        let cache = cache.clone();
+        readiness.add(format!("{name}.cache"), move || {
+            let cache = cache.clone();
+            Box::pin(async move { cache.ping().await })
+        });
+    }
+    let context = ServiceContext {
+        service: name,
+        settings: settings.clone(),
+        db: db.clone(),
+        cache,
+        outbox,
+        bus: bus.clone(),
+    };
+    let server = GrpcServer::bind(settings.services.get(name).listen_addr()).await?;
+    let server = S::register(&context, server);
+    let grpc_addr = server.local_addr();
+    let relay = Relay::new(
+        db,
+        bus.publisher.clone(),
+        name.as_str(),
+        settings.events.relay_batch_size,
+        Duration::from_millis(settings.events.relay_interval_ms),
+        Duration::from_secs(u64::from(settings.events.outbox_retention_hours) * 3600),
+    );
+    let grace = settings.shutdown_grace();
+    let server_task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = server.serve(shutdown, grace).await {
+                tracing::error!(service = %name, %error, "gRPC server stopped with an error");
+            }
+        })
+    };
+    let relay_task = tokio::spawn(relay.run(shutdown));
+    tracing::info!(service = %name, %grpc_addr, "service started");
+    Ok(StartedService {
+        service: name,
+        grpc_addr,
+        context,
+        tasks: vec![server_task, relay_task],
+    })
+}

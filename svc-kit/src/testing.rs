@@ -1,0 +1,228 @@
+//! Test helpers: a fresh PostgreSQL database per test, Redis key prefixes, free ports and a
+//! real Kafka-protocol broker (tansu) that a test can stop and start again.
+//!
+//! Locations come from the environment the test command exports, with this machine's
+//! defaults: MEDMESH_TEST_POSTGRES_URL, MEDMESH_TEST_REDIS_URL, MEDMESH_TEST_TANSU_BIN.
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+
+/// The server-level URL (no database) of the test PostgreSQL.
+pub fn postgres_base_url() -> String {
+    std::env::var("MEDMESH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Creates an empty database with a unique name and returns its URL.
+pub async fn fresh_postgres_database() -> SecretString {
+    let base = postgres_base_url();
+    let name = format!("medmesh_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(format!("{base}/postgres"))
+        .await
+        .expect("PostgreSQL must be reachable at MEDMESH_TEST_POSTGRES_URL (run scripts/test.sh)");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    SecretString::from(format!("{base}/{name}"))
+}
+
+/// A SQLite database file inside `dir`.
+pub fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> SecretString {
+    SecretString::from(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join(format!("{name}.sqlite3")).display()
+    ))
+}
+
+pub fn redis_url() -> String {
+    std::env::var("MEDMESH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("medmesh-test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn tansu_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("MEDMESH_TEST_TANSU_BIN") {
+        return PathBuf::from(path);
+    }
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+        });
+    let installed = cargo_home.join("bin").join("tansu");
+    if installed.is_file() {
+        installed
+    } else {
+        PathBuf::from("tansu")
+    }
+}
+
+/// A tansu broker with in-memory storage on its own port. Dropping it kills it.
+#[derive(Debug)]
+pub struct Broker {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let mut broker = Broker {
+            port: free_port(),
+            child: None,
+        };
+        broker.spawn();
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(tansu_binary())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .env_remove("STORAGE_ENGINE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu must be installed (scripts/test.sh installs it) or MEDMESH_TEST_TANSU_BIN set");
+        self.child = Some(child);
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        assert!(
+            wait_for_port(addr, Duration::from_secs(20)),
+            "tansu did not start listening on {addr}"
+        );
+    }
+
+    /// Kills the broker; its in-memory data is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a new, empty broker on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A migrated database for one test (svc-kit's tables are already there).
+#[derive(Debug)]
+pub struct TestDb {
+    pub db: sea_orm::DatabaseConnection,
+    pub url: SecretString,
+    pub backend: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn test_pool() -> crate::config::DatabaseSettings {
+    crate::config::DatabaseSettings {
+        max_connections: 8,
+        min_connections: 1,
+        connect_timeout_ms: 5000,
+        acquire_timeout_ms: 10000,
+    }
+}
+
+impl TestDb {
+    pub async fn postgres() -> TestDb {
+        let url = fresh_postgres_database().await;
+        TestDb::open(url, "postgres", None).await
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = sqlite_url(&dir, "test");
+        TestDb::open(url, "sqlite", Some(dir)).await
+    }
+
+    async fn open(
+        url: SecretString,
+        backend: &'static str,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestDb {
+        let db = crate::db::connect(&url, &test_pool())
+            .await
+            .expect("connect test database");
+        crate::db::migrate(&db, "svc-kit", crate::events::MIGRATIONS)
+            .await
+            .expect("migrate test database");
+        TestDb {
+            db,
+            url,
+            backend,
+            _dir: dir,
+        }
+    }
+
+    /// Another pool on the same database (a second replica, say).
+    pub async fn connect_again(&self) -> sea_orm::DatabaseConnection {
+        crate::db::connect(&self.url, &test_pool())
+            .await
+            .expect("connect test database")
+    }
+}
+
+/// Runs an async test body once against PostgreSQL and once against SQLite:
+/// `backend_test!(name, body)` where `body: async fn(TestDb)`.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::testing::TestDb::postgres().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::testing::TestDb::sqlite().await).await
+            }
+        }
+    };
+}

@@ -1,0 +1,271 @@
+//! The gRPC server every service is built on: health, reflection, catch-panic, RED metrics
+//! with histogram buckets, and graceful shutdown.
+
+use std::{
+    convert::Infallible,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use http::uri::PathAndQuery;
+use svc_kit::grpc::GrpcServer;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    server::{NamedService, UnaryService},
+    transport::Channel,
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_prost::ProstCodec;
+
+/// A test service, written the way tonic's generated code is: `/Sleep` waits, `/Panic` panics.
+#[derive(Clone)]
+struct Slow {
+    delay: Duration,
+}
+
+impl NamedService for Slow {
+    const NAME: &'static str = "medmesh.testing.v1.Slow";
+}
+
+struct Handler {
+    delay: Duration,
+    panic: bool,
+}
+
+impl UnaryService<()> for Handler {
+    type Response = ();
+    type Future = BoxFuture<'static, Result<tonic::Response<()>, tonic::Status>>;
+
+    fn call(&mut self, _request: tonic::Request<()>) -> Self::Future {
+        let (delay, panic) = (self.delay, self.panic);
+        Box::pin(async move {
+            if panic {
+                panic!("handler bug");
+            }
+            tokio::time::sleep(delay).await;
+            Ok(tonic::Response::new(()))
+        })
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Slow {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let handler = Handler {
+            delay: self.delay,
+            panic: request.uri().path().ends_with("/Panic"),
+        };
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<(), ()>::default());
+            Ok(grpc.unary(handler, request).await)
+        })
+    }
+}
+
+async fn call(channel: Channel, method: &'static str) -> Result<(), tonic::Status> {
+    let mut client = tonic::client::Grpc::new(channel);
+    client
+        .ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    client
+        .unary(
+            tonic::Request::new(()),
+            PathAndQuery::from_static(method),
+            ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn start(
+    delay: Duration,
+) -> (
+    std::net::SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .add_service(Slow { delay });
+    let addr = server.local_addr();
+    let token = CancellationToken::new();
+    let serve_token = token.clone();
+    let task = tokio::spawn(async move {
+        server
+            .serve(serve_token, Duration::from_secs(5))
+            .await
+            .unwrap()
+    });
+    (addr, token, task)
+}
+
+async fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_reports_each_service_serving() {
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let mut health = HealthClient::new(channel(addr).await);
+    for service in ["medmesh.testing.v1.Slow", ""] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            status.into_inner().status(),
+            ServingStatus::Serving,
+            "{service:?}"
+        );
+    }
+    let unknown = health
+        .check(HealthCheckRequest {
+            service: "nope.v1.Nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    token.cancel();
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_internal_and_the_server_lives_on() {
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let ch = channel(addr).await;
+    let status = call(ch.clone(), "/medmesh.testing.v1.Slow/Panic")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal);
+    assert_eq!(status.message(), "internal error");
+    call(ch, "/medmesh.testing.v1.Slow/Sleep")
+        .await
+        .expect("the server still answers");
+
+    let metrics = svc_kit::telemetry::metrics_handle().render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("grpc_server_handled_total{")
+                && l.contains("grpc_method=\"Panic\"")
+                && l.contains("grpc_code=\"Internal\"")),
+        "the panic is counted as Internal:\n{metrics}"
+    );
+    token.cancel();
+}
+
+#[tokio::test]
+async fn red_metrics_have_histogram_buckets() {
+    let (addr, token, _task) = start(Duration::from_millis(5)).await;
+    let ch = channel(addr).await;
+    for _ in 0..3 {
+        call(ch.clone(), "/medmesh.testing.v1.Slow/Sleep")
+            .await
+            .unwrap();
+    }
+    let metrics = svc_kit::telemetry::metrics_handle().render();
+    let bucket = |le: &str| {
+        metrics.lines().find(|l| {
+            l.starts_with("grpc_server_handling_seconds_bucket{")
+                && l.contains("grpc_method=\"Sleep\"")
+                && l.contains("grpc_code=\"Ok\"")
+                && l.contains(&format!("le=\"{le}\""))
+        })
+    };
+    assert!(
+        bucket("0.001").is_some(),
+        "a 1 ms bucket exists:\n{metrics}"
+    );
+    let count = |line: Option<&str>| {
+        line.and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    // Each call sleeps 5 ms: none in the 1 ms bucket, all three by 10 s.
+    assert_eq!(count(bucket("0.001")), Some(0.0));
+    assert_eq!(count(bucket("+Inf")), Some(3.0));
+    token.cancel();
+}
+
+#[tokio::test]
+async fn reflection_lists_services() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a list of services");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "grpc.health.v1.Health",
+        "medmesh.scheduling.v1.SchedulingService",
+        "medmesh.accounts.v1.AccountsService",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    token.cancel();
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_calls_and_refuses_new_ones() {
+    let (addr, token, task) = start(Duration::from_millis(800)).await;
+    let ch = channel(addr).await;
+    let in_flight = tokio::spawn(call(ch, "/medmesh.testing.v1.Slow/Sleep"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    token.cancel();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A new client cannot get in any more...
+    let refused = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await;
+    assert!(
+        refused.is_err(),
+        "new connections are refused while draining"
+    );
+    // ...while the call that was running completes normally.
+    in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call finishes");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("server stops after draining")
+        .unwrap();
+}

@@ -1,0 +1,33 @@
+//! svc-pharmacy: pharmacies, the medication catalog, per-pharmacy stock, prescriptions and dispensing.
+//!
+//! This crate serves the `medmesh.pharmacy.v1` contract. Its operations arrive with the
+//! pharmacy issue; until then every RPC answers `UNIMPLEMENTED` while health, reflection,
+//! metrics, the database and the outbox already run.
+
+use medmesh_proto::pharmacy::v1::pharmacy_service_server::{
+    PharmacyService, PharmacyServiceServer,
+};
+use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+
+/// The service, as svc-kit starts it.
+#[derive(Debug)]
+pub struct Pharmacy;
+
+impl MeshService for Pharmacy {
+    const NAME: ServiceName = ServiceName::Pharmacy;
+    const MIGRATIONS: &'static [Migration] = &[];
+
+    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
+        server.add_service(PharmacyServiceServer::new(PharmacyApi {
+            _context: context.clone(),
+        }))
+    }
+}
+
+/// The tonic handlers.
+#[derive(Debug)]
+struct PharmacyApi {
+    _context: ServiceContext,
+}
+
+impl PharmacyService for PharmacyApi {}

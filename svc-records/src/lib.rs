@@ -1,0 +1,31 @@
+//! svc-records: the patient card, its encrypted entries and the hash-chained access log.
+//!
+//! This crate serves the `medmesh.records.v1` contract. Its operations arrive with the
+//! records issue; until then every RPC answers `UNIMPLEMENTED` while health, reflection,
+//! metrics, the database and the outbox already run.
+
+use medmesh_proto::records::v1::records_service_server::{RecordsService, RecordsServiceServer};
+use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+
+/// The service, as svc-kit starts it.
+#[derive(Debug)]
+pub struct Records;
+
+impl MeshService for Records {
+    const NAME: ServiceName = ServiceName::Records;
+    const MIGRATIONS: &'static [Migration] = &[];
+
+    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
+        server.add_service(RecordsServiceServer::new(RecordsApi {
+            _context: context.clone(),
+        }))
+    }
+}
+
+/// The tonic handlers.
+#[derive(Debug)]
+struct RecordsApi {
+    _context: ServiceContext,
+}
+
+impl RecordsService for RecordsApi {}
