@@ -74,7 +74,7 @@ pub struct MeshHealth {
 #[derive(Debug)]
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The health of every service, each asked over grpc.health.v1 in parallel.
     async fn mesh_health(&self, ctx: &Context<'_>) -> MeshHealth {
@@ -90,7 +90,7 @@ impl QueryRoot {
 #[derive(Debug)]
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The mesh's health, now and then every `intervalSeconds`.
     async fn mesh_health(

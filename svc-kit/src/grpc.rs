@@ -58,6 +58,8 @@ pub enum GrpcServerError {
 
 impl GrpcServer {
     pub async fn bind(addr: SocketAddr) -> Result<GrpcServer, GrpcServerError> {
+        // What the server records must have somewhere to go from the first call on.
+        crate::telemetry::metrics_handle();
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| GrpcServerError::Bind { addr, source })?;

@@ -213,7 +213,7 @@ impl TestDb {
 /// `backend_test!(name, body)` where `body: async fn(TestDb)`.
 #[macro_export]
 macro_rules! backend_test {
-    ($name:ident, $body:path) => {
+    ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {

@@ -21,6 +21,10 @@ async fn received(db: &sea_orm::DatabaseConnection) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outbox_survives_a_broker_outage_without_loss_or_duplicates() {
+    svc_kit::telemetry::init_tracing(&svc_kit::config::LogSettings {
+        format: svc_kit::config::LogFormat::Pretty,
+        filter: "warn,svc_kit=info,outbox_kafka=info".into(),
+    });
     let mut broker = Broker::start();
     let test = TestDb::postgres().await;
     create_tables(&test.db).await;

@@ -127,7 +127,7 @@ async fn a_failing_event_is_dead_lettered_and_does_not_block(test: TestDb) {
         .unwrap()
         .expect("one dead letter");
     let poison_event: String = row.try_get("", "event_id").unwrap();
-    let attempts: i64 = row.try_get("", "attempts").unwrap();
+    let attempts: i32 = row.try_get("", "attempts").unwrap();
     // The dead letter names the event and its row in the outbox names the same event.
     let expected = count(
         &test.db,

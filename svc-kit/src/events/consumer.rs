@@ -139,6 +139,7 @@ impl<H: EventHandler> Consumer<H> {
         let consumer: StreamConsumer = config.create().map_err(|e| e.to_string())?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| e.to_string())?;
+        let mut receive_failures: u32 = 0;
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -146,6 +147,7 @@ impl<H: EventHandler> Consumer<H> {
             };
             match message {
                 Ok(message) => {
+                    receive_failures = 0;
                     let payload = message.payload().unwrap_or_default();
                     if !self.process(message.topic(), payload, &shutdown).await {
                         return Ok(());
@@ -156,8 +158,14 @@ impl<H: EventHandler> Consumer<H> {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(group = %self.group, %error, "kafka receive failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    // librdkafka reconnects by itself; log the first failure and then sparsely.
+                    receive_failures = receive_failures.saturating_add(1);
+                    if receive_failures.is_power_of_two() {
+                        tracing::warn!(group = %self.group, %error, failures = receive_failures, "kafka receive failed");
+                    }
+                    let backoff =
+                        Duration::from_millis(100) * 2u32.saturating_pow(receive_failures.min(5));
+                    tokio::time::sleep(backoff.min(Duration::from_secs(2))).await;
                 }
             }
         }

@@ -96,16 +96,32 @@ impl KafkaPublisher {
         self.producer.lock().unwrap().clone()
     }
 
-    /// After a fatal error (for example the broker lost the producer's id) an idempotent
-    /// producer refuses every further message: start a new one.
-    fn renew_producer_if_fatal(&self) {
+    /// An idempotent producer whose identity the broker no longer accepts (a broker that lost
+    /// its state fences it) or that hit a fatal error refuses every further message: start a
+    /// new one, which gets a new producer id.
+    fn renew_producer_if_stale(&self, codes: &[RDKafkaErrorCode]) {
         let producer = self.producer();
-        if let Some((code, reason)) = producer.client().fatal_error() {
-            tracing::warn!(%code, %reason, "kafka producer hit a fatal error; creating a new one");
-            match self.config.create::<FutureProducer>() {
-                Ok(new) => *self.producer.lock().unwrap() = Arc::new(new),
-                Err(error) => tracing::error!(%error, "could not create a new kafka producer"),
-            }
+        let fatal = producer.client().fatal_error();
+        let stale = codes.iter().any(|code| {
+            matches!(
+                code,
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::InvalidProducerIdMapping
+            )
+        });
+        if fatal.is_none() && !stale {
+            return;
+        }
+        tracing::warn!(
+            fatal = fatal.is_some(),
+            "kafka producer is no longer accepted; creating a new one"
+        );
+        match self.config.create::<FutureProducer>() {
+            Ok(new) => *self.producer.lock().unwrap() = Arc::new(new),
+            Err(error) => tracing::error!(%error, "could not create a new kafka producer"),
         }
     }
 
@@ -169,11 +185,15 @@ impl KafkaPublisher {
         }
         let mut delivered = 0;
         let mut error = None;
+        let mut codes = Vec::new();
         for delivery in pending {
             match delivery.await {
                 Ok(Ok(_)) if error.is_none() => delivered += 1,
                 Ok(Ok(_)) => {}
                 Ok(Err((e, _))) => {
+                    if let Some(code) = e.rdkafka_error_code() {
+                        codes.push(code);
+                    }
                     error.get_or_insert(e.to_string());
                 }
                 Err(_) => {
@@ -185,7 +205,7 @@ impl KafkaPublisher {
         if error.is_some() {
             // The broker may have restarted without our topics; check them again next time.
             self.ensured_topics.lock().unwrap().clear();
-            self.renew_producer_if_fatal();
+            self.renew_producer_if_stale(&codes);
         }
         PublishOutcome { delivered, error }
     }

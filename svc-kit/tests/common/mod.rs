@@ -84,6 +84,7 @@ where
 }
 
 /// Records every event it handles in `received`; fails on events of type `poison`.
+#[derive(Debug)]
 pub struct Recorder;
 
 impl EventHandler for Recorder {
