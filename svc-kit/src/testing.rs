@@ -92,63 +92,129 @@ fn tansu_binary() -> PathBuf {
     }
 }
 
-/// A tansu broker with in-memory storage on its own port. Dropping it kills it.
+/// A tansu broker (in-memory storage) reached through a loopback proxy that can simulate an
+/// outage: [`Broker::disconnect`] cuts every connection and refuses new ones, as a stopped
+/// broker would; [`Broker::reconnect`] lets clients back in. The broker process keeps its
+/// topics and offsets meanwhile, like a restarted Kafka broker does (tansu's memory storage
+/// would lose them on a real restart, which no production Kafka does). Dropping it kills it.
 #[derive(Debug)]
 pub struct Broker {
-    port: u16,
-    child: Option<Child>,
+    child: Child,
+    proxy: OutageProxy,
 }
 
 impl Broker {
+    /// Starts the broker; must be called inside a tokio runtime.
     pub fn start() -> Broker {
-        let mut broker = Broker {
-            port: free_port(),
-            child: None,
-        };
-        broker.spawn();
-        broker
-    }
-
-    pub fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let broker_port = free_port();
+        let proxy = OutageProxy::start(broker_port);
+        let listen = format!("tcp://127.0.0.1:{broker_port}");
+        // Clients learn the broker's address from metadata: advertise the proxy's.
+        let advertised = format!("tcp://127.0.0.1:{}", proxy.port);
         let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["broker", "--listener-url", &listen, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", "memory://tansu/"])
             .env_remove("STORAGE_ENGINE")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("tansu must be installed (scripts/test.sh installs it) or MEDMESH_TEST_TANSU_BIN set");
-        self.child = Some(child);
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{broker_port}").parse().unwrap();
         assert!(
             wait_for_port(addr, Duration::from_secs(20)),
             "tansu did not start listening on {addr}"
         );
+        Broker { child, proxy }
     }
 
-    /// Kills the broker; its in-memory data is gone.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    /// `bootstrap.servers` for clients.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.proxy.port)
     }
 
-    /// Starts a new, empty broker on the same port.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
+    /// The broker becomes unreachable: open connections are cut, new ones refused.
+    pub fn disconnect(&mut self) {
+        self.proxy.cut();
+    }
+
+    /// The broker is reachable again, on the same address.
+    pub fn reconnect(&mut self) {
+        self.proxy.restore();
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream` until cut.
+#[derive(Debug)]
+struct OutageProxy {
+    port: u16,
+    upstream: u16,
+    accept: Option<tokio::task::JoinHandle<()>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl OutageProxy {
+    fn start(upstream: u16) -> OutageProxy {
+        let mut proxy = OutageProxy {
+            port: 0,
+            upstream,
+            accept: None,
+            connections: Default::default(),
+        };
+        proxy.listen();
+        proxy
+    }
+
+    fn listen(&mut self) {
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", self.port)).expect("bind proxy port");
+        self.port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let (upstream, connections) = (self.upstream, self.connections.clone());
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().unwrap().push(task.abort_handle());
+            }
+        }));
+    }
+
+    fn cut(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+        // The aborted accept task drops the listener: connecting is refused from now on.
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the proxy kept accepting after the cut"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn restore(&mut self) {
+        if self.accept.is_none() {
+            self.listen();
+        }
     }
 }
 
