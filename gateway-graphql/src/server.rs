@@ -11,7 +11,10 @@ use axum::{Router, extract::State, http::HeaderMap, response::Html, routing::get
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::schema::{MeshSchema, RequestAuth};
+use crate::{
+    errors::ErrorCode,
+    schema::{MeshSchema, RequestAuth},
+};
 
 pub const GRAPHQL_PATH: &str = "/graphql";
 pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
@@ -85,9 +88,34 @@ async fn graphql(
     let request = request
         .into_inner()
         .data(RequestAuth::from_headers(&headers));
-    let response = schema.execute(request).await;
+    let mut response = schema.execute(request).await;
+    for error in &mut response.errors {
+        stamp_error_code(error);
+    }
     let outcome = if response.is_ok() { "ok" } else { "error" };
     metrics::histogram!("graphql_request_duration_seconds", "outcome" => outcome)
         .record(start.elapsed().as_secs_f64());
     response.into()
+}
+
+/// Errors raised by the gateway itself (parse, validation, depth and complexity limits) get a
+/// code too: with no path they concern the request as a whole, so the client's input is at
+/// fault; with a path and no code, something inside failed, and its details stay inside.
+fn stamp_error_code(error: &mut async_graphql::ServerError) {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let code = if error.path.is_empty() {
+        ErrorCode::BadUserInput
+    } else {
+        error.message = "internal error".to_string();
+        ErrorCode::Internal
+    };
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code.as_str());
+    extensions.set("service", "gateway");
 }

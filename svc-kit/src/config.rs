@@ -257,15 +257,14 @@ impl From<figment::Error> for ConfigError {
             .next()
             .expect("a figment error has at least one entry");
         let key = err.path.join(".");
-        let origin = match (&err.metadata, &err.profile) {
-            (Some(metadata), _) if matches!(metadata.source, Some(figment::Source::File(_))) => {
+        let origin = match &err.metadata {
+            Some(metadata) if matches!(metadata.source, Some(figment::Source::File(_))) => {
                 format!(" (from {})", metadata.source.as_ref().expect("matched"))
             }
-            (Some(metadata), Some(profile)) if metadata.name.contains("environment") => {
-                format!(
-                    " (from `{}` environment variable)",
-                    metadata.interpolate(profile, &err.path)
-                )
+            Some(metadata) if metadata.name.contains("environment") => {
+                // Our env provider splits on `__`; name the variable as the operator set it.
+                let var = format!("MEDMESH_{}", err.path.join("__").to_uppercase());
+                format!(" (from `{var}` environment variable)")
             }
             _ => String::new(),
         };

@@ -1,0 +1,96 @@
+//! The gateway over HTTP: depth and complexity limits, and stable error codes on requests the
+//! gateway itself refuses.
+
+use serde_json::{Value, json};
+use svc_kit::{ServiceName, Settings};
+use tokio_util::sync::CancellationToken;
+
+async fn gateway() -> (String, CancellationToken) {
+    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
+    // No service is needed for these queries; the channels connect lazily and never do.
+    let port = svc_kit::testing::free_port();
+    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
+    let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
+    let schema = gateway_graphql::build_schema(clients, &settings.gateway);
+    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema)
+        .await
+        .unwrap();
+    let url = format!("http://{}/graphql", server.local_addr());
+    let token = CancellationToken::new();
+    tokio::spawn(server.serve(token.clone(), std::time::Duration::from_secs(1)));
+    (url, token)
+}
+
+async fn post(url: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn first_error(response: &Value) -> &Value {
+    &response["errors"][0]
+}
+
+#[tokio::test]
+async fn a_query_nested_too_deep_is_refused_as_bad_input() {
+    let (url, token) = gateway().await;
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
+    let response = post(&url, deep).await;
+    assert_eq!(response["data"], Value::Null, "{response}");
+    let error = first_error(&response);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{error}"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["service"], "gateway");
+    token.cancel();
+}
+
+#[tokio::test]
+async fn a_query_too_complex_is_refused_as_bad_input() {
+    let (url, token) = gateway().await;
+    let fields: Vec<String> = (0..1001).map(|i| format!("v{i}: version")).collect();
+    let response = post(&url, &format!("{{ {} }}", fields.join(" "))).await;
+    let error = first_error(&response);
+    assert!(
+        error["message"].as_str().unwrap().contains("too complex"),
+        "{error}"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    token.cancel();
+}
+
+#[tokio::test]
+async fn unknown_fields_and_bad_arguments_are_bad_input() {
+    let (url, token) = gateway().await;
+    let response = post(&url, "{ nope }").await;
+    assert_eq!(
+        first_error(&response)["extensions"]["code"],
+        "BAD_USER_INPUT",
+        "{response}"
+    );
+    let response = post(
+        &url,
+        "subscription { meshHealth(intervalSeconds: 0) { healthy } }",
+    )
+    .await;
+    assert_eq!(
+        first_error(&response)["extensions"]["code"],
+        "BAD_USER_INPUT",
+        "{response}"
+    );
+    let response = post(&url, "{ version }").await;
+    assert_eq!(response["data"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(response.get("errors").is_none(), "{response}");
+    token.cancel();
+}
