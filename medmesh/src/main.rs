@@ -3,7 +3,6 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use figment::Figment;
 use medmesh::{Component, Platform};
 use svc_kit::{
     ServiceName, Settings,
@@ -43,7 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Schema = cli.command {
-        print!("{}", gateway_graphql::schema_sdl());
+        print_schema();
         return ExitCode::SUCCESS;
     }
     let settings = match load_settings(&cli) {
@@ -65,16 +64,7 @@ fn main() -> ExitCode {
 }
 
 fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
-    let mut figment: Figment = Settings::figment(None);
-    if let Some(file) = &cli.config {
-        if !file.is_file() {
-            return Err(ConfigError::from(figment::Error::from(format!(
-                "config file {} does not exist",
-                file.display()
-            ))));
-        }
-        figment = Settings::figment(Some(file));
-    }
+    let mut figment = Settings::figment_checked(cli.config.as_deref())?;
     if let Command::Dev {
         data_dir: Some(dir),
     } = &cli.command
@@ -172,6 +162,11 @@ fn config_failure_msg(message: &str) -> ExitCode {
 fn usage(message: &str) -> ExitCode {
     eprintln!("medmesh: {message}");
     ExitCode::from(EXIT_CONFIG as u8)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_schema() {
+    print!("{}", gateway_graphql::schema_sdl());
 }
 
 #[allow(clippy::print_stdout)]

@@ -22,11 +22,12 @@ use crate::telemetry::metrics_handle;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync;
+type Checks = Arc<std::sync::Mutex<Vec<(String, Arc<CheckFn>)>>>;
 
 /// Named readiness checks, shared between the services of one process.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    checks: Arc<std::sync::Mutex<Vec<(String, Arc<CheckFn>)>>>,
+    checks: Checks,
     draining: Arc<AtomicBool>,
 }
 

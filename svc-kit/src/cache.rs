@@ -299,16 +299,15 @@ impl Cache {
         metrics::counter!("cache_requests_total", "cache" => self.name, "result" => "miss")
             .increment(1);
         let value = load().await?;
-        if cache_ok {
-            if let Ok(bytes) = serde_json::to_vec(&value) {
-                if let Err(err) = self.set(key, Bytes::from(bytes), ttl).await {
-                    tracing::warn!(
-                        cache = self.name,
-                        reason = err.reason(),
-                        "cache write failed"
-                    );
-                }
-            }
+        if cache_ok
+            && let Ok(bytes) = serde_json::to_vec(&value)
+            && let Err(err) = self.set(key, Bytes::from(bytes), ttl).await
+        {
+            tracing::warn!(
+                cache = self.name,
+                reason = err.reason(),
+                "cache write failed"
+            );
         }
         Ok(value)
     }

@@ -294,19 +294,17 @@ impl Settings {
         )
     }
 
-    /// Loads from the process environment: the file named by `file` or `MEDMESH_CONFIG`.
-    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let env_file = std::env::var_os("MEDMESH_CONFIG").map(PathBuf::from);
-        let file = file.map(Path::to_path_buf).or(env_file);
-        if let Some(file) = &file {
-            if !file.is_file() {
-                return Err(ConfigError(format!(
-                    "config file {} does not exist",
-                    file.display()
-                )));
-            }
+    /// Like [`Settings::figment`], but a named file that does not exist is an error.
+    pub fn figment_checked(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        if let Some(file) = file
+            && !file.is_file()
+        {
+            return Err(ConfigError(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
         }
-        Settings::from_figment(Settings::figment(file.as_deref()))
+        Ok(Settings::figment(file))
     }
 
     pub fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {

@@ -50,13 +50,13 @@ pub async fn connect(
     } else {
         return Err(DbError::UnsupportedScheme);
     };
-    if backend == "sqlite" {
-        if let Some(dir) = sqlite_parent_dir(raw) {
-            std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+    if backend == "sqlite"
+        && let Some(dir) = sqlite_parent_dir(raw)
+    {
+        std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
     }
     let mut options = ConnectOptions::new(raw.to_string());
     options
@@ -104,7 +104,7 @@ pub struct Migration {
 }
 
 /// An arbitrary constant: the advisory lock that serializes migrations across replicas.
-const MIGRATION_LOCK_KEY: i64 = 0x6d65_646d_6573_68;
+const MIGRATION_LOCK_KEY: i64 = 0x006d_6564_6d65_7368;
 
 /// Applies the migrations of `component` that are not applied yet, each in its own
 /// transaction, in version order. Safe to run from several replicas at once (PostgreSQL takes

@@ -296,10 +296,9 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for RedBody<B> {
             match frame {
                 Some(Ok(frame)) => {
                     if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut())
+                        && let Some(code) = grpc_status(trailers)
                     {
-                        if let Some(code) = grpc_status(trailers) {
-                            call.code = Some(code);
-                        }
+                        call.code = Some(code);
                     }
                 }
                 Some(Err(_)) => {
