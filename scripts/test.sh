@@ -64,6 +64,8 @@ else
     as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
   fi
   say "PostgreSQL: starting cluster $version/main"
+  # A fresh install may have started it already (and read pg_hba.conf before our edit).
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main stop >/dev/null 2>&1 || true
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
   cleanup_cmds+=("as_root pg_ctlcluster --skip-systemctl-redirect $version main stop")
   wait_port 5432
@@ -84,10 +86,12 @@ else
     say "Redis: installing"
     apt_install redis-server
   fi
-  say "Redis: starting"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --pidfile /tmp/medmesh-test-redis.pid --logfile /tmp/medmesh-test-redis.log
-  cleanup_cmds+=("kill \$(cat /tmp/medmesh-test-redis.pid)")
+  if ! port_open 6379; then
+    say "Redis: starting"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --pidfile /tmp/medmesh-test-redis.pid --logfile /tmp/medmesh-test-redis.log
+    cleanup_cmds+=("kill \$(cat /tmp/medmesh-test-redis.pid)")
+  fi
   wait_port 6379
 fi
 export MEDMESH_TEST_REDIS_URL="${MEDMESH_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
@@ -110,6 +114,10 @@ wait_port "$kafka_port"
 export MEDMESH_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
 
 # --- checks and tests --------------------------------------------------------------------
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "cargo-nextest: installing"
+  cargo install --locked cargo-nextest
+fi
 if [ "$lint" = 1 ]; then
   say "cargo fmt --check"
   cargo fmt --all -- --check

@@ -94,3 +94,55 @@ async fn unknown_fields_and_bad_arguments_are_bad_input() {
     assert!(response.get("errors").is_none(), "{response}");
     token.cancel();
 }
+
+#[tokio::test]
+async fn subscriptions_stream_over_websocket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let (url, token) = gateway().await;
+    let ws_url = url.replace("http://", "ws://") + "/ws";
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let send = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(send(json!({ "type": "connection_init" })))
+        .await
+        .unwrap();
+    let ack: Value =
+        serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    socket
+        .send(send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": "subscription { meshHealth(intervalSeconds: 1) { healthy services { name status } } }" }
+        })))
+        .await
+        .unwrap();
+    // Two updates, a second apart; no service runs here, so each reports them unreachable.
+    for _ in 0..2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let next: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+        assert_eq!(next["type"], "next", "{next}");
+        assert_eq!(next["payload"]["data"]["meshHealth"]["healthy"], false);
+        let services = next["payload"]["data"]["meshHealth"]["services"]
+            .as_array()
+            .unwrap();
+        assert_eq!(services.len(), 5);
+        assert!(
+            services.iter().all(|s| s["status"] == "UNREACHABLE"),
+            "{next}"
+        );
+    }
+    token.cancel();
+}

@@ -94,3 +94,84 @@ fn schema_prints_the_committed_sdl() {
     .unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
 }
+
+/// The README's run command, as a person uses it: start `medmesh dev`, read the playground
+/// URL it prints, use it, stop it with SIGTERM.
+#[test]
+fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let data = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
+    command.args(["dev", "--data-dir"]).arg(data.path());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MEDMESH_") {
+            command.env_remove(key);
+        }
+    }
+    // Port 0 everywhere: the banner must show the ports actually bound.
+    command
+        .env("MEDMESH_ADMIN__PORT", "0")
+        .env("MEDMESH_GATEWAY__PORT", "0")
+        .env("MEDMESH_LOG__FILTER", "warn");
+    for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
+        command.env(
+            format!("MEDMESH_SERVICES__{}__PORT", service.to_uppercase()),
+            "0",
+        );
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut playground = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.trim().strip_prefix("GraphQL playground") {
+            playground = Some(url.trim().to_string());
+        }
+        if line.contains("Press Ctrl-C to stop") {
+            break;
+        }
+    }
+    let playground = playground.expect("the banner names the playground");
+    assert!(!playground.ends_with(":0/"), "a real port: {playground}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let page = reqwest::get(&playground).await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("MedMesh GraphQL"));
+        let health: serde_json::Value = reqwest::Client::new()
+            .post(format!("{playground}graphql"))
+            .json(&serde_json::json!({ "query": "{ meshHealth { healthy } }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["data"]["meshHealth"]["healthy"], true, "{health}");
+    });
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(
+                exit.success(),
+                "medmesh dev exits cleanly on SIGTERM: {exit:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "medmesh dev did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -333,6 +333,7 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut failures: u32 = 0;
         let mut last_prune = std::time::Instant::now();
+        let mut last_gauge = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             let wait = match self.relay_once().await {
                 Ok(n) => {
@@ -352,8 +353,11 @@ impl Relay {
                         .min(Duration::from_secs(5))
                 }
             };
-            if let Ok(n) = pending_count(&self.db).await {
-                metrics::gauge!("outbox_pending", "service" => self.service).set(n as f64);
+            if last_gauge.elapsed() > Duration::from_secs(2) {
+                last_gauge = std::time::Instant::now();
+                if let Ok(n) = pending_count(&self.db).await {
+                    metrics::gauge!("outbox_pending", "service" => self.service).set(n as f64);
+                }
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 last_prune = std::time::Instant::now();
