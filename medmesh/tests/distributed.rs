@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use medmesh::Platform;
 use medmesh_proto::common::v1::Actor;
+use rdkafka::consumer::Consumer as _;
 use sea_orm::TransactionTrait;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -25,6 +26,8 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
             own_broker.brokers()
         }
     };
+    let brokers_for_check = brokers.clone();
+    let topic_prefix = format!("medmesh-test-{}", uuid::Uuid::new_v4().simple());
     let mut figment = Settings::figment(None)
         .merge(("mode", "production"))
         .merge(("admin.port", 0))
@@ -34,10 +37,7 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         .merge(("cache.key_prefix", unique_prefix()))
         .merge(("events.backend", "kafka"))
         .merge(("events.kafka.brokers", brokers))
-        .merge((
-            "events.topic_prefix",
-            format!("medmesh-test-{}", uuid::Uuid::new_v4().simple()),
-        ))
+        .merge(("events.topic_prefix", topic_prefix.clone()))
         .merge(("log.format", "json"));
     for service in ServiceName::ALL {
         let url = fresh_postgres_database().await;
@@ -80,6 +80,30 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         ready["checks"]["pharmacy.cache"], "ok",
         "Redis answers: {ready}"
     );
+
+    // Each service created its topic at start-up, before writing any event.
+    let topic = format!("{topic_prefix}.scheduling.v1");
+    let consumer: rdkafka::consumer::BaseConsumer =
+        svc_kit::events::kafka_client_config(&brokers_for_check)
+            .create()
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = tokio::task::block_in_place(|| {
+            consumer.fetch_metadata(Some(&topic), Duration::from_secs(5))
+        })
+        .unwrap();
+        let found = metadata.topics().iter().find(|t| t.name() == topic);
+        if let Some(t) = found.filter(|t| t.error().is_none()) {
+            assert_eq!(t.partitions().len(), 3, "partitions as configured");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} was not created at start-up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // An event written by a service reaches Kafka: the outbox drains.
     let scheduling = platform

@@ -177,12 +177,33 @@ pub async fn start<S: MeshService>(
             }
         })
     };
+    let topics_task = {
+        // Topics are created at start-up, in the background: a broker that is down must not
+        // keep the service from serving (its events wait in the outbox meanwhile).
+        let (publisher, shutdown) = (bus.publisher.clone(), shutdown.clone());
+        let topics = vec![topic_for(&settings.events.topic_prefix, name)];
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match publisher.prepare(&topics).await {
+                    Ok(()) => break,
+                    Err(error) => {
+                        tracing::warn!(service = %name, %error, "could not create topics yet; retrying")
+                    }
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => delay = (delay * 2).min(Duration::from_secs(10)),
+                }
+            }
+        })
+    };
     let relay_task = tokio::spawn(relay.run(shutdown));
     tracing::info!(service = %name, %grpc_addr, "service started");
     Ok(StartedService {
         service: name,
         grpc_addr,
         context,
-        tasks: vec![server_task, relay_task],
+        tasks: vec![server_task, relay_task, topics_task],
     })
 }

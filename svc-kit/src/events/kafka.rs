@@ -220,4 +220,21 @@ impl Publisher for KafkaPublisher {
     fn publish<'a>(&'a self, batch: &'a [OutgoingEvent]) -> BoxFuture<'a, PublishOutcome> {
         Box::pin(self.publish_batch(batch))
     }
+
+    fn prepare<'a>(&'a self, topics: &'a [String]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            ensure_topics(
+                &self.config,
+                topics,
+                self.partitions,
+                self.replication_factor,
+            )
+            .await?;
+            self.ensured_topics
+                .lock()
+                .unwrap()
+                .extend(topics.iter().cloned());
+            Ok(())
+        })
+    }
 }

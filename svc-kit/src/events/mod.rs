@@ -49,4 +49,10 @@ pub struct PublishOutcome {
 /// Where the relay sends events.
 pub trait Publisher: Send + Sync + 'static {
     fn publish<'a>(&'a self, batch: &'a [OutgoingEvent]) -> BoxFuture<'a, PublishOutcome>;
+
+    /// Makes sure `topics` exist before anything is published (Kafka creates them at start-up;
+    /// the in-process bus needs nothing).
+    fn prepare<'a>(&'a self, _topics: &'a [String]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
