@@ -1,6 +1,8 @@
 //! The `medmesh` binary's configuration handling: bad configuration fails fast, before any
 //! port is bound, with exit code 64 and one line naming the key.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn medmesh(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -142,15 +144,11 @@ fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
         let page = reqwest::get(&playground).await.unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("MedMesh GraphQL"));
-        let health: serde_json::Value = reqwest::Client::new()
-            .post(format!("{playground}graphql"))
-            .json(&serde_json::json!({ "query": "{ meshHealth { healthy } }" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = common::graphql(
+            &format!("{playground}graphql"),
+            "{ meshHealth { healthy } }",
+        )
+        .await;
         assert_eq!(health["data"]["meshHealth"]["healthy"], true, "{health}");
     });
 

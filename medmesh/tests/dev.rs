@@ -1,13 +1,15 @@
 //! `medmesh dev` end to end: every service and the gateway in one process on loopback ports,
 //! SQLite under a data directory, booted from empty and again from what the first run left.
 
+mod common;
+
 use std::{path::Path, time::Duration};
 
 use medmesh::Platform;
 use medmesh_proto::common::v1::Actor;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
-use svc_kit::{ServiceName, Settings, db::stmt, events::NewEvent};
+use svc_kit::{ServiceName, Settings, events::NewEvent, testing::count};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic_health::pb::{
@@ -32,16 +34,11 @@ fn dev_settings(data_dir: &Path) -> Settings {
 }
 
 async fn graphql(platform: &Platform, query: &str) -> Value {
-    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
-    reqwest::Client::new()
-        .post(url)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    common::graphql(
+        &format!("http://{}/graphql", platform.gateway_addr.unwrap()),
+        query,
+    )
+    .await
 }
 
 fn api_name(service: ServiceName) -> &'static str {
@@ -134,15 +131,6 @@ async fn dev_boots_from_empty_and_again_from_existing_data() {
         migrations_before
     );
     platform.stop().await;
-}
-
-async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(stmt(db.get_database_backend(), sql, []))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

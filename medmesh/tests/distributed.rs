@@ -1,6 +1,8 @@
 //! The distributed mode's code path against the real parts: each service on its own
 //! PostgreSQL database, Redis as the cache, Kafka (tansu) as the bus.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use medmesh::Platform;
@@ -54,15 +56,7 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         .unwrap();
 
     let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
-    let health: Value = reqwest::Client::new()
-        .post(url)
-        .json(&json!({ "query": "{ meshHealth { healthy services { name status } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = common::graphql(&url, "{ meshHealth { healthy services { name status } } }").await;
     assert_eq!(
         health["data"]["meshHealth"]["healthy"],
         json!(true),

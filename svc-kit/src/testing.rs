@@ -37,6 +37,17 @@ pub async fn fresh_postgres_database() -> SecretString {
     SecretString::from(format!("{base}/{name}"))
 }
 
+/// The first column of the first row of `sql`, as a count (`SELECT COUNT(*) ...`).
+pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(crate::db::stmt(db.get_database_backend(), sql, []))
+        .await
+        .expect("count query")
+        .expect("a count returns a row");
+    row.try_get_by_index::<i64>(0)
+        .expect("a count is an integer")
+}
+
 /// A SQLite database file inside `dir`.
 pub fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> SecretString {
     SecretString::from(format!(

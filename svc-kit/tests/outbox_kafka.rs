@@ -6,8 +6,9 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{Recorder, change, count, create_tables, metric_value, wait_until};
+use common::{Recorder, change, create_tables, metric_value, wait_until};
 use sea_orm::ConnectionTrait;
+use svc_kit::testing::count;
 use svc_kit::{
     config::KafkaSettings,
     events::{Consumer, EventSource, KafkaPublisher, Outbox, Relay, pending_count},

@@ -4,7 +4,8 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{Recorder, change, count, create_tables, wait_until};
+use common::{Recorder, change, create_tables, wait_until};
+use svc_kit::testing::count;
 use svc_kit::{
     backend_test,
     events::{Consumer, EventSource, MemoryBus, Outbox, Relay, pending_count},
