@@ -243,6 +243,11 @@ impl ServiceSettings {
 pub struct ConfigError(String);
 
 impl ConfigError {
+    /// A problem that is not about one key.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
+    }
+
     fn key(key: &str, message: impl fmt::Display) -> Self {
         ConfigError(format!("`{key}` {message}"))
     }

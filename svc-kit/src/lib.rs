@@ -4,6 +4,7 @@
 //! same way for every service.
 
 pub mod admin;
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;

@@ -1,0 +1,276 @@
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    jwk::{AlgorithmParameters, JwkSet},
+};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use super::Principal;
+
+/// How tokens are checked.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` exactly as the issuer writes it, e.g. `https://sso.example/realms/medmesh`.
+    pub issuer: String,
+    /// Accepted `aud` values; a token must name at least one.
+    pub audiences: Vec<String>,
+    /// Accepted `azp` (client) values.
+    pub allowed_clients: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// An unknown `kid` triggers a JWKS refresh at most this often.
+    pub min_refresh_interval: Duration,
+    /// Keys are fetched again after this long, so a key removed from the JWKS stops working.
+    pub max_key_age: Duration,
+    /// Also take roles from `resource_access.<client>.roles` for this client.
+    pub client_roles_from: Option<String>,
+}
+
+/// Why a token was refused. The message is for logs and operators; clients only ever see
+/// "unauthenticated".
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("malformed token")]
+    Malformed,
+    #[error("algorithm {0} is not accepted")]
+    Algorithm(String),
+    #[error("token has no key id")]
+    NoKeyId,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("token rejected: {0}")]
+    Invalid(String),
+    #[error("token type {0:?} is not an access token")]
+    WrongType(String),
+    #[error("client {0:?} is not allowed")]
+    ClientNotAllowed(String),
+    #[error("issuer keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    realm_access: Option<RoleList>,
+    #[serde(default)]
+    resource_access: HashMap<String, RoleList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleList {
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+struct KeySet {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    fetched_at: Option<Instant>,
+}
+
+/// Validates bearer tokens against one issuer. Share one per process.
+pub struct Authenticator {
+    settings: AuthSettings,
+    http: reqwest::Client,
+    jwks_uri: Mutex<Option<String>>,
+    keys: RwLock<KeySet>,
+    /// Serializes refreshes so a burst of unknown kids fetches once.
+    refresh: Mutex<()>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+const ACCEPTED: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+
+impl Authenticator {
+    pub fn new(settings: AuthSettings) -> Authenticator {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a plain HTTP client builds");
+        Authenticator {
+            settings,
+            http,
+            jwks_uri: Mutex::new(None),
+            keys: RwLock::new(KeySet {
+                keys: HashMap::new(),
+                fetched_at: None,
+            }),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// The principal of a valid access token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !ACCEPTED.contains(&header.alg) {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.ok_or(AuthError::NoKeyId)?;
+        let (key, alg) = self.key(&kid).await?;
+        if alg != header.alg {
+            // The JWK says which algorithm its key is for; a token may not pick another.
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.settings.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&self.settings.audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        let typ = claims.typ.unwrap_or_default();
+        if !typ.eq_ignore_ascii_case("Bearer") {
+            return Err(AuthError::WrongType(typ));
+        }
+        let client_id = claims.azp.unwrap_or_default();
+        if !self
+            .settings
+            .allowed_clients
+            .iter()
+            .any(|c| c == &client_id)
+        {
+            return Err(AuthError::ClientNotAllowed(client_id));
+        }
+        let mut roles: BTreeSet<String> = claims
+            .realm_access
+            .map(|r| r.roles.into_iter().collect())
+            .unwrap_or_default();
+        if let Some(client) = &self.settings.client_roles_from
+            && let Some(list) = claims.resource_access.get(client)
+        {
+            roles.extend(list.roles.iter().cloned());
+        }
+        Ok(Principal {
+            subject: claims.sub,
+            roles,
+            client_id,
+            username: claims.preferred_username,
+            email: claims.email,
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), AuthError> {
+        {
+            let keys = self.keys.read().await;
+            let fresh = keys
+                .fetched_at
+                .is_some_and(|t| t.elapsed() < self.settings.max_key_age);
+            if fresh && let Some(found) = keys.keys.get(kid) {
+                return Ok(found.clone());
+            }
+        }
+        self.refresh_keys(kid).await?;
+        self.keys
+            .read()
+            .await
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or(AuthError::UnknownKey)
+    }
+
+    /// Fetches the JWKS again unless the last fetch was recent (or another task just did it).
+    async fn refresh_keys(&self, kid: &str) -> Result<(), AuthError> {
+        let _guard = self.refresh.lock().await;
+        {
+            let keys = self.keys.read().await;
+            if let Some(at) = keys.fetched_at {
+                let stale = at.elapsed() >= self.settings.max_key_age;
+                let recent = at.elapsed() < self.settings.min_refresh_interval;
+                if !stale && (recent || keys.keys.contains_key(kid)) {
+                    return Ok(());
+                }
+            }
+        }
+        let uri = self.jwks_uri().await?;
+        let set: JwkSet = self
+            .http
+            .get(&uri)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(id) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            let alg = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                _ => continue,
+            };
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(id, (key, alg));
+            }
+        }
+        tracing::info!(keys = keys.len(), "fetched issuer signing keys");
+        *self.keys.write().await = KeySet {
+            keys,
+            fetched_at: Some(Instant::now()),
+        };
+        Ok(())
+    }
+
+    async fn jwks_uri(&self) -> Result<String, AuthError> {
+        let mut cached = self.jwks_uri.lock().await;
+        if let Some(uri) = cached.as_ref() {
+            return Ok(uri.clone());
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.settings.issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        if discovery.issuer != self.settings.issuer {
+            return Err(AuthError::KeysUnavailable(format!(
+                "discovery names issuer {:?}, expected {:?}",
+                discovery.issuer, self.settings.issuer
+            )));
+        }
+        *cached = Some(discovery.jwks_uri.clone());
+        Ok(discovery.jwks_uri)
+    }
+}

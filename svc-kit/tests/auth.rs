@@ -1,0 +1,307 @@
+//! Token validation against a real local OIDC issuer over HTTP (the dev issuer): Keycloak-shaped
+//! tokens are accepted, and every kind of bad token is refused.
+
+use std::{sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use svc_kit::{
+    auth::{
+        AuthError, AuthSettings, Authenticator,
+        dev_issuer::{DEV_CLIENT_SECRET, DevIssuer, DevIssuerServer, WEB_CLIENT},
+    },
+    config::Mode,
+};
+use tokio_util::sync::CancellationToken;
+
+struct Setup {
+    issuer: Arc<DevIssuer>,
+    auth: Authenticator,
+    _stop: CancellationToken,
+}
+
+async fn setup() -> Setup {
+    let server = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let issuer = server.issuer.clone();
+    let stop = CancellationToken::new();
+    tokio::spawn(server.serve(stop.clone()));
+    let auth = Authenticator::new(AuthSettings {
+        issuer: issuer.issuer(),
+        audiences: vec!["medmesh".into()],
+        allowed_clients: vec![WEB_CLIENT.into(), "partner-demo".into()],
+        leeway: Duration::from_secs(30),
+        min_refresh_interval: Duration::ZERO,
+        max_key_age: Duration::from_secs(300),
+        client_roles_from: None,
+    });
+    Setup {
+        issuer,
+        auth,
+        _stop: stop,
+    }
+}
+
+async fn token_endpoint(issuer: &DevIssuer, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(issuer.token_endpoint())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn patient_claims(issuer: &DevIssuer) -> Value {
+    issuer.claims(
+        &DevIssuer::demo_subject("patient").unwrap(),
+        "patient",
+        &["patient"],
+        WEB_CLIENT,
+    )
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+#[tokio::test]
+async fn a_demo_user_signs_in_and_gets_a_keycloak_shaped_token() {
+    let s = setup().await;
+    let (status, body) = token_endpoint(
+        &s.issuer,
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB_CLIENT),
+            ("username", "doctor"),
+            ("password", "doctor"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let principal = s
+        .auth
+        .authenticate(body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        principal.subject,
+        DevIssuer::demo_subject("doctor").unwrap()
+    );
+    assert_eq!(principal.username.as_deref(), Some("doctor"));
+    assert_eq!(principal.client_id, WEB_CLIENT);
+    assert!(principal.has_role("doctor"));
+    assert!(
+        principal.has_role("offline_access"),
+        "Keycloak's default roles come along"
+    );
+    assert!(!principal.has_role("admin"));
+
+    // The token's header and claims are shaped like Keycloak's.
+    let token = body["access_token"].as_str().unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["kid"], s.issuer.kid());
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert!(claims["iss"].as_str().unwrap().ends_with("/realms/medmesh"));
+    for key in [
+        "exp", "iat", "jti", "aud", "sub", "typ", "azp", "sid", "scope", "email", "name",
+    ] {
+        assert!(!claims[key].is_null(), "claim {key}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_no_token() {
+    let s = setup().await;
+    let (status, body) = token_endpoint(
+        &s.issuer,
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB_CLIENT),
+            ("username", "admin"),
+            ("password", "patient"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+    let (status, _) = token_endpoint(
+        &s.issuer,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-demo"),
+            ("client_secret", "guess"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_partner_gets_a_client_credentials_token() {
+    let s = setup().await;
+    let (status, body) = token_endpoint(
+        &s.issuer,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-demo"),
+            ("client_secret", DEV_CLIENT_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let principal = s
+        .auth
+        .authenticate(body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(principal.subject, "service-account-partner-demo");
+    assert_eq!(principal.client_id, "partner-demo");
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused() {
+    let s = setup().await;
+    let now = chrono::Utc::now().timestamp();
+    let good = patient_claims(&s.issuer);
+    assert!(s.auth.authenticate(&s.issuer.sign(&good)).await.is_ok());
+
+    let refused = |token: String| {
+        let auth = &s.auth;
+        async move {
+            auth.authenticate(&token)
+                .await
+                .expect_err("must be refused")
+        }
+    };
+    assert_eq!(refused(String::new()).await, AuthError::Malformed, "empty");
+    assert_eq!(
+        refused("not.a.token".into()).await,
+        AuthError::Malformed,
+        "garbage"
+    );
+    assert!(
+        matches!(
+            refused(s.issuer.sign(&with(good.clone(), "exp", json!(now - 120)))).await,
+            AuthError::Invalid(_)
+        ),
+        "expired"
+    );
+    assert!(
+        matches!(
+            refused(s.issuer.sign(&with(good.clone(), "nbf", json!(now + 600)))).await,
+            AuthError::Invalid(_)
+        ),
+        "nbf in the future"
+    );
+    assert!(
+        matches!(
+            refused(s.issuer.sign(&with(
+                good.clone(),
+                "iss",
+                json!("http://evil/realms/medmesh")
+            )))
+            .await,
+            AuthError::Invalid(_)
+        ),
+        "wrong iss"
+    );
+    let mut no_aud = good.clone();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert!(
+        matches!(refused(s.issuer.sign(&no_aud)).await, AuthError::Invalid(_)),
+        "missing aud"
+    );
+    assert!(
+        matches!(
+            refused(s.issuer.sign(&with(good.clone(), "aud", json!("account")))).await,
+            AuthError::Invalid(_)
+        ),
+        "aud without ours"
+    );
+    assert_eq!(
+        refused(
+            s.issuer
+                .sign(&with(good.clone(), "azp", json!("evil-client")))
+        )
+        .await,
+        AuthError::ClientNotAllowed("evil-client".into())
+    );
+    assert_eq!(
+        refused(s.issuer.sign(&with(good.clone(), "typ", json!("ID")))).await,
+        AuthError::WrongType("ID".into()),
+        "an ID token is not an access token"
+    );
+
+    // alg: none, unsigned.
+    let header = URL_SAFE_NO_PAD
+        .encode(json!({ "alg": "none", "typ": "JWT", "kid": s.issuer.kid() }).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(good.to_string());
+    assert_eq!(
+        refused(format!("{header}.{payload}.")).await,
+        AuthError::Malformed,
+        "alg none"
+    );
+
+    // HS256 signed with the issuer's public key as the HMAC secret (key confusion).
+    let public = s.issuer.jwks()["keys"][0]["n"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs.kid = Some(s.issuer.kid());
+    let forged = jsonwebtoken::encode(
+        &hs,
+        &good,
+        &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(refused(forged).await, AuthError::Algorithm("HS256".into()));
+
+    // Signed by a key the issuer never published.
+    let impostor = DevIssuer::new(Mode::Dev, "http://unused".into(), None).unwrap();
+    assert_eq!(refused(impostor.sign(&good)).await, AuthError::UnknownKey);
+
+    // Within the clock-skew leeway a just-expired token still passes.
+    assert!(
+        s.auth
+            .authenticate(&s.issuer.sign(&with(good, "exp", json!(now - 10))))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotated_out_of_the_jwks_stops_working() {
+    let s = setup().await;
+    let old = s.issuer.sign(&patient_claims(&s.issuer));
+    assert!(s.auth.authenticate(&old).await.is_ok());
+    s.issuer.rotate_key();
+    // A token with the new key id makes the validator fetch the JWKS again...
+    let new = s.issuer.sign(&patient_claims(&s.issuer));
+    assert!(s.auth.authenticate(&new).await.is_ok());
+    // ...which no longer has the old key.
+    assert_eq!(
+        s.auth.authenticate(&old).await.unwrap_err(),
+        AuthError::UnknownKey
+    );
+}
+
+#[test]
+fn the_dev_issuer_refuses_production_mode_and_keeps_its_key() {
+    assert!(DevIssuer::new(Mode::Production, "http://x".into(), None).is_err());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys/dev-issuer.pem");
+    let first = DevIssuer::new(Mode::Dev, "http://x".into(), Some(&file)).unwrap();
+    let second = DevIssuer::new(Mode::Dev, "http://x".into(), Some(&file)).unwrap();
+    assert_eq!(first.kid(), second.kid(), "the key survives a restart");
+}
