@@ -7,6 +7,11 @@ use gateway_graphql::{GatewayServer, ServiceClients, build_schema};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
+    auth::{
+        Authenticator,
+        dev_issuer::{DevIssuer, DevIssuerServer},
+    },
+    config::ConfigError,
     events::MemoryBus,
     runtime::{self, KitError},
 };
@@ -41,6 +46,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Endpoint(#[from] gateway_graphql::clients::EndpointError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// A running set of components and the token that stops them.
@@ -48,6 +55,10 @@ pub enum StartError {
 pub struct Platform {
     pub admin_addr: SocketAddr,
     pub gateway_addr: Option<SocketAddr>,
+    /// The issuer tokens must come from.
+    pub issuer_url: String,
+    /// The development issuer this process runs (dev mode without `auth.issuer`).
+    pub dev_issuer: Option<Arc<DevIssuer>>,
     pub services: Vec<StartedService>,
     shutdown: CancellationToken,
     readiness: Readiness,
@@ -58,24 +69,26 @@ async fn start_service(
     name: ServiceName,
     settings: Arc<Settings>,
     bus: EventBus,
+    auth: Arc<Authenticator>,
     readiness: &Readiness,
     shutdown: CancellationToken,
 ) -> Result<StartedService, KitError> {
     match name {
         ServiceName::Accounts => {
-            runtime::start::<svc_accounts::Accounts>(settings, bus, readiness, shutdown).await
+            runtime::start::<svc_accounts::Accounts>(settings, bus, auth, readiness, shutdown).await
         }
         ServiceName::Scheduling => {
-            runtime::start::<svc_scheduling::Scheduling>(settings, bus, readiness, shutdown).await
+            runtime::start::<svc_scheduling::Scheduling>(settings, bus, auth, readiness, shutdown)
+                .await
         }
         ServiceName::Pharmacy => {
-            runtime::start::<svc_pharmacy::Pharmacy>(settings, bus, readiness, shutdown).await
+            runtime::start::<svc_pharmacy::Pharmacy>(settings, bus, auth, readiness, shutdown).await
         }
         ServiceName::Records => {
-            runtime::start::<svc_records::Records>(settings, bus, readiness, shutdown).await
+            runtime::start::<svc_records::Records>(settings, bus, auth, readiness, shutdown).await
         }
         ServiceName::Notify => {
-            runtime::start::<svc_notify::Notify>(settings, bus, readiness, shutdown).await
+            runtime::start::<svc_notify::Notify>(settings, bus, auth, readiness, shutdown).await
         }
     }
 }
@@ -118,6 +131,41 @@ impl Platform {
             })?;
         let admin_addr = admin.local_addr();
 
+        // Who may call: the configured issuer, or in dev mode a development issuer of our own.
+        let configured = settings
+            .auth
+            .issuer
+            .clone()
+            .filter(|issuer| !issuer.is_empty());
+        let (issuer_url, dev_issuer) = match configured {
+            Some(issuer) => (issuer, None),
+            None => {
+                let key_file = settings.data_dir.join("dev-issuer-key.pem");
+                let server = DevIssuerServer::bind(
+                    settings.mode,
+                    settings.dev_issuer.addr(),
+                    Some(&key_file),
+                )
+                .await?;
+                let issuer = server.issuer.clone();
+                let token = shutdown.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(error) = server.serve(token).await {
+                        tracing::error!(%error, "dev issuer stopped with an error");
+                    }
+                }));
+                (issuer.issuer(), Some(issuer))
+            }
+        };
+        let mut auth_settings = settings.auth.settings_for(issuer_url.clone());
+        if dev_issuer.is_some() {
+            // The dev issuer's sample partner client, so partner calls can be tried in dev.
+            auth_settings
+                .allowed_clients
+                .push("partner-demo".to_string());
+        }
+        let authenticator = Arc::new(Authenticator::new(auth_settings));
+
         let mut services = Vec::new();
         for component in components {
             if let Component::Service(name) = component {
@@ -125,6 +173,7 @@ impl Platform {
                     *name,
                     settings.clone(),
                     bus.clone(),
+                    authenticator.clone(),
                     &readiness,
                     shutdown.clone(),
                 )
@@ -180,6 +229,8 @@ impl Platform {
         Ok(Platform {
             admin_addr,
             gateway_addr,
+            issuer_url,
+            dev_issuer,
             services,
             shutdown,
             readiness,

@@ -193,6 +193,19 @@ fn print_dev_banner(settings: &Settings, platform: &Platform) {
     }
     println!("  Data directory      {}", data_dir.display());
     println!();
+    println!("  OIDC issuer (DEV ONLY)  {}", platform.issuer_url);
+    if platform.dev_issuer.is_some() {
+        println!("  Demo users (username = password): admin, doctor, nurse, pharmacist, patient");
+        println!("  Get a token:");
+        println!(
+            "    curl -s -d grant_type=password -d client_id=medmesh-web -d username=patient -d password=patient {}/protocol/openid-connect/token",
+            platform.issuer_url
+        );
+        println!(
+            "  Service and partner clients (client credentials) use the secret \"dev-secret\"."
+        );
+    }
+    println!();
     println!(
         "  Try in the playground:  {{ meshHealth {{ healthy services {{ name status latencyMs }} }} }}"
     );

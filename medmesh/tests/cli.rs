@@ -43,6 +43,10 @@ fn a_missing_required_key_fails_with_64_naming_the_key() {
         &["serve", "scheduling"],
         &[
             ("MEDMESH_MODE", "production"),
+            (
+                "MEDMESH_AUTH__ISSUER",
+                "https://sso.example.org/realms/medmesh",
+            ),
             ("MEDMESH_CACHE__BACKEND", "redis"),
             ("MEDMESH_CACHE__REDIS__URL", "redis://127.0.0.1:6379"),
             ("MEDMESH_EVENTS__BACKEND", "kafka"),
@@ -63,12 +67,23 @@ fn production_mode_refuses_the_in_process_bus() {
         &["serve", "gateway"],
         &[
             ("MEDMESH_MODE", "production"),
+            (
+                "MEDMESH_AUTH__ISSUER",
+                "https://sso.example.org/realms/medmesh",
+            ),
             ("MEDMESH_CACHE__BACKEND", "redis"),
             ("MEDMESH_CACHE__REDIS__URL", "redis://127.0.0.1:6379"),
         ],
     );
     assert_eq!(output.status.code(), Some(64));
     assert!(stderr_line(&output).contains("`events.backend`"));
+}
+
+#[test]
+fn production_mode_requires_an_issuer() {
+    let output = medmesh(&["serve", "accounts"], &[("MEDMESH_MODE", "production")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr_line(&output).contains("`auth.issuer`"));
 }
 
 #[test]
@@ -114,6 +129,7 @@ fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
     command
         .env("MEDMESH_ADMIN__PORT", "0")
         .env("MEDMESH_GATEWAY__PORT", "0")
+        .env("MEDMESH_DEV_ISSUER__PORT", "0")
         .env("MEDMESH_LOG__FILTER", "warn");
     for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
         command.env(

@@ -26,6 +26,7 @@ fn dev_settings(data_dir: &Path) -> Settings {
         .merge(("data_dir", data_dir.display().to_string()))
         .merge(("admin.port", 0))
         .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
         .merge(("shutdown_grace_ms", 2000));
     for service in ServiceName::ALL {
         figment = figment.merge((format!("services.{service}.port"), 0));
@@ -240,24 +241,152 @@ async fn admin_port_serves_metrics_live_and_ready() {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_rpcs_not_built_yet_answer_unimplemented() {
-    use medmesh_proto::scheduling::v1::{
-        ListClinicsRequest, scheduling_service_client::SchedulingServiceClient,
+/// Calls one RPC of every service's API with `token` and returns each status code.
+async fn call_every_api(
+    platform: &Platform,
+    token: Option<&str>,
+) -> Vec<(ServiceName, tonic::Code)> {
+    use medmesh_proto::{
+        accounts::v1::{GetMyProfileRequest, accounts_service_client::AccountsServiceClient},
+        notify::v1::{GetPreferencesRequest, notify_service_client::NotifyServiceClient},
+        pharmacy::v1::{ListPharmaciesRequest, pharmacy_service_client::PharmacyServiceClient},
+        records::v1::{GetPatientCardRequest, records_service_client::RecordsServiceClient},
+        scheduling::v1::{ListClinicsRequest, scheduling_service_client::SchedulingServiceClient},
     };
+    fn request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        request
+    }
+    let channel = |service| {
+        let addr = platform.service_addr(service).unwrap();
+        Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy()
+    };
+    let code = |result: Result<tonic::Response<_>, tonic::Status>| match result {
+        Ok(_) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    };
+    vec![
+        (
+            ServiceName::Accounts,
+            code(
+                AccountsServiceClient::new(channel(ServiceName::Accounts))
+                    .get_my_profile(request(GetMyProfileRequest {}, token))
+                    .await
+                    .map(|_| tonic::Response::new(())),
+            ),
+        ),
+        (
+            ServiceName::Scheduling,
+            code(
+                SchedulingServiceClient::new(channel(ServiceName::Scheduling))
+                    .list_clinics(request(ListClinicsRequest::default(), token))
+                    .await
+                    .map(|_| tonic::Response::new(())),
+            ),
+        ),
+        (
+            ServiceName::Pharmacy,
+            code(
+                PharmacyServiceClient::new(channel(ServiceName::Pharmacy))
+                    .list_pharmacies(request(ListPharmaciesRequest::default(), token))
+                    .await
+                    .map(|_| tonic::Response::new(())),
+            ),
+        ),
+        (
+            ServiceName::Records,
+            code(
+                RecordsServiceClient::new(channel(ServiceName::Records))
+                    .get_patient_card(request(GetPatientCardRequest::default(), token))
+                    .await
+                    .map(|_| tonic::Response::new(())),
+            ),
+        ),
+        (
+            ServiceName::Notify,
+            code(
+                NotifyServiceClient::new(channel(ServiceName::Notify))
+                    .get_preferences(request(GetPreferencesRequest::default(), token))
+                    .await
+                    .map(|_| tonic::Response::new(())),
+            ),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_api_refuses_bad_tokens_and_admits_good_ones() {
+    use svc_kit::auth::dev_issuer::{DevIssuer, WEB_CLIENT};
     let dir = tempfile::tempdir().unwrap();
     let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
         .await
         .unwrap();
-    let addr = platform.service_addr(ServiceName::Scheduling).unwrap();
-    let mut client = SchedulingServiceClient::connect(format!("http://{addr}"))
-        .await
+    let issuer = platform
+        .dev_issuer
+        .clone()
+        .expect("dev mode runs the dev issuer");
+    let now = chrono::Utc::now().timestamp();
+    let claims = issuer.claims(
+        &DevIssuer::demo_subject("patient").unwrap(),
+        "patient",
+        &["patient"],
+        WEB_CLIENT,
+    );
+    let with = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        c[key] = value;
+        c
+    };
+    let impostor =
+        DevIssuer::new(svc_kit::config::Mode::Dev, "http://unused".into(), None).unwrap();
+    let bad_tokens: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("garbage", Some("garbage".into())),
+        (
+            "expired",
+            Some(issuer.sign(&with("exp", json!(now - 3600)))),
+        ),
+        (
+            "nbf in the future",
+            Some(issuer.sign(&with("nbf", json!(now + 3600)))),
+        ),
+        (
+            "wrong issuer",
+            Some(issuer.sign(&with("iss", json!("http://evil/realms/medmesh")))),
+        ),
+        (
+            "not our audience",
+            Some(issuer.sign(&with("aud", json!("account")))),
+        ),
+        (
+            "disallowed client",
+            Some(issuer.sign(&with("azp", json!("evil-client")))),
+        ),
+        ("unknown signing key", Some(impostor.sign(&claims))),
+    ];
+    for (what, token) in &bad_tokens {
+        for (service, code) in call_every_api(&platform, token.as_deref()).await {
+            assert_eq!(code, tonic::Code::Unauthenticated, "{service} with {what}");
+        }
+    }
+    // A valid token gets through to the service, whose operations are not built yet.
+    let good = issuer
+        .password_grant("patient", "patient", WEB_CLIENT)
         .unwrap();
-    let status = client
-        .list_clinics(ListClinicsRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    for (service, code) in call_every_api(&platform, Some(&good)).await {
+        assert_eq!(
+            code,
+            tonic::Code::Unimplemented,
+            "{service} with a valid token"
+        );
+    }
     platform.stop().await;
 }
 
@@ -273,6 +402,7 @@ async fn gateway_reports_a_stopped_service_as_unreachable() {
             .merge(("admin.port", 0))
             .merge(("gateway.port", 0))
             .merge(("gateway.upstream_timeout_ms", 500))
+            .merge(("dev_issuer.port", 0))
             .merge(("services.accounts.port", 0))
             .merge(("services.scheduling.port", 0))
             .merge(("services.pharmacy.port", 0))

@@ -28,10 +28,22 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
             own_broker.brokers()
         }
     };
+    // The OIDC issuer production trusts (Keycloak); the dev issuer stands in for it here.
+    let sso = svc_kit::auth::dev_issuer::DevIssuerServer::bind(
+        svc_kit::config::Mode::Dev,
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let issuer_url = sso.issuer.issuer();
+    let sso_stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(sso.serve(sso_stop.clone()));
     let brokers_for_check = brokers.clone();
     let topic_prefix = format!("medmesh-test-{}", uuid::Uuid::new_v4().simple());
     let mut figment = Settings::figment(None)
         .merge(("mode", "production"))
+        .merge(("auth.issuer", issuer_url))
         .merge(("admin.port", 0))
         .merge(("gateway.port", 0))
         .merge(("cache.backend", "redis"))
@@ -125,4 +137,5 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     platform.stop().await;
+    sso_stop.cancel();
 }

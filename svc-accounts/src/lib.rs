@@ -19,9 +19,11 @@ impl MeshService for Accounts {
     const MIGRATIONS: &'static [Migration] = &[];
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(AccountsServiceServer::new(AccountsApi {
-            _context: context.clone(),
-        }))
+        server.add_service(
+            context.require_auth(AccountsServiceServer::new(AccountsApi {
+                _context: context.clone(),
+            })),
+        )
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Settings {
     pub shutdown_grace_ms: u64,
     pub log: LogSettings,
     pub admin: ListenSettings,
+    pub auth: AuthConfig,
+    pub dev_issuer: ListenSettings,
     pub database: DatabaseSettings,
     pub cache: CacheSettings,
     pub events: EventSettings,
@@ -110,6 +112,33 @@ pub struct ListenSettings {
 impl ListenSettings {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub allowed_clients: Vec<String>,
+    pub leeway_secs: u64,
+    pub jwks_min_refresh_secs: u64,
+    pub jwks_max_age_secs: u64,
+    pub client_roles_from: Option<String>,
+}
+
+impl AuthConfig {
+    /// Validation settings against `issuer` (the configured one, or the dev issuer's).
+    pub fn settings_for(&self, issuer: String) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            issuer,
+            audiences: self.audiences.clone(),
+            allowed_clients: self.allowed_clients.clone(),
+            leeway: Duration::from_secs(self.leeway_secs),
+            min_refresh_interval: Duration::from_secs(self.jwks_min_refresh_secs),
+            max_key_age: Duration::from_secs(self.jwks_max_age_secs),
+            client_roles_from: self.client_roles_from.clone(),
+        }
     }
 }
 
@@ -375,7 +404,25 @@ impl Settings {
                 "and gateway.max_complexity must be at least 1",
             ));
         }
+        if self.auth.audiences.is_empty() {
+            return Err(ConfigError::key(
+                "auth.audiences",
+                "must name at least one audience",
+            ));
+        }
+        if self.auth.allowed_clients.is_empty() {
+            return Err(ConfigError::key(
+                "auth.allowed_clients",
+                "must name at least one client",
+            ));
+        }
         if self.mode == Mode::Production {
+            if self.auth.issuer.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::key(
+                    "auth.issuer",
+                    "is required in production mode (the development issuer is dev only)",
+                ));
+            }
             if self.cache.backend == CacheBackend::Memory {
                 return Err(ConfigError::key(
                     "cache.backend",

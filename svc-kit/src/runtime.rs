@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     admin::Readiness,
+    auth::{Authenticator, RequireAuth},
     cache::{Cache, CacheError},
     config::{ConfigError, EventBackend, ServiceName, Settings},
     db::{self, DbError, Migration},
@@ -84,11 +85,19 @@ impl EventBus {
 #[derive(Clone, Debug)]
 pub struct ServiceContext {
     pub service: ServiceName,
+    pub auth: Arc<Authenticator>,
     pub settings: Arc<Settings>,
     pub db: DatabaseConnection,
     pub cache: Cache,
     pub outbox: Outbox,
     pub bus: EventBus,
+}
+
+impl ServiceContext {
+    /// `service`, reachable only with a valid bearer token.
+    pub fn require_auth<S>(&self, service: S) -> RequireAuth<S> {
+        RequireAuth::new(service, self.auth.clone())
+    }
 }
 
 /// A running service: its bound gRPC address and its tasks.
@@ -126,6 +135,7 @@ pub async fn open_database(
 pub async fn start<S: MeshService>(
     settings: Arc<Settings>,
     bus: EventBus,
+    auth: Arc<Authenticator>,
     readiness: &Readiness,
     shutdown: CancellationToken,
 ) -> Result<StartedService, KitError> {
@@ -151,6 +161,7 @@ pub async fn start<S: MeshService>(
     }
     let context = ServiceContext {
         service: name,
+        auth,
         settings: settings.clone(),
         db: db.clone(),
         cache,

@@ -304,4 +304,10 @@ fn the_dev_issuer_refuses_production_mode_and_keeps_its_key() {
     let first = DevIssuer::new(Mode::Dev, "http://x".into(), Some(&file)).unwrap();
     let second = DevIssuer::new(Mode::Dev, "http://x".into(), Some(&file)).unwrap();
     assert_eq!(first.kid(), second.kid(), "the key survives a restart");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only the owner reads the private key");
+    }
 }

@@ -16,9 +16,9 @@ impl MeshService for Notify {
     const MIGRATIONS: &'static [Migration] = &[];
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(NotifyServiceServer::new(NotifyApi {
+        server.add_service(context.require_auth(NotifyServiceServer::new(NotifyApi {
             _context: context.clone(),
-        }))
+        })))
     }
 }
 

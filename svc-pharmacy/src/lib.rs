@@ -18,9 +18,11 @@ impl MeshService for Pharmacy {
     const MIGRATIONS: &'static [Migration] = &[];
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(PharmacyServiceServer::new(PharmacyApi {
-            _context: context.clone(),
-        }))
+        server.add_service(
+            context.require_auth(PharmacyServiceServer::new(PharmacyApi {
+                _context: context.clone(),
+            })),
+        )
     }
 }
 

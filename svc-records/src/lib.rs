@@ -16,9 +16,9 @@ impl MeshService for Records {
     const MIGRATIONS: &'static [Migration] = &[];
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(RecordsServiceServer::new(RecordsApi {
+        server.add_service(context.require_auth(RecordsServiceServer::new(RecordsApi {
             _context: context.clone(),
-        }))
+        })))
     }
 }
 

@@ -18,9 +18,11 @@ impl MeshService for Scheduling {
     const MIGRATIONS: &'static [Migration] = &[];
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(SchedulingServiceServer::new(SchedulingApi {
-            _context: context.clone(),
-        }))
+        server.add_service(
+            context.require_auth(SchedulingServiceServer::new(SchedulingApi {
+                _context: context.clone(),
+            })),
+        )
     }
 }
 

@@ -76,6 +76,16 @@ impl SigningKey {
     }
 }
 
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
 fn generate_key() -> RsaPrivateKey {
     RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key generation")
 }
@@ -120,7 +130,7 @@ impl DevIssuer {
                     if let Some(dir) = path.parent() {
                         let _ = std::fs::create_dir_all(dir);
                     }
-                    std::fs::write(path, pem.as_bytes()).map_err(|e| {
+                    write_private(path, pem.as_bytes()).map_err(|e| {
                         ConfigError::new(format!("dev issuer key {}: {e}", path.display()))
                     })?;
                     key

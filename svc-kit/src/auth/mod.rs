@@ -5,8 +5,10 @@
 //! [`dev_issuer`] is the development OIDC issuer `medmesh dev` runs (and the tests use).
 
 pub mod dev_issuer;
+pub mod grpc;
 mod validate;
 
+pub use grpc::{RequireAuth, bearer_token};
 pub use validate::{AuthError, AuthSettings, Authenticator};
 
 use std::collections::BTreeSet;
