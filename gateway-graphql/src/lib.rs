@@ -2,6 +2,7 @@
 //! served by axum with GraphiQL at `/`, queries at `POST /graphql` and subscriptions over
 //! websocket at `/graphql/ws`.
 
+pub mod access;
 pub mod clients;
 pub mod errors;
 pub mod schema;

@@ -146,6 +146,7 @@ fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot>
 pub fn build_schema(clients: ServiceClients, settings: &GatewaySettings) -> MeshSchema {
     schema_builder()
         .data(clients)
+        .extension(crate::access::AccessControl)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .finish()

@@ -1,13 +1,26 @@
 //! The gateway's HTTP server: GraphiQL at `/`, `POST /graphql`, websocket at `/graphql/ws`.
+//! A bearer token, when present, is validated here before anything runs; a bad one is refused
+//! with `UNAUTHENTICATED`. Which fields need which caller is `access::RULES`.
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-use axum::{Router, extract::State, http::HeaderMap, response::Html, routing::get};
+use async_graphql::{
+    Data,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::{
+    Router,
+    extract::{State, WebSocketUpgrade},
+    http::HeaderMap,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use svc_kit::auth::{Authenticator, Principal, bearer_token};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +35,14 @@ pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
 /// A bound gateway; `serve` runs it until shutdown.
 pub struct GatewayServer {
     listener: TcpListener,
+    state: GatewayState,
+}
+
+/// What every request handler needs.
+#[derive(Clone)]
+struct GatewayState {
     schema: MeshSchema,
+    auth: Arc<Authenticator>,
 }
 
 impl std::fmt::Debug for GatewayServer {
@@ -34,10 +54,15 @@ impl std::fmt::Debug for GatewayServer {
 }
 
 impl GatewayServer {
-    pub async fn bind(addr: SocketAddr, schema: MeshSchema) -> std::io::Result<GatewayServer> {
+    pub async fn bind(
+        addr: SocketAddr,
+        schema: MeshSchema,
+        auth: Arc<Authenticator>,
+    ) -> std::io::Result<GatewayServer> {
+        let listener = TcpListener::bind(addr).await?;
         Ok(GatewayServer {
-            listener: TcpListener::bind(addr).await?,
-            schema,
+            listener,
+            state: GatewayState { schema, auth },
         })
     }
 
@@ -50,7 +75,7 @@ impl GatewayServer {
     /// Serves until `shutdown`, then lets open requests finish for at most `grace`
     /// (long-lived subscriptions are cut after it).
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> std::io::Result<()> {
-        let app = router(self.schema);
+        let app = router(self.state);
         let signal = shutdown.clone();
         let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { signal.cancelled().await });
@@ -61,12 +86,12 @@ impl GatewayServer {
     }
 }
 
-pub fn router(schema: MeshSchema) -> Router {
+fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/", get(graphiql))
         .route(GRAPHQL_PATH, get(graphiql).post(graphql))
-        .route_service(SUBSCRIPTIONS_PATH, GraphQLSubscription::new(schema.clone()))
-        .with_state(schema)
+        .route(SUBSCRIPTIONS_PATH, get(subscriptions))
+        .with_state(state)
 }
 
 async fn graphiql() -> Html<String> {
@@ -79,16 +104,41 @@ async fn graphiql() -> Html<String> {
     )
 }
 
+/// The GraphQL answer to a refused token; nothing was executed.
+fn unauthenticated() -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new("invalid or expired token", None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", ErrorCode::Unauthenticated.as_str());
+    extensions.set("service", "gateway");
+    async_graphql::Response::from_errors(vec![error])
+}
+
+/// The caller: none without a token, `Err` for a token that is refused.
+async fn principal(auth: &Authenticator, token: Option<&str>) -> Result<Option<Principal>, ()> {
+    match token {
+        None => Ok(None),
+        Some(token) => auth.authenticate(token).await.map(Some).map_err(|reason| {
+            // The reason is for operators; the client only learns it was refused.
+            tracing::info!(%reason, "bearer token refused at the gateway");
+        }),
+    }
+}
+
 async fn graphql(
-    State(schema): State<MeshSchema>,
+    State(state): State<GatewayState>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let start = Instant::now();
-    let request = request
+    let mut request = request
         .into_inner()
         .data(RequestAuth::from_headers(&headers));
-    let mut response = schema.execute(request).await;
+    match principal(&state.auth, bearer_token(&headers)).await {
+        Ok(Some(principal)) => request = request.data(principal),
+        Ok(None) => {}
+        Err(()) => return unauthenticated().into(),
+    }
+    let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
         stamp_error_code(error);
     }
@@ -96,6 +146,45 @@ async fn graphql(
     metrics::histogram!("graphql_request_duration_seconds", "outcome" => outcome)
         .record(start.elapsed().as_secs_f64());
     response.into()
+}
+
+/// Subscriptions over websocket. Browsers cannot set headers on a websocket, so the token
+/// travels in `connection_init`'s payload: `{"Authorization": "Bearer <token>"}`.
+async fn subscriptions(
+    State(state): State<GatewayState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let auth = state.auth.clone();
+            GraphQLWebSocket::new(socket, state.schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let header = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string);
+                    let token = header.as_deref().and_then(|h| {
+                        let (scheme, token) = h.split_once(' ')?;
+                        scheme
+                            .eq_ignore_ascii_case("bearer")
+                            .then_some(token.trim())
+                    });
+                    let mut data = Data::default();
+                    match principal(&auth, token).await {
+                        Ok(Some(principal)) => data.insert(principal),
+                        Ok(None) => {}
+                        Err(()) => {
+                            return Err(async_graphql::Error::new("invalid or expired token"));
+                        }
+                    }
+                    Ok(data)
+                })
+                .serve()
+        })
+        .into_response()
 }
 
 /// Errors raised by the gateway itself (parse, validation, depth and complexity limits) get a

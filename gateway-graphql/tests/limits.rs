@@ -12,7 +12,13 @@ async fn gateway() -> (String, CancellationToken) {
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
     let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
     let schema = gateway_graphql::build_schema(clients, &settings.gateway);
-    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema)
+    // These tests send no tokens; the validator's issuer is never asked.
+    let auth = std::sync::Arc::new(svc_kit::auth::Authenticator::new(
+        settings
+            .auth
+            .settings_for("http://127.0.0.1:1/realms/medmesh".into()),
+    ));
+    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
         .await
         .unwrap();
     let url = format!("http://{}/graphql", server.local_addr());

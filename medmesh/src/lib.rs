@@ -201,14 +201,13 @@ impl Platform {
             let clients = ServiceClients::new(endpoints, &settings)?;
             let schema = build_schema(clients, &settings.gateway);
             let addr = std::net::SocketAddr::new(settings.gateway.host, settings.gateway.port);
-            let gateway =
-                GatewayServer::bind(addr, schema)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        what: "the gateway",
-                        addr,
-                        source,
-                    })?;
+            let gateway = GatewayServer::bind(addr, schema, authenticator.clone())
+                .await
+                .map_err(|source| StartError::Bind {
+                    what: "the gateway",
+                    addr,
+                    source,
+                })?;
             gateway_addr = Some(gateway.local_addr());
             let token = shutdown.clone();
             let grace = settings.shutdown_grace();

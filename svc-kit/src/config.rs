@@ -509,6 +509,7 @@ mod tests {
     fn production_requires_database_url_per_service() {
         let figment = Figment::from(Toml::string(DEFAULTS_TOML))
             .merge(("mode", "production"))
+            .merge(("auth.issuer", "https://sso.example.org/realms/medmesh"))
             .merge(("cache.backend", "redis"))
             .merge(("cache.redis.url", "redis://127.0.0.1:6379"))
             .merge(("events.backend", "kafka"))
@@ -519,6 +520,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`services.records.database_url`"), "{err}");
+    }
+
+    #[test]
+    fn production_requires_an_issuer() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("mode", "production"));
+        let err = Settings::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("`auth.issuer`"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,206 @@
+//! Who may call what, for every root field of the schema, in one table. Deny by default: a
+//! root field without a rule here is refused, and a test fails when the schema has one.
+//!
+//! Rules are checked once the document validated and before anything executes, so a refused
+//! request touches no service. Ownership (a patient reading only their own data) is checked by the
+//! services, which see the caller's token too.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::{
+    ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+};
+use svc_kit::auth::Principal;
+
+use crate::errors::ErrorCode;
+
+/// Who may select a root field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not. Only for data that concerns no one (versions, service health).
+    Public,
+    /// Any signed-in caller.
+    Authenticated,
+    /// A caller holding at least one of these realm roles.
+    AnyRole(&'static [&'static str]),
+}
+
+/// Every root field and its rule: (root type, field, access).
+pub const RULES: &[(&str, &str, Access)] = &[
+    // Service names and up/down status, no user data: the first thing an operator or a new
+    // engineer asks, signed in or not.
+    ("Query", "meshHealth", Access::Public),
+    ("Query", "version", Access::Public),
+    ("Subscription", "meshHealth", Access::Public),
+];
+
+pub fn rule(root: &str, field: &str) -> Option<Access> {
+    RULES
+        .iter()
+        .find(|(r, f, _)| *r == root && *f == field)
+        .map(|(_, _, access)| *access)
+}
+
+fn refuse(code: ErrorCode, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code.as_str());
+    extensions.set("service", "gateway");
+    error
+}
+
+/// Whether `principal` may select `root.field`.
+pub fn check(root: &str, field: &str, principal: Option<&Principal>) -> Result<(), ServerError> {
+    if field.starts_with("__") {
+        return Ok(()); // introspection
+    }
+    decide(rule(root, field), principal)
+        .map_err(|code| refuse(code, format!("not allowed to use {root}.{field}")))
+}
+
+/// The decision for a rule (`None`: the field has none) and a caller.
+pub fn decide(access: Option<Access>, principal: Option<&Principal>) -> Result<(), ErrorCode> {
+    match (access, principal) {
+        (None, _) => Err(ErrorCode::Forbidden),
+        (Some(Access::Public), _) => Ok(()),
+        (Some(_), None) => Err(ErrorCode::Unauthenticated),
+        (Some(Access::Authenticated), Some(_)) => Ok(()),
+        (Some(Access::AnyRole(roles)), Some(p)) if p.has_any_role(roles) => Ok(()),
+        (Some(Access::AnyRole(_)), Some(_)) => Err(ErrorCode::Forbidden),
+    }
+}
+
+/// The root fields a selection set selects, through fragments.
+fn root_fields<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    out: &mut Vec<&'a str>,
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => out.push(field.node.name.node.as_str()),
+            Selection::InlineFragment(fragment) => {
+                root_fields(document, &fragment.node.selection_set.node, out)
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_fields(document, &fragment.node.selection_set.node, out);
+                }
+            }
+        }
+    }
+}
+
+/// The extension that applies [`RULES`] to every operation of every request, after the
+/// document validated (an unknown field is bad input, not a forbidden one) and before it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessControl;
+
+impl ExtensionFactory for AccessControl {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AccessControlRequest::default())
+    }
+}
+
+/// One request's root fields, seen when parsing, judged after validation.
+#[derive(Debug, Default)]
+struct AccessControlRequest {
+    root_fields: Mutex<Vec<(&'static str, String)>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for AccessControlRequest {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut seen = Vec::new();
+        for (_, operation) in document.operations.iter() {
+            let root = match operation.node.ty {
+                OperationType::Query => "Query",
+                OperationType::Mutation => "Mutation",
+                OperationType::Subscription => "Subscription",
+            };
+            let mut fields = Vec::new();
+            root_fields(&document, &operation.node.selection_set.node, &mut fields);
+            seen.extend(fields.into_iter().map(|f| (root, f.to_string())));
+        }
+        *self.root_fields.lock().expect("not poisoned") = seen;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let principal = ctx.data_opt::<Principal>();
+        let fields = std::mem::take(&mut *self.root_fields.lock().expect("not poisoned"));
+        let refused: Vec<ServerError> = fields
+            .iter()
+            .filter_map(|(root, field)| check(root, field, principal).err())
+            .collect();
+        if refused.is_empty() {
+            Ok(result)
+        } else {
+            Err(refused)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: &[&str]) -> Principal {
+        Principal {
+            subject: "s".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            client_id: "medmesh-web".into(),
+            username: None,
+            email: None,
+        }
+    }
+
+    #[test]
+    fn deny_by_default_and_by_role() {
+        let doctor = caller(&["doctor"]);
+        let staff = Some(Access::AnyRole(&["doctor", "nurse"]));
+        assert_eq!(
+            decide(None, Some(&caller(&["admin"]))),
+            Err(ErrorCode::Forbidden),
+            "no rule, no access"
+        );
+        assert_eq!(decide(Some(Access::Public), None), Ok(()));
+        assert_eq!(
+            decide(Some(Access::Authenticated), None),
+            Err(ErrorCode::Unauthenticated)
+        );
+        assert_eq!(decide(Some(Access::Authenticated), Some(&doctor)), Ok(()));
+        assert_eq!(decide(staff, None), Err(ErrorCode::Unauthenticated));
+        assert_eq!(decide(staff, Some(&doctor)), Ok(()));
+        assert_eq!(
+            decide(staff, Some(&caller(&["patient"]))),
+            Err(ErrorCode::Forbidden)
+        );
+        assert_eq!(decide(staff, Some(&caller(&[]))), Err(ErrorCode::Forbidden));
+    }
+
+    #[test]
+    fn a_field_without_a_rule_is_refused_even_to_admins() {
+        let error = check("Query", "everything", Some(&caller(&["admin"]))).unwrap_err();
+        let ext = serde_json::to_value(&error.extensions).unwrap();
+        assert_eq!(ext["code"], "FORBIDDEN");
+        assert!(
+            check("Query", "__schema", None).is_ok(),
+            "introspection stays open"
+        );
+    }
+}
