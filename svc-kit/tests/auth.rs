@@ -311,3 +311,49 @@ fn the_dev_issuer_refuses_production_mode_and_keeps_its_key() {
         assert_eq!(mode, 0o600, "only the owner reads the private key");
     }
 }
+
+#[tokio::test]
+async fn remembered_tokens_still_expire_and_cannot_be_spliced() {
+    let s = setup().await;
+    let strict = Authenticator::new(AuthSettings {
+        issuer: s.issuer.issuer(),
+        audiences: vec!["medmesh".into()],
+        allowed_clients: vec![WEB_CLIENT.into()],
+        leeway: Duration::ZERO,
+        min_refresh_interval: Duration::ZERO,
+        max_key_age: Duration::from_secs(300),
+        client_roles_from: None,
+    });
+    let now = chrono::Utc::now().timestamp();
+    let short = s
+        .issuer
+        .sign(&with(patient_claims(&s.issuer), "exp", json!(now + 2)));
+    assert!(strict.authenticate(&short).await.is_ok());
+    assert!(
+        strict.authenticate(&short).await.is_ok(),
+        "served from the verified cache"
+    );
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(
+        strict.authenticate(&short).await.is_err(),
+        "a remembered token still expires"
+    );
+
+    // The genuine token is remembered; its signature on another payload is not accepted.
+    let genuine = s.issuer.sign(&patient_claims(&s.issuer));
+    assert!(strict.authenticate(&genuine).await.is_ok());
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let admin = s
+        .issuer
+        .claims("someone-else", "admin", &["admin"], WEB_CLIENT);
+    let spliced = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(admin.to_string()),
+        parts[2]
+    );
+    assert!(matches!(
+        strict.authenticate(&spliced).await,
+        Err(AuthError::Invalid(_))
+    ));
+}

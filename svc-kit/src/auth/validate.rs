@@ -64,6 +64,7 @@ struct Discovery {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     #[serde(default)]
     azp: Option<String>,
     #[serde(default)]
@@ -89,9 +90,25 @@ struct KeySet {
     fetched_at: Option<Instant>,
 }
 
+/// How long a verified token is remembered at most (and never past its `exp`).
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+const VERIFIED_CAPACITY: u64 = 50_000;
+
+/// A token already verified: who it is and when it expires (seconds since the epoch).
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    exp: i64,
+}
+
 /// Validates bearer tokens against one issuer. Share one per process.
+///
+/// Verified tokens are remembered (by a SHA-256 of the whole token) until their `exp`, for at
+/// most a minute: a client reuses its token for minutes, and an RS256 verification costs far
+/// more than the rest of a typical request.
 pub struct Authenticator {
     settings: AuthSettings,
+    verified: moka::sync::Cache<[u8; 32], Verified>,
     http: reqwest::Client,
     jwks_uri: Mutex<Option<String>>,
     keys: RwLock<KeySet>,
@@ -117,6 +134,10 @@ impl Authenticator {
             .expect("a plain HTTP client builds");
         Authenticator {
             settings,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
             http,
             jwks_uri: Mutex::new(None),
             keys: RwLock::new(KeySet {
@@ -129,6 +150,23 @@ impl Authenticator {
 
     /// The principal of a valid access token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        let leeway = self.settings.leeway.as_secs() as i64;
+        if let Some(hit) = self.verified.get(&digest) {
+            if now < hit.exp + leeway {
+                return Ok(hit.principal);
+            }
+            self.verified.invalidate(&digest);
+        }
+        let verified = self.verify(token).await?;
+        self.verified.insert(digest, verified.clone());
+        Ok(verified.principal)
+    }
+
+    /// The full check: signature, claims, client.
+    async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
@@ -170,12 +208,15 @@ impl Authenticator {
         {
             roles.extend(list.roles.iter().cloned());
         }
-        Ok(Principal {
-            subject: claims.sub,
-            roles,
-            client_id,
-            username: claims.preferred_username,
-            email: claims.email,
+        Ok(Verified {
+            principal: Principal {
+                subject: claims.sub,
+                roles,
+                client_id,
+                username: claims.preferred_username,
+                email: claims.email,
+            },
+            exp: claims.exp,
         })
     }
 
@@ -238,7 +279,13 @@ impl Authenticator {
             }
         }
         tracing::info!(keys = keys.len(), "fetched issuer signing keys");
-        *self.keys.write().await = KeySet {
+        let mut current = self.keys.write().await;
+        if current.keys.keys().any(|kid| !keys.contains_key(kid)) {
+            // A key was withdrawn: tokens it signed must stop working now, not when their
+            // cache entries age out.
+            self.verified.invalidate_all();
+        }
+        *current = KeySet {
             keys,
             fetched_at: Some(Instant::now()),
         };
