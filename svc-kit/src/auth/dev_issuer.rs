@@ -76,6 +76,16 @@ impl SigningKey {
     }
 }
 
+/// The development issuer never runs outside dev mode.
+fn require_dev(mode: Mode) -> Result<(), ConfigError> {
+    match mode {
+        Mode::Dev => Ok(()),
+        Mode::Production => Err(ConfigError::new(
+            "the development OIDC issuer runs only in mode = \"dev\"",
+        )),
+    }
+}
+
 /// Writes a file only its owner can read.
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -112,11 +122,7 @@ impl DevIssuer {
         base_url: String,
         key_file: Option<&Path>,
     ) -> Result<DevIssuer, ConfigError> {
-        if mode != Mode::Dev {
-            return Err(ConfigError::new(
-                "the development OIDC issuer runs only in mode = \"dev\"",
-            ));
-        }
+        require_dev(mode)?;
         let private = match key_file {
             Some(path) => match std::fs::read_to_string(path) {
                 Ok(pem) => RsaPrivateKey::from_pkcs1_pem(&pem).map_err(|e| {
@@ -345,11 +351,7 @@ impl DevIssuerServer {
         addr: SocketAddr,
         key_file: Option<&Path>,
     ) -> Result<DevIssuerServer, ConfigError> {
-        if mode != Mode::Dev {
-            return Err(ConfigError::new(
-                "the development OIDC issuer runs only in mode = \"dev\"",
-            ));
-        }
+        require_dev(mode)?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| ConfigError::new(format!("dev issuer cannot bind {addr}: {e}")))?;

@@ -254,16 +254,7 @@ impl Authenticator {
             }
         }
         let uri = self.jwks_uri().await?;
-        let set: JwkSet = self
-            .http
-            .get(&uri)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let set: JwkSet = self.fetch_json(&uri).await?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(id) = jwk.common.key_id.clone() else {
@@ -292,6 +283,22 @@ impl Authenticator {
         Ok(())
     }
 
+    /// GETs a JSON document from the issuer.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
+        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.to_string());
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        response
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)
+    }
+
     async fn jwks_uri(&self) -> Result<String, AuthError> {
         let mut cached = self.jwks_uri.lock().await;
         if let Some(uri) = cached.as_ref() {
@@ -301,16 +308,7 @@ impl Authenticator {
             "{}/.well-known/openid-configuration",
             self.settings.issuer.trim_end_matches('/')
         );
-        let discovery: Discovery = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let discovery: Discovery = self.fetch_json(&url).await?;
         if discovery.issuer != self.settings.issuer {
             return Err(AuthError::KeysUnavailable(format!(
                 "discovery names issuer {:?}, expected {:?}",
