@@ -357,3 +357,54 @@ async fn remembered_tokens_still_expire_and_cannot_be_spliced() {
         Err(AuthError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_service_gets_client_credentials_tokens_and_reuses_them() {
+    use secrecy::{ExposeSecret, SecretString};
+    use svc_kit::auth::ServiceTokens;
+    let s = setup().await;
+    let tokens = ServiceTokens::new(
+        &s.issuer.token_endpoint(),
+        "partner-demo",
+        &SecretString::from(DEV_CLIENT_SECRET),
+    )
+    .unwrap();
+    let first = tokens.token().await.unwrap();
+    let principal = s.auth.authenticate(first.expose_secret()).await.unwrap();
+    assert_eq!(principal.subject, "service-account-partner-demo");
+    assert_eq!(principal.client_id, "partner-demo");
+    // Cached: every token the issuer signs has its own jti, so a new fetch would differ.
+    assert_eq!(
+        tokens.token().await.unwrap().expose_secret(),
+        first.expose_secret()
+    );
+
+    // A margin longer than the token's whole life must not mean "fetch on every call": the
+    // token is still kept for half its life. (Renewal itself needs a token that expires
+    // within the test, which the dev issuer's five-minute tokens do not.)
+    let eager = ServiceTokens::new(
+        &s.issuer.token_endpoint(),
+        "partner-demo",
+        &SecretString::from(DEV_CLIENT_SECRET),
+    )
+    .unwrap()
+    .with_refresh_margin(Duration::from_secs(3600));
+    let a = eager.token().await.unwrap();
+    let b = eager.token().await.unwrap();
+    assert_eq!(
+        a.expose_secret(),
+        b.expose_secret(),
+        "kept for half its life"
+    );
+
+    let wrong = ServiceTokens::new(
+        &s.issuer.token_endpoint(),
+        "partner-demo",
+        &SecretString::from("guess"),
+    )
+    .unwrap();
+    assert!(
+        wrong.token().await.is_err(),
+        "a wrong secret is an error, not a panic"
+    );
+}

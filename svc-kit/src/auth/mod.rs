@@ -6,9 +6,11 @@
 
 pub mod dev_issuer;
 pub mod grpc;
+mod service_tokens;
 mod validate;
 
 pub use grpc::{RequireAuth, bearer_token};
+pub use service_tokens::{ServiceTokenError, ServiceTokens};
 pub use validate::{AuthError, AuthSettings, Authenticator};
 
 use std::collections::BTreeSet;
