@@ -164,51 +164,64 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::from(EXIT_CONFIG as u8)
 }
 
-#[allow(clippy::print_stdout)]
-fn print_schema() {
-    print!("{}", gateway_graphql::schema_sdl());
+/// Writes to stdout, ignoring a closed pipe: a platform whose stdout went away keeps running.
+fn write_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
-#[allow(clippy::print_stdout)]
+fn print_schema() {
+    write_stdout(&gateway_graphql::schema_sdl());
+}
+
 fn print_dev_banner(settings: &Settings, platform: &Platform) {
     let gateway = platform.gateway_addr.expect("dev runs the gateway");
     let admin = platform.admin_addr;
     let data_dir =
         std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
-    println!();
-    println!(
+    let mut lines = vec![
+        String::new(),
         "MedMesh dev is running — embedded SQLite, in-process bus and cache. Not for production."
-    );
-    println!();
-    println!("  GraphQL playground  http://{gateway}/");
-    println!("  GraphQL endpoint    http://{gateway}/graphql");
-    println!("  Subscriptions       ws://{gateway}/graphql/ws");
-    println!("  Metrics and probes  http://{admin}/metrics   /live   /ready");
+            .to_string(),
+        String::new(),
+        format!("  GraphQL playground  http://{gateway}/"),
+        format!("  GraphQL endpoint    http://{gateway}/graphql"),
+        format!("  Subscriptions       ws://{gateway}/graphql/ws"),
+        format!("  Metrics and probes  http://{admin}/metrics   /live   /ready"),
+    ];
     for service in &platform.services {
-        println!(
+        lines.push(format!(
             "  gRPC {:<14} {}   (health + reflection)",
             service.service.as_str(),
             service.grpc_addr
-        );
+        ));
     }
-    println!("  Data directory      {}", data_dir.display());
-    println!();
-    println!("  OIDC issuer (DEV ONLY)  {}", platform.issuer_url);
+    lines.push(format!("  Data directory      {}", data_dir.display()));
+    lines.push(String::new());
+    lines.push(format!("  OIDC issuer (DEV ONLY)  {}", platform.issuer_url));
     if platform.dev_issuer.is_some() {
-        println!("  Demo users (username = password): admin, doctor, nurse, pharmacist, patient");
-        println!("  Get a token:");
-        println!(
+        lines.push(
+            "  Demo users (username = password): admin, doctor, nurse, pharmacist, patient".into(),
+        );
+        lines.push("  Get a token:".into());
+        lines.push(format!(
             "    curl -s -d grant_type=password -d client_id=medmesh-web -d username=patient -d password=patient {}/protocol/openid-connect/token",
             platform.issuer_url
-        );
-        println!(
+        ));
+        lines.push(
             "  Service and partner clients (client credentials) use the secret \"dev-secret\"."
+                .into(),
         );
     }
-    println!();
-    println!(
-        "  Try in the playground:  {{ meshHealth {{ healthy services {{ name status latencyMs }} }} }}"
+    lines.push(String::new());
+    lines.push(
+        "  Try in the playground:  { meshHealth { healthy services { name status latencyMs } } }"
+            .into(),
     );
-    println!("  Press Ctrl-C to stop.");
-    println!();
+    lines.push("  Press Ctrl-C to stop.".into());
+    lines.push(String::new());
+    write_stdout(&(lines.join("\n") + "\n"));
 }

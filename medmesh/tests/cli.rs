@@ -141,17 +141,18 @@ fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read the banner on a thread that keeps draining stdout until the process ends, as a
+    // terminal would; the playground URL comes back through a channel.
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut playground = None;
-    for line in stdout.lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.trim().strip_prefix("GraphQL playground") {
-            playground = Some(url.trim().to_string());
+    let (found, banner) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(url) = line.trim().strip_prefix("GraphQL playground") {
+                let _ = found.send(url.trim().to_string());
+            }
         }
-        if line.contains("Press Ctrl-C to stop") {
-            break;
-        }
-    }
+    });
+    let playground = banner.recv_timeout(std::time::Duration::from_secs(60)).ok();
     let playground = playground.expect("the banner names the playground");
     assert!(!playground.ends_with(":0/"), "a real port: {playground}");
 
@@ -188,4 +189,56 @@ fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// `medmesh dev | head -1`, or a supervisor that closes stdout: the platform keeps running.
+#[test]
+fn dev_keeps_running_when_its_stdout_is_closed() {
+    let data = tempfile::tempdir().unwrap();
+    let admin_port = svc_kit::testing::free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
+    command.args(["dev", "--data-dir"]).arg(data.path());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MEDMESH_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("MEDMESH_ADMIN__PORT", admin_port.to_string())
+        .env("MEDMESH_GATEWAY__PORT", "0")
+        .env("MEDMESH_DEV_ISSUER__PORT", "0")
+        .env("MEDMESH_LOG__FILTER", "warn");
+    for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
+        command.env(
+            format!("MEDMESH_SERVICES__{}__PORT", service.to_uppercase()),
+            "0",
+        );
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before the banner is written
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse().unwrap();
+    assert!(
+        svc_kit::testing::wait_for_port(addr, std::time::Duration::from_secs(30)),
+        "admin port up"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after writing its banner to a closed pipe"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let live = runtime.block_on(async {
+        reqwest::get(format!("http://{addr}/live"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(live, 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
