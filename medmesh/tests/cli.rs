@@ -19,6 +19,30 @@ fn medmesh(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().unwrap()
 }
 
+/// `medmesh dev` on `data_dir`, with every port 0 but the admin port, quiet logs, and none of
+/// this environment's MEDMESH_* settings.
+fn dev_command(data_dir: &std::path::Path, admin_port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
+    command.args(["dev", "--data-dir"]).arg(data_dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MEDMESH_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("MEDMESH_ADMIN__PORT", admin_port.to_string())
+        .env("MEDMESH_GATEWAY__PORT", "0")
+        .env("MEDMESH_DEV_ISSUER__PORT", "0")
+        .env("MEDMESH_LOG__FILTER", "warn");
+    for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
+        command.env(
+            format!("MEDMESH_SERVICES__{}__PORT", service.to_uppercase()),
+            "0",
+        );
+    }
+    command
+}
+
 fn stderr_line(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
@@ -118,25 +142,8 @@ fn schema_prints_the_committed_sdl() {
 fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let data = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
-    command.args(["dev", "--data-dir"]).arg(data.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MEDMESH_") {
-            command.env_remove(key);
-        }
-    }
     // Port 0 everywhere: the banner must show the ports actually bound.
-    command
-        .env("MEDMESH_ADMIN__PORT", "0")
-        .env("MEDMESH_GATEWAY__PORT", "0")
-        .env("MEDMESH_DEV_ISSUER__PORT", "0")
-        .env("MEDMESH_LOG__FILTER", "warn");
-    for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
-        command.env(
-            format!("MEDMESH_SERVICES__{}__PORT", service.to_uppercase()),
-            "0",
-        );
-    }
+    let mut command = dev_command(data.path(), 0);
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -196,24 +203,7 @@ fn dev_prints_a_working_playground_url_and_stops_on_sigterm() {
 fn dev_keeps_running_when_its_stdout_is_closed() {
     let data = tempfile::tempdir().unwrap();
     let admin_port = svc_kit::testing::free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_medmesh"));
-    command.args(["dev", "--data-dir"]).arg(data.path());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MEDMESH_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("MEDMESH_ADMIN__PORT", admin_port.to_string())
-        .env("MEDMESH_GATEWAY__PORT", "0")
-        .env("MEDMESH_DEV_ISSUER__PORT", "0")
-        .env("MEDMESH_LOG__FILTER", "warn");
-    for service in ["accounts", "scheduling", "pharmacy", "records", "notify"] {
-        command.env(
-            format!("MEDMESH_SERVICES__{}__PORT", service.to_uppercase()),
-            "0",
-        );
-    }
+    let mut command = dev_command(data.path(), admin_port);
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .spawn()
