@@ -32,11 +32,7 @@ impl std::fmt::Debug for RequestAuth {
 
 impl RequestAuth {
     pub fn from_headers(headers: &http::HeaderMap) -> RequestAuth {
-        let bearer = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
+        let bearer = svc_kit::auth::bearer_token(headers).map(str::to_string);
         RequestAuth { bearer }
     }
 }

@@ -20,7 +20,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use svc_kit::auth::{Authenticator, Principal, bearer_token};
+use svc_kit::auth::{Authenticator, Principal, bearer_token, parse_bearer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -166,12 +166,7 @@ async fn subscriptions(
                         .or_else(|| payload.get("authorization"))
                         .and_then(|v| v.as_str())
                         .map(str::to_string);
-                    let token = header.as_deref().and_then(|h| {
-                        let (scheme, token) = h.split_once(' ')?;
-                        scheme
-                            .eq_ignore_ascii_case("bearer")
-                            .then_some(token.trim())
-                    });
+                    let token = header.as_deref().and_then(parse_bearer);
                     let mut data = Data::default();
                     match principal(&auth, token).await {
                         Ok(Some(principal)) => data.insert(principal),

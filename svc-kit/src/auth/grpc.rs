@@ -40,7 +40,11 @@ impl<S: NamedService> NamedService for RequireAuth<S> {
 
 /// The bearer token of a request, if it has one.
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    parse_bearer(headers.get(http::header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value (`Bearer <token>`, scheme case-insensitive).
+pub fn parse_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -85,5 +89,23 @@ where
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bearer;
+
+    #[test]
+    fn bearer_values_parse_the_same_everywhere() {
+        assert_eq!(parse_bearer("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+        assert_eq!(
+            parse_bearer("bearer abc"),
+            Some("abc"),
+            "the scheme is case-insensitive"
+        );
+        assert_eq!(parse_bearer("Bearer "), None, "an empty token is no token");
+        assert_eq!(parse_bearer("Basic dXNlcjpwdw=="), None);
+        assert_eq!(parse_bearer("abc"), None);
     }
 }

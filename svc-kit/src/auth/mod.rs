@@ -9,7 +9,7 @@ pub mod grpc;
 mod service_tokens;
 mod validate;
 
-pub use grpc::{RequireAuth, bearer_token};
+pub use grpc::{RequireAuth, bearer_token, parse_bearer};
 pub use service_tokens::{ServiceTokenError, ServiceTokens};
 pub use validate::{AuthError, AuthSettings, Authenticator};
 
