@@ -12,7 +12,7 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
-use svc_kit::auth::Principal;
+use svc_kit::auth::{PERSON_ROLES, Principal};
 
 use crate::errors::ErrorCode;
 
@@ -34,7 +34,24 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "meshHealth", Access::Public),
     ("Query", "version", Access::Public),
     ("Subscription", "meshHealth", Access::Public),
+    // Accounts. svc-accounts checks again, and decides whose data a caller reaches.
+    ("Query", "me", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "user", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "users", Access::AnyRole(ADMIN)),
+    ("Query", "auditEvents", Access::AnyRole(ADMIN)),
+    ("Query", "myDataExport", Access::AnyRole(&PERSON_ROLES)),
+    ("Mutation", "updateProfile", Access::AnyRole(&PERSON_ROLES)),
+    // Visitors register themselves; the gateway calls with its own token, and svc-accounts
+    // grants nothing but the patient role this way.
+    ("Mutation", "registerPatient", Access::Public),
+    ("Mutation", "setRoles", Access::AnyRole(ADMIN)),
+    ("Mutation", "addAffiliation", Access::AnyRole(ADMIN)),
+    ("Mutation", "removeAffiliation", Access::AnyRole(ADMIN)),
+    ("Mutation", "deactivateUser", Access::AnyRole(ADMIN)),
+    ("Mutation", "eraseMyAccount", Access::AnyRole(&PERSON_ROLES)),
 ];
+
+const ADMIN: &[&str] = &["admin"];
 
 pub fn rule(root: &str, field: &str) -> Option<Access> {
     RULES
@@ -160,13 +177,7 @@ mod tests {
     use super::*;
 
     fn caller(roles: &[&str]) -> Principal {
-        Principal {
-            subject: "s".into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            client_id: "medmesh-web".into(),
-            username: None,
-            email: None,
-        }
+        Principal::for_roles("s", roles, "medmesh-web")
     }
 
     #[test]

@@ -58,10 +58,45 @@ pub fn upstream_error(service: ServiceName, status: &tonic::Status) -> Error {
         ErrorCode::Unavailable => format!("the {service} service is unavailable"),
         _ => status.message().to_string(),
     };
+    let fields: Vec<async_graphql::Value> = svc_kit::error::field_violations(status)
+        .into_iter()
+        .map(|v| {
+            let mut field = async_graphql::indexmap::IndexMap::new();
+            field.insert(
+                async_graphql::Name::new("field"),
+                async_graphql::Value::from(camel_case(&v.field)),
+            );
+            field.insert(
+                async_graphql::Name::new("description"),
+                async_graphql::Value::from(v.description),
+            );
+            async_graphql::Value::Object(field)
+        })
+        .collect();
     Error::new(message).extend_with(|_, e| {
         e.set("code", code.as_str());
         e.set("service", service.as_str());
+        if !fields.is_empty() {
+            e.set("fields", async_graphql::Value::List(fields.clone()));
+        }
     })
+}
+
+/// A service's field path (`profile.given_name`) as the graph names it (`profile.givenName`).
+fn camel_case(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -77,6 +112,20 @@ mod tests {
         let ext = serde_json::to_value(&gql.extensions).unwrap();
         assert_eq!(ext["code"], "INTERNAL");
         assert_eq!(ext["service"], "scheduling");
+    }
+
+    #[test]
+    fn field_violations_are_named_as_the_graph_names_them() {
+        let status = svc_kit::error::invalid_argument(&[svc_kit::error::FieldViolation::new(
+            "given_name",
+            "must not be empty",
+        )]);
+        let gql = upstream_error(ServiceName::Accounts, &status)
+            .into_server_error(async_graphql::Pos::default());
+        let ext = serde_json::to_value(&gql.extensions).unwrap();
+        assert_eq!(ext["code"], "BAD_USER_INPUT");
+        assert_eq!(ext["fields"][0]["field"], "givenName");
+        assert_eq!(ext["fields"][0]["description"], "must not be empty");
     }
 
     #[test]

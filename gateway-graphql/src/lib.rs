@@ -3,6 +3,7 @@
 //! websocket at `/graphql/ws`.
 
 pub mod access;
+pub mod accounts;
 pub mod clients;
 pub mod errors;
 pub mod schema;

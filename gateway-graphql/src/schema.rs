@@ -3,19 +3,31 @@
 use std::time::{Duration, Instant};
 
 use async_graphql::{
-    Context, EmptyMutation, Enum, Object, Schema, SchemaBuilder, SimpleObject, Subscription,
+    Context, Enum, MergedObject, Object, Schema, SchemaBuilder, SimpleObject, Subscription,
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use svc_kit::{ServiceName, config::GatewaySettings};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::clients::ServiceClients;
+use crate::{
+    accounts::{AccountsMutation, AccountsQuery, PlatformTokens},
+    clients::ServiceClients,
+};
 
-pub type MeshSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Every query, from every part of the graph.
+#[derive(MergedObject, Debug, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(HealthQuery, AccountsQuery);
+
+/// Every mutation.
+#[derive(MergedObject, Debug, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(AccountsMutation);
 
 /// The caller's credentials as they reached the gateway, for forwarding to services.
-/// Token validation and per-resolver roles hook in here (identity issue).
 #[derive(Clone, Default)]
 pub struct RequestAuth {
     pub bearer: Option<String>,
@@ -67,11 +79,11 @@ pub struct MeshHealth {
     pub checked_at: DateTime<Utc>,
 }
 
-#[derive(Debug)]
-pub struct QueryRoot;
+#[derive(Debug, Default)]
+pub struct HealthQuery;
 
-#[Object(name = "Query")]
-impl QueryRoot {
+#[Object]
+impl HealthQuery {
     /// The health of every service, each asked over grpc.health.v1 in parallel.
     async fn mesh_health(&self, ctx: &Context<'_>) -> MeshHealth {
         check_mesh(ctx.data_unchecked::<ServiceClients>()).await
@@ -134,13 +146,27 @@ async fn check_mesh(clients: &ServiceClients) -> MeshHealth {
     }
 }
 
-fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
-    Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
 }
 
-/// The schema with its clients and its depth and complexity limits.
-pub fn build_schema(clients: ServiceClients, settings: &GatewaySettings) -> MeshSchema {
-    schema_builder()
+/// The schema with its clients and its depth and complexity limits. `platform` is the
+/// gateway's own client-credentials tokens, for the few calls made on the platform's behalf
+/// (registration); without it those answer UNAVAILABLE.
+pub fn build_schema(
+    clients: ServiceClients,
+    settings: &GatewaySettings,
+    platform: Option<PlatformTokens>,
+) -> MeshSchema {
+    let mut builder = schema_builder();
+    if let Some(platform) = platform {
+        builder = builder.data(platform);
+    }
+    builder
         .data(clients)
         .extension(crate::access::AccessControl)
         .limit_depth(settings.max_depth)

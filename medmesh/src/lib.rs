@@ -3,12 +3,12 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{GatewayServer, ServiceClients, build_schema};
+use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens, build_schema};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
     auth::{
-        Authenticator,
+        Authenticator, ServiceTokens,
         dev_issuer::{DevIssuer, DevIssuerServer},
     },
     config::ConfigError,
@@ -17,6 +17,9 @@ use svc_kit::{
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// The confidential client the gateway calls services as, on the platform's behalf.
+pub const GATEWAY_CLIENT: &str = "medmesh-gateway";
 
 /// What one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +202,18 @@ impl Platform {
                 (name, url)
             });
             let clients = ServiceClients::new(endpoints, &settings)?;
-            let schema = build_schema(clients, &settings.gateway);
+            let secret = settings.client_secret(
+                settings.gateway.client_secret.as_ref(),
+                "gateway.client_secret",
+            )?;
+            let token_url = format!("{issuer_url}/protocol/openid-connect/token");
+            let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
+                .map_err(|e| ConfigError::new(format!("gateway client credentials: {e}")))?;
+            let schema = build_schema(
+                clients,
+                &settings.gateway,
+                Some(PlatformTokens(Arc::new(platform))),
+            );
             let addr = std::net::SocketAddr::new(settings.gateway.host, settings.gateway.port);
             let gateway = GatewayServer::bind(addr, schema, authenticator.clone())
                 .await

@@ -376,16 +376,17 @@ async fn every_service_api_refuses_bad_tokens_and_admits_good_ones() {
             assert_eq!(code, tonic::Code::Unauthenticated, "{service} with {what}");
         }
     }
-    // A valid token gets through to the service, whose operations are not built yet.
+    // A valid token gets through to the service (accounts answers; the others' operations
+    // are not built yet).
     let good = issuer
         .password_grant("patient", "patient", WEB_CLIENT)
         .unwrap();
     for (service, code) in call_every_api(&platform, Some(&good)).await {
-        assert_eq!(
-            code,
-            tonic::Code::Unimplemented,
-            "{service} with a valid token"
-        );
+        let expected = match service {
+            ServiceName::Accounts => tonic::Code::Ok,
+            _ => tonic::Code::Unimplemented,
+        };
+        assert_eq!(code, expected, "{service} with a valid token");
     }
     platform.stop().await;
 }
@@ -437,5 +438,221 @@ async fn gateway_reports_a_stopped_service_as_unreachable() {
         .clone();
     assert_eq!(records["status"], "UNREACHABLE", "{records}");
     assert_eq!(records["error"], "Unavailable", "{records}");
+    platform.stop().await;
+}
+
+/// The first error's `extensions.code`.
+fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error with a code: {response}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_through_the_gateway() {
+    use common::{graphql_as, sign_in};
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let issuer = platform.issuer_url.clone();
+    let profile = "id username email roles phone timeZone version";
+
+    // A visitor registers, then signs in at the issuer like the web app does.
+    let register = format!(
+        "mutation($input: RegisterPatientInput!) {{ registerPatient(input: $input) {{ {profile} }} }}"
+    );
+    let input = json!({ "input": {
+        "requestId": "reg-1", "username": "maria", "email": "maria@example.org",
+        "givenName": "Maria", "familyName": "Koval", "password": "a long enough secret",
+        "timeZone": "Europe/Kyiv",
+    }});
+    let registered = graphql_as(&url, None, &register, input.clone()).await;
+    assert_eq!(
+        registered["data"]["registerPatient"]["roles"],
+        json!(["PATIENT"]),
+        "{registered}"
+    );
+    let again = graphql_as(&url, None, &register, input).await;
+    assert_eq!(
+        again["data"]["registerPatient"]["id"],
+        registered["data"]["registerPatient"]["id"]
+    );
+    let maria = sign_in(&issuer, "maria", "a long enough secret")
+        .await
+        .expect("signs in");
+    let me = graphql_as(
+        &url,
+        Some(&maria),
+        &format!("{{ me {{ {profile} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["me"]["id"], registered["data"]["registerPatient"]["id"],
+        "{me}"
+    );
+
+    // Bad input names the field, in the graph's own words.
+    let update =
+        "mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { phone version } }";
+    let bad = graphql_as(
+        &url,
+        Some(&maria),
+        update,
+        json!({ "input": { "requestId": "u-1", "givenName": "" } }),
+    )
+    .await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
+    assert_eq!(
+        bad["errors"][0]["extensions"]["fields"][0]["field"],
+        "givenName"
+    );
+    let good = graphql_as(
+        &url,
+        Some(&maria),
+        update,
+        json!({ "input": { "requestId": "u-2", "phone": "+380 44 123 4567" } }),
+    )
+    .await;
+    assert_eq!(
+        good["data"]["updateProfile"]["phone"], "+380441234567",
+        "{good}"
+    );
+
+    // Roles per resolver: admin fields are refused before anything runs.
+    let users = "{ users(role: PATIENT) { users { username } nextPageToken } }";
+    let refused = graphql_as(&url, Some(&maria), users, json!({})).await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+    assert_eq!(refused["data"], Value::Null);
+    assert_eq!(
+        error_code(&graphql_as(&url, None, "{ me { id } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+
+    // Ownership is the service's: someone else's id is simply not found.
+    let admin = sign_in(&issuer, "admin", "admin").await.unwrap();
+    let admin_me = graphql_as(&url, Some(&admin), "{ me { id } }", json!({})).await;
+    let admin_id = admin_me["data"]["me"]["id"].as_str().unwrap().to_string();
+    let probe = graphql_as(
+        &url,
+        Some(&maria),
+        "query($id: ID!) { user(id: $id) { email } }",
+        json!({ "id": admin_id }),
+    )
+    .await;
+    assert_eq!(error_code(&probe), "NOT_FOUND", "{probe}");
+    assert_eq!(probe["errors"][0]["extensions"]["service"], "accounts");
+
+    // The admin sees her, changes her roles, and the trail shows it.
+    let listed = graphql_as(&url, Some(&admin), users, json!({})).await;
+    assert_eq!(
+        listed["data"]["users"]["users"],
+        json!([{ "username": "maria" }]),
+        "{listed}"
+    );
+    let maria_id = me["data"]["me"]["id"].as_str().unwrap().to_string();
+    let set = "mutation($id: ID!) { setRoles(requestId: \"r-1\", userId: $id, roles: [PATIENT, NURSE]) { roles } }";
+    let changed = graphql_as(&url, Some(&admin), set, json!({ "id": maria_id })).await;
+    assert_eq!(
+        changed["data"]["setRoles"]["roles"],
+        json!(["NURSE", "PATIENT"]),
+        "{changed}"
+    );
+    let unknown = graphql_as(&url, Some(&admin), "mutation($id: ID!) { setRoles(requestId: \"r-2\", userId: $id, roles: [JANITOR]) { roles } }", json!({ "id": maria_id })).await;
+    assert_eq!(
+        error_code(&unknown),
+        "BAD_USER_INPUT",
+        "an unknown role: {unknown}"
+    );
+    let trail = graphql_as(
+        &url,
+        Some(&admin),
+        "query($id: ID) { auditEvents(userId: $id) { events { action actorUsername } } }",
+        json!({ "id": maria_id }),
+    )
+    .await;
+    let actions: Vec<&str> = trail["data"]["auditEvents"]["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{trail}"))
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["roles.set", "profile.updated", "user.registered"]
+    );
+
+    // Her export, then her erasure; afterwards her token reaches nothing.
+    let export = graphql_as(
+        &url,
+        Some(&maria),
+        "{ myDataExport { contentType document } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        export["data"]["myDataExport"]["document"]["profile"]["username"], "maria",
+        "{export}"
+    );
+    let erased = graphql_as(
+        &url,
+        Some(&maria),
+        "mutation { eraseMyAccount(requestId: \"e-1\") }",
+        json!({}),
+    )
+    .await;
+    assert!(erased["data"]["eraseMyAccount"].is_string(), "{erased}");
+    assert!(
+        sign_in(&issuer, "maria", "a long enough secret")
+            .await
+            .is_none()
+    );
+    let after = graphql_as(&url, Some(&maria), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&after), "FORBIDDEN", "{after}");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_are_refused_by_the_gateway_and_touch_no_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let issuer = platform.dev_issuer.clone().unwrap();
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let claims = issuer.claims(
+        &svc_kit::auth::dev_issuer::DevIssuer::demo_subject("admin").unwrap(),
+        "admin",
+        &["admin"],
+        "medmesh-web",
+    );
+    let queries = [
+        "{ me { id } }",
+        "mutation { updateProfile(input: { requestId: \"f\", phone: \"+380441234567\" }) { id } }",
+        "mutation { registerPatient(input: { requestId: \"f\", username: \"forger\", email: \"f@example.org\", givenName: \"F\", familyName: \"F\", password: \"a long enough secret\" }) { id } }",
+    ];
+    for (what, token) in svc_kit::testing::forged_tokens(&issuer, &claims) {
+        for query in queries {
+            let response = common::graphql_as(&url, Some(&token), query, json!({})).await;
+            assert_eq!(response["data"], Value::Null, "{what}: {response}");
+            assert_eq!(error_code(&response), "UNAUTHENTICATED", "{what}");
+        }
+    }
+    let accounts = platform
+        .services
+        .iter()
+        .find(|s| s.service == ServiceName::Accounts)
+        .unwrap();
+    assert_eq!(
+        count(&accounts.context.db, "SELECT COUNT(*) FROM users").await,
+        0
+    );
+    assert_eq!(
+        count(&accounts.context.db, "SELECT COUNT(*) FROM outbox").await,
+        0
+    );
+    assert!(issuer.directory.by_username("forger").is_none());
     platform.stop().await;
 }

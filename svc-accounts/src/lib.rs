@@ -1,14 +1,21 @@
 //! svc-accounts: user profiles keyed by the OIDC subject, roles, staff affiliations,
-//! registration, export and erase.
+//! registration, export and erase, and the audit trail of every change.
 //!
-//! This crate serves the `medmesh.accounts.v1` contract. Its operations arrive with the
-//! identity issue; until then every RPC answers `UNIMPLEMENTED` while health, reflection,
-//! metrics, the database and the outbox already run.
+//! Reads top-down: [`domain`] holds the rules (values, roles, who may do what) and no I/O;
+//! [`store`] the SQL; [`identity`] the identity provider's admin API; `api` the gRPC handlers
+//! that tie them together.
 
-use medmesh_proto::accounts::v1::accounts_service_server::{
-    AccountsService, AccountsServiceServer,
-};
+mod api;
+mod convert;
+pub mod domain;
+pub mod identity;
+pub mod store;
+
+use medmesh_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+
+/// The confidential client svc-accounts acts as towards the identity provider.
+pub const CLIENT_ID: &str = "svc-accounts";
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -16,21 +23,27 @@ pub struct Accounts;
 
 impl MeshService for Accounts {
     const NAME: ServiceName = ServiceName::Accounts;
-    const MIGRATIONS: &'static [Migration] = &[];
+    const MIGRATIONS: &'static [Migration] = store::MIGRATIONS;
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
+        // Settings were validated before start: in production the secret is configured; in dev
+        // it is the dev issuer's.
+        let secret = context
+            .settings
+            .client_secret(
+                context.settings.services.accounts.client_secret.as_ref(),
+                "services.accounts.client_secret",
+            )
+            .expect("validated before start");
+        let identity =
+            identity::IdentityAdmin::for_issuer(context.auth.issuer(), CLIENT_ID, &secret)
+                .expect("the issuer URL was validated before start");
         server.add_service(
-            context.require_auth(AccountsServiceServer::new(AccountsApi {
-                _context: context.clone(),
+            context.require_auth(AccountsServiceServer::new(api::AccountsApi {
+                db: context.db.clone(),
+                outbox: context.outbox.clone(),
+                identity,
             })),
         )
     }
 }
-
-/// The tonic handlers.
-#[derive(Debug)]
-struct AccountsApi {
-    _context: ServiceContext,
-}
-
-impl AccountsService for AccountsApi {}

@@ -219,6 +219,9 @@ pub struct GatewaySettings {
     pub connect_timeout_ms: u64,
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// The secret of the `medmesh-gateway` client, for calls the gateway makes on the platform's
+    /// behalf (patient self-registration). Required in production; dev uses the dev issuer's.
+    pub client_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -252,6 +255,10 @@ pub struct ServiceSettings {
     pub endpoint: Option<String>,
     /// The service's own database. In dev mode it defaults to a SQLite file under `data_dir`.
     pub database_url: Option<SecretString>,
+    /// The secret of the service's confidential client (`svc-<name>`), for calls it makes on the
+    /// platform's behalf. Required in production by the services that make such calls
+    /// (svc-accounts: the identity provider's admin API); dev uses the dev issuer's.
+    pub client_secret: Option<SecretString>,
 }
 
 impl ServiceSettings {
@@ -453,7 +460,28 @@ impl Settings {
                 "is required in production mode",
             ));
         }
+        if service == ServiceName::Accounts {
+            self.client_secret(
+                settings.client_secret.as_ref(),
+                "services.accounts.client_secret",
+            )?;
+        }
         Ok(())
+    }
+
+    /// A confidential client's secret: as configured, or in dev mode the dev issuer's.
+    pub fn client_secret(
+        &self,
+        configured: Option<&SecretString>,
+        key: &str,
+    ) -> Result<SecretString, ConfigError> {
+        match configured {
+            Some(secret) if !secret.expose_secret().is_empty() => Ok(secret.clone()),
+            _ if self.mode == Mode::Dev => Ok(SecretString::from(
+                crate::auth::dev_issuer::DEV_CLIENT_SECRET,
+            )),
+            _ => Err(ConfigError::key(key, "is required in production mode")),
+        }
     }
 
     /// The database URL of `service`; in dev mode, a SQLite file under `data_dir`.

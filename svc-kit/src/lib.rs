@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod idempotency;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
@@ -19,3 +20,6 @@ pub mod testing;
 
 pub use config::{ServiceName, Settings};
 pub use runtime::{EventBus, MeshService, ServiceContext, StartedService};
+
+/// The tables svc-kit itself keeps in every service database (component `svc-kit`).
+pub const KIT_MIGRATIONS: &[db::Migration] = &[events::MIGRATION, idempotency::MIGRATION];

@@ -14,7 +14,7 @@ use crate::{
     cache::{Cache, CacheError},
     config::{ConfigError, EventBackend, ServiceName, Settings},
     db::{self, DbError, Migration},
-    events::{self, EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, topic_for},
+    events::{EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, topic_for},
     grpc::{GrpcServer, GrpcServerError},
 };
 
@@ -126,7 +126,7 @@ pub async fn open_database(
 ) -> Result<DatabaseConnection, KitError> {
     let url = settings.database_url(service)?;
     let db = db::connect(&url, &settings.database).await?;
-    db::migrate(&db, "svc-kit", events::MIGRATIONS).await?;
+    db::migrate(&db, "svc-kit", crate::KIT_MIGRATIONS).await?;
     db::migrate(&db, service.as_str(), migrations).await?;
     Ok(db)
 }

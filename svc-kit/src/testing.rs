@@ -267,7 +267,7 @@ impl TestDb {
         let db = crate::db::connect(&url, &test_pool())
             .await
             .expect("connect test database");
-        crate::db::migrate(&db, "svc-kit", crate::events::MIGRATIONS)
+        crate::db::migrate(&db, "svc-kit", crate::KIT_MIGRATIONS)
             .await
             .expect("migrate test database");
         TestDb {
@@ -302,4 +302,87 @@ macro_rules! backend_test {
             }
         }
     };
+}
+
+/// Tokens every MedMesh endpoint must refuse, each named: made from `claims` (a valid token's)
+/// and `issuer`'s keys. The rotated-out key case needs the issuer to rotate, so tests do it
+/// themselves.
+pub fn forged_tokens(
+    issuer: &crate::auth::dev_issuer::DevIssuer,
+    claims: &serde_json::Value,
+) -> Vec<(&'static str, String)> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use serde_json::json;
+    let now = chrono::Utc::now().timestamp();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut c = claims.clone();
+        c[key] = value;
+        c
+    };
+    let without = |key: &str| {
+        let mut c = claims.clone();
+        c.as_object_mut().expect("claims are an object").remove(key);
+        c
+    };
+    let encode = |header: serde_json::Value, claims: &serde_json::Value| {
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    };
+    let alg_none = format!(
+        "{}.",
+        encode(
+            json!({"alg": "none", "typ": "JWT", "kid": issuer.kid()}),
+            claims
+        )
+    );
+    // The classic confusion: HMAC keyed with the issuer's public key, which anyone has.
+    let mut hs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs_header.kid = Some(issuer.kid());
+    let hs256 = jsonwebtoken::encode(
+        &hs_header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(issuer.public_key_pem().as_bytes()),
+    )
+    .expect("HS256 signs");
+    let impostor = crate::auth::dev_issuer::DevIssuer::new(
+        crate::config::Mode::Dev,
+        "http://impostor.invalid".into(),
+        None,
+    )
+    .expect("a dev issuer");
+    let tampered = {
+        let token = issuer.sign(claims);
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[1] =
+            URL_SAFE_NO_PAD.encode(with("realm_access", json!({"roles": ["admin"]})).to_string());
+        parts.join(".")
+    };
+    vec![
+        ("garbage", "garbage".to_string()),
+        ("expired", issuer.sign(&with("exp", json!(now - 3600)))),
+        (
+            "nbf in the future",
+            issuer.sign(&with("nbf", json!(now + 3600))),
+        ),
+        (
+            "wrong issuer",
+            issuer.sign(&with("iss", json!("http://evil.invalid/realms/medmesh"))),
+        ),
+        ("missing aud", issuer.sign(&without("aud"))),
+        (
+            "not our audience",
+            issuer.sign(&with("aud", json!("account"))),
+        ),
+        (
+            "disallowed azp",
+            issuer.sign(&with("azp", json!("evil-client"))),
+        ),
+        ("alg none", alg_none),
+        ("HS256 keyed with the RSA public key", hs256),
+        ("unknown kid", impostor.sign(claims)),
+        ("payload tampered after signing", tampered),
+    ]
 }

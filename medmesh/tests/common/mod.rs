@@ -16,3 +16,39 @@ pub async fn graphql(url: &str, query: &str) -> Value {
         .await
         .expect("the gateway answers JSON")
 }
+
+/// POSTs `query` with `variables`, as the holder of `token` (or anonymously).
+pub async fn graphql_as(url: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("the gateway answers JSON")
+}
+
+/// Signs in at an OIDC token endpoint with the password grant, as the web client does.
+pub async fn sign_in(issuer_url: &str, username: &str, password: &str) -> Option<String> {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{issuer_url}/protocol/openid-connect/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "medmesh-web"),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    response["access_token"].as_str().map(str::to_string)
+}

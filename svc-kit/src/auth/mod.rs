@@ -26,6 +26,8 @@ pub struct Principal {
     pub client_id: String,
     pub username: Option<String>,
     pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 impl Principal {
@@ -35,5 +37,34 @@ impl Principal {
 
     pub fn has_any_role(&self, roles: &[&str]) -> bool {
         roles.iter().any(|r| self.has_role(r))
+    }
+
+    /// A person signed in (as opposed to a client acting with client credentials): holds one of
+    /// the platform's person roles.
+    pub fn is_person(&self) -> bool {
+        self.has_any_role(&PERSON_ROLES)
+    }
+}
+
+/// The realm roles a person can hold.
+pub const PERSON_ROLES: [&str; 5] = ["admin", "doctor", "nurse", "pharmacist", "patient"];
+
+/// The realm role of MedMesh's own services acting with client credentials.
+pub const SERVICE_ROLE: &str = "service";
+/// The realm role of partner systems' clients.
+pub const PARTNER_ROLE: &str = "partner";
+
+impl Principal {
+    /// A principal for tests and tools: `subject` holding `roles`, through `client_id`.
+    pub fn for_roles(subject: &str, roles: &[&str], client_id: &str) -> Principal {
+        Principal {
+            subject: subject.to_string(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            client_id: client_id.to_string(),
+            username: None,
+            email: None,
+            given_name: None,
+            family_name: None,
+        }
     }
 }

@@ -74,6 +74,10 @@ struct Claims {
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
     realm_access: Option<RoleList>,
     #[serde(default)]
     resource_access: HashMap<String, RoleList>,
@@ -148,6 +152,11 @@ impl Authenticator {
         }
     }
 
+    /// `iss` as tokens must carry it.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
     /// The principal of a valid access token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         use sha2::Digest;
@@ -215,6 +224,8 @@ impl Authenticator {
                 client_id,
                 username: claims.preferred_username,
                 email: claims.email,
+                given_name: claims.given_name,
+                family_name: claims.family_name,
             },
             exp: claims.exp,
         })

@@ -14,7 +14,7 @@ mod outbox;
 pub use consumer::{Consumer, EventHandler, EventSource, HandlerError};
 pub use kafka::{KafkaPublisher, ensure_topics, kafka_client_config};
 pub use memory::{MemoryBus, MemorySubscription};
-pub use outbox::{MIGRATIONS, NewEvent, Outbox, Relay, pending_count};
+pub use outbox::{MIGRATION, NewEvent, Outbox, Relay, pending_count};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;

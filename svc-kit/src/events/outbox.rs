@@ -10,8 +10,8 @@ use super::{OutgoingEvent, Publisher};
 use crate::db::{Migration, stmt};
 use medmesh_proto::events::v1::EventEnvelope;
 
-/// The tables every service database carries for events (component `svc-kit`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
+/// The tables every service database carries for events (component `svc-kit`, version 1).
+pub const MIGRATION: Migration = Migration {
     version: 1,
     name: "outbox, processed events, dead letters",
     postgres: &[
@@ -69,7 +69,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             attempts INTEGER NOT NULL,
             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
     ],
-}];
+};
 
 /// `now()` in the backend's own timestamp representation.
 pub(crate) fn now_sql(backend: DbBackend) -> &'static str {

@@ -1,6 +1,12 @@
 //! The development OIDC issuer of `medmesh dev`: discovery, JWKS and a token endpoint that
 //! signs RS256 access tokens shaped exactly like Keycloak's. DEV ONLY: it refuses to start
 //! outside dev mode, and its demo users' passwords are their usernames.
+//!
+//! It also serves the part of Keycloak's Admin REST API that svc-accounts uses ([`admin`]), over
+//! its user [`directory`], so registration and role changes work in dev as against Keycloak.
+
+pub mod admin;
+pub mod directory;
 
 use std::{
     net::SocketAddr,
@@ -17,7 +23,7 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header};
 use rsa::{
     RsaPrivateKey,
     pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey},
@@ -49,12 +55,16 @@ pub const SERVICE_CLIENTS: [&str; 7] = [
     "medmesh-gateway",
     "partner-demo",
 ];
+/// The sample partner client.
+pub const PARTNER_CLIENT: &str = "partner-demo";
 /// How long an access token lives: minutes, as with Keycloak.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
 struct SigningKey {
     kid: String,
+    public_pem: String,
     encoding: EncodingKey,
+    decoding: DecodingKey,
     jwk: Value,
 }
 
@@ -72,7 +82,19 @@ impl SigningKey {
             "kid": kid, "kty": "RSA", "alg": "RS256", "use": "sig",
             "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e),
         });
-        SigningKey { kid, encoding, jwk }
+        let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
+        let public_pem = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_pem(
+            &key.to_public_key(),
+            rsa::pkcs8::LineEnding::LF,
+        )
+        .expect("an RSA public key encodes");
+        SigningKey {
+            kid,
+            public_pem,
+            encoding,
+            decoding,
+            jwk,
+        }
     }
 }
 
@@ -87,7 +109,7 @@ fn require_dev(mode: Mode) -> Result<(), ConfigError> {
 }
 
 /// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -100,10 +122,11 @@ fn generate_key() -> RsaPrivateKey {
     RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key generation")
 }
 
-/// The issuer's state: its URL and its current signing key.
+/// The issuer's state: its URL, its current signing key and its users.
 pub struct DevIssuer {
     base_url: String,
     key: RwLock<Arc<SigningKey>>,
+    pub directory: directory::Directory,
 }
 
 impl std::fmt::Debug for DevIssuer {
@@ -144,15 +167,33 @@ impl DevIssuer {
             },
             None => generate_key(),
         };
+        let users_file = key_file.map(|k| k.with_file_name("dev-issuer-users.json"));
         Ok(DevIssuer {
             base_url,
             key: RwLock::new(Arc::new(SigningKey::from_private(&private))),
+            directory: directory::Directory::open(users_file),
         })
     }
 
     /// `iss`, as Keycloak writes it: `<base>/realms/<realm>`.
     pub fn issuer(&self) -> String {
         format!("{}/realms/{REALM}", self.base_url)
+    }
+
+    /// Where the Keycloak-compatible admin API is: `<base>/admin/realms/<realm>`.
+    pub fn admin_base(&self) -> String {
+        format!("{}/admin/realms/{REALM}", self.base_url)
+    }
+
+    /// The client (`azp`) of a token this issuer signed with its current key and that is still
+    /// valid; `None` for anything else.
+    pub fn verify_own(&self, token: &str) -> Option<String> {
+        let key = self.current();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[self.issuer()]);
+        validation.set_audience(&[AUDIENCE]);
+        let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).ok()?;
+        data.claims["azp"].as_str().map(str::to_string)
     }
 
     pub fn token_endpoint(&self) -> String {
@@ -166,6 +207,11 @@ impl DevIssuer {
     /// The key id tokens are signed with now.
     pub fn kid(&self) -> String {
         self.current().kid.clone()
+    }
+
+    /// The public key in PEM, as anyone can rebuild it from the JWKS.
+    pub fn public_key_pem(&self) -> String {
+        self.current().public_pem.clone()
     }
 
     /// Replaces the signing key; the old one disappears from the JWKS.
@@ -193,14 +239,8 @@ impl DevIssuer {
     pub fn claims(&self, subject: &str, username: &str, roles: &[&str], client: &str) -> Value {
         let now = chrono::Utc::now().timestamp();
         let mut realm_roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        realm_roles.extend(
-            [
-                "offline_access",
-                "uma_authorization",
-                "default-roles-medmesh",
-            ]
-            .map(String::from),
-        );
+        realm_roles.extend(directory::DEFAULT_ROLE_COMPOSITES.map(String::from));
+        realm_roles.push(directory::DEFAULT_ROLES.to_string());
         json!({
             "exp": now + TOKEN_LIFETIME.as_secs() as i64,
             "iat": now,
@@ -237,20 +277,32 @@ impl DevIssuer {
         Some(format!("00000000-0000-4000-8000-{:012}", index + 1))
     }
 
-    /// An access token for a demo user, if `password` is right.
+    /// An access token for an enabled user (a demo user or a registered one), if `password`
+    /// is right. Its roles are the user's realm roles as they are now.
     pub fn password_grant(&self, username: &str, password: &str, client: &str) -> Option<String> {
-        let subject = DevIssuer::demo_subject(username)?;
-        (password == username)
-            .then(|| self.sign(&self.claims(&subject, username, &[username], client)))
+        let user = self.directory.sign_in(username, password)?;
+        let roles: Vec<&str> = user.realm_roles.iter().map(String::as_str).collect();
+        let mut claims = self.claims(&user.id, &user.username, &roles, client);
+        claims["email"] = json!(user.email);
+        claims["given_name"] = json!(user.first_name);
+        claims["family_name"] = json!(user.last_name);
+        claims["name"] = json!(format!("{} {}", user.first_name, user.last_name).trim());
+        Some(self.sign(&claims))
     }
 
-    /// A client-credentials token for a service or partner client.
+    /// A client-credentials token for a service or partner client. MedMesh's own services get
+    /// the `service` role; the partner client gets `partner`, as in the realm export.
     pub fn client_credentials_grant(&self, client: &str, secret: &str) -> Option<String> {
         if !SERVICE_CLIENTS.contains(&client) || secret != DEV_CLIENT_SECRET {
             return None;
         }
         let subject = format!("service-account-{client}");
-        Some(self.sign(&self.claims(&subject, &subject, &["service"], client)))
+        let role = if client == PARTNER_CLIENT {
+            crate::auth::PARTNER_ROLE
+        } else {
+            crate::auth::SERVICE_ROLE
+        };
+        Some(self.sign(&self.claims(&subject, &subject, &[role], client)))
     }
 }
 
@@ -319,10 +371,15 @@ async fn token(
     }
 }
 
-/// The issuer's HTTP routes, under `/realms/medmesh`.
+/// The issuer's HTTP routes: OIDC under `/realms/medmesh` (open to browser pages of any
+/// origin, so the playground can sign in), the admin API under `/admin/realms/medmesh`.
 pub fn router(issuer: Arc<DevIssuer>) -> Router {
     let base = format!("/realms/{REALM}");
-    Router::new()
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::GET, http::Method::POST])
+        .allow_headers([http::header::CONTENT_TYPE]);
+    let oidc = Router::new()
         .route(
             &format!("{base}/.well-known/openid-configuration"),
             get(|State(i): State<Arc<DevIssuer>>| async move { Json(i.discovery()) }),
@@ -335,7 +392,8 @@ pub fn router(issuer: Arc<DevIssuer>) -> Router {
             &format!("{base}/protocol/openid-connect/token"),
             post(token),
         )
-        .with_state(issuer)
+        .layer(cors);
+    oidc.merge(admin::router()).with_state(issuer)
 }
 
 /// A bound dev issuer; `serve` runs it until shutdown.

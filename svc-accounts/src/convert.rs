@@ -1,0 +1,112 @@
+//! Stored accounts ⇄ `medmesh.accounts.v1` messages.
+
+use chrono::{DateTime, Utc};
+use medmesh_proto::accounts::v1 as pb;
+
+use crate::{
+    domain::Role,
+    store::{AffiliationRecord, AuditRecord, UserRecord},
+};
+
+pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub(crate) fn role_to_proto(role: Role) -> pb::Role {
+    match role {
+        Role::Admin => pb::Role::Admin,
+        Role::Doctor => pb::Role::Doctor,
+        Role::Nurse => pb::Role::Nurse,
+        Role::Pharmacist => pb::Role::Pharmacist,
+        Role::Patient => pb::Role::Patient,
+    }
+}
+
+/// The domain role of a wire value; `None` for UNSPECIFIED and values this build doesn't know.
+pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
+    match pb::Role::try_from(value).ok()? {
+        pb::Role::Unspecified => None,
+        pb::Role::Admin => Some(Role::Admin),
+        pb::Role::Doctor => Some(Role::Doctor),
+        pb::Role::Nurse => Some(Role::Nurse),
+        pb::Role::Pharmacist => Some(Role::Pharmacist),
+        pb::Role::Patient => Some(Role::Patient),
+    }
+}
+
+pub(crate) const DOCTOR: &str = "doctor";
+pub(crate) const PHARMACIST: &str = "pharmacist";
+
+fn affiliation(a: &AffiliationRecord) -> pb::Affiliation {
+    let kind = match a.kind.as_str() {
+        DOCTOR => pb::AffiliationKind::Doctor,
+        PHARMACIST => pb::AffiliationKind::Pharmacist,
+        _ => pb::AffiliationKind::Unspecified,
+    };
+    pb::Affiliation {
+        affiliation_id: a.affiliation_id.clone(),
+        kind: kind as i32,
+        clinic_id: a.clinic_id.clone(),
+        specialization: a.specialization.clone(),
+        pharmacy_id: a.pharmacy_id.clone(),
+        created_at: Some(timestamp(a.created_at)),
+    }
+}
+
+pub(crate) fn profile(user: &UserRecord) -> pb::Profile {
+    pb::Profile {
+        user_id: user.user_id.clone(),
+        subject: user.subject.clone(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        given_name: user.given_name.clone(),
+        family_name: user.family_name.clone(),
+        preferred_language: user.preferred_language.clone(),
+        time_zone: user.time_zone.clone(),
+        roles: user
+            .roles
+            .iter()
+            .map(|r| role_to_proto(*r) as i32)
+            .collect(),
+        active: user.active,
+        created_at: Some(timestamp(user.created_at)),
+        updated_at: Some(timestamp(user.updated_at)),
+        version: user.version,
+        affiliations: user.affiliations.iter().map(affiliation).collect(),
+        deactivation_reason: user.deactivation_reason.clone(),
+    }
+}
+
+pub(crate) fn audit_event(entry: &AuditRecord) -> pb::AuditEvent {
+    pb::AuditEvent {
+        audit_id: entry.audit_id.clone(),
+        at: Some(timestamp(entry.at)),
+        actor_subject: entry.actor_subject.clone(),
+        actor_username: entry.actor_username.clone(),
+        action: entry.action.clone(),
+        user_id: entry.user_id.clone(),
+        before_json: entry.before.clone().unwrap_or_default(),
+        after_json: entry.after.clone().unwrap_or_default(),
+        reason: entry.reason.clone(),
+    }
+}
+
+pub(crate) fn user_event(user: &UserRecord, previous: Option<&UserRecord>) -> pb::UserEvent {
+    pb::UserEvent {
+        user_id: user.user_id.clone(),
+        subject: user.subject.clone(),
+        roles: user
+            .roles
+            .iter()
+            .map(|r| role_to_proto(*r) as i32)
+            .collect(),
+        active: user.active,
+        previous_roles: previous
+            .map(|p| p.roles.iter().map(|r| role_to_proto(*r) as i32).collect())
+            .unwrap_or_default(),
+    }
+}
