@@ -24,7 +24,7 @@ fn client<'a>(realm: &'a Value, id: &str) -> &'a Value {
 }
 
 #[test]
-fn realm_has_our_roles_and_patient_is_the_default() {
+fn realm_has_our_roles_and_the_default_grants_no_platform_role() {
     let realm = realm();
     assert_eq!(realm["realm"], REALM);
     let roles: Vec<&str> = realm["roles"]["realm"]
@@ -33,13 +33,13 @@ fn realm_has_our_roles_and_patient_is_the_default() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    for role in DEMO_USERS {
-        assert!(roles.contains(&role), "role {role}");
+    for role in svc_kit::auth::dev_issuer::directory::REALM_ROLES {
+        assert!(roles.contains(&role), "role {role}, as the dev issuer knows it");
     }
     let default = &realm["defaultRole"];
     assert_eq!(
         default["name"],
-        format!("default-roles-{REALM}"),
+        svc_kit::auth::dev_issuer::directory::DEFAULT_ROLES,
         "the composite Keycloak tokens carry"
     );
     let granted: Vec<&str> = default["composites"]["realm"]
@@ -48,13 +48,30 @@ fn realm_has_our_roles_and_patient_is_the_default() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert!(granted.contains(&"patient"), "new users are patients");
-    for privileged in ["admin", "doctor", "nurse", "pharmacist", "service"] {
-        assert!(
-            !granted.contains(&privileged),
-            "self-registration never grants {privileged}"
-        );
+    // Platform roles are direct mappings, so svc-accounts can both grant patient at
+    // registration and take it away on a role change (a composite can't be unmapped per user).
+    assert_eq!(
+        granted,
+        svc_kit::auth::dev_issuer::directory::DEFAULT_ROLE_COMPOSITES.to_vec()
+    );
+    let service_accounts = realm["users"].as_array().unwrap();
+    let account = |client: &str| {
+        service_accounts
+            .iter()
+            .find(|u| u["serviceAccountClientId"] == client)
+            .unwrap_or_else(|| panic!("a service account for {client}"))
+    };
+    assert_eq!(
+        account("svc-accounts")["clientRoles"]["realm-management"],
+        serde_json::json!(["manage-users", "view-users", "query-users"]),
+        "svc-accounts administers users, and is the only one that does"
+    );
+    for user in service_accounts {
+        if user["serviceAccountClientId"] != "svc-accounts" {
+            assert!(user["clientRoles"].is_null(), "{user}");
+        }
     }
+    assert_eq!(account("partner-demo")["realmRoles"], serde_json::json!(["partner"]));
     assert_eq!(
         realm["accessTokenLifespan"], 300,
         "access tokens live minutes"
