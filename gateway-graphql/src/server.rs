@@ -43,6 +43,14 @@ pub struct GatewayServer {
 struct GatewayState {
     schema: MeshSchema,
     auth: Arc<Authenticator>,
+    playground: Arc<String>,
+}
+
+/// The playground's demo sign-in (dev only): where to get tokens, and whom to offer.
+#[derive(Debug, Clone)]
+pub struct DevSignIn {
+    pub token_url: String,
+    pub users: Vec<String>,
 }
 
 impl std::fmt::Debug for GatewayServer {
@@ -62,8 +70,18 @@ impl GatewayServer {
         let listener = TcpListener::bind(addr).await?;
         Ok(GatewayServer {
             listener,
-            state: GatewayState { schema, auth },
+            state: GatewayState {
+                schema,
+                auth,
+                playground: Arc::new(playground(None)),
+            },
         })
+    }
+
+    /// Adds a demo-user picker to the playground that signs in at a development issuer.
+    pub fn with_dev_sign_in(mut self, sign_in: &DevSignIn) -> GatewayServer {
+        self.state.playground = Arc::new(playground(Some(sign_in)));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -94,14 +112,29 @@ fn router(state: GatewayState) -> Router {
         .with_state(state)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint(GRAPHQL_PATH)
-            .subscription_endpoint(SUBSCRIPTIONS_PATH)
-            .title("MedMesh GraphQL")
-            .finish(),
-    )
+async fn graphiql(State(state): State<GatewayState>) -> Html<String> {
+    Html(state.playground.as_ref().clone())
+}
+
+/// GraphiQL; with `sign_in`, a script that runs before GraphiQL's own adds the demo-user
+/// picker and puts the chosen user's token on every request.
+fn playground(sign_in: Option<&DevSignIn>) -> String {
+    let page = GraphiQLSource::build()
+        .endpoint(GRAPHQL_PATH)
+        .subscription_endpoint(SUBSCRIPTIONS_PATH)
+        .title("MedMesh GraphQL")
+        .finish();
+    let Some(sign_in) = sign_in else {
+        return page;
+    };
+    let script = include_str!("assets/dev-sign-in.html")
+        .replace("__TOKEN_URL__", &sign_in.token_url)
+        .replace(
+            "__USERS__",
+            &serde_json::to_string(&sign_in.users).unwrap_or_else(|_| "[]".into()),
+        )
+        .replace("__GRAPHQL_PATH__", GRAPHQL_PATH);
+    page.replacen("<head>", &format!("<head>\n{script}"), 1)
 }
 
 /// The GraphQL answer to a refused token; nothing was executed.

@@ -185,3 +185,16 @@ async fn every_root_field_has_an_access_rule() {
         "rules for fields that no longer exist: {stale:?}"
     );
 }
+
+#[tokio::test]
+async fn outside_dev_the_playground_has_no_demo_sign_in() {
+    let g = gateway().await;
+    let page = reqwest::get(g.url.trim_end_matches("/graphql").to_string() + "/")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("graphiql"), "the playground is served");
+    assert!(!page.contains("medmesh-sign-in"));
+}

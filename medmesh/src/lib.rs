@@ -3,7 +3,9 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens, build_schema};
+use gateway_graphql::{
+    GatewayServer, ServiceClients, accounts::PlatformTokens, build_schema, server::DevSignIn,
+};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
@@ -222,6 +224,15 @@ impl Platform {
                     addr,
                     source,
                 })?;
+            let gateway = match &dev_issuer {
+                Some(issuer) => gateway.with_dev_sign_in(&DevSignIn {
+                    token_url: issuer.token_endpoint(),
+                    users: svc_kit::auth::dev_issuer::DEMO_USERS
+                        .map(String::from)
+                        .to_vec(),
+                }),
+                None => gateway,
+            };
             gateway_addr = Some(gateway.local_addr());
             let token = shutdown.clone();
             let grace = settings.shutdown_grace();

@@ -656,3 +656,86 @@ async fn forged_tokens_are_refused_by_the_gateway_and_touch_no_data() {
     assert!(issuer.directory.by_username("forger").is_none());
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_signs_in_as_a_demo_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let gateway = format!("http://{}", platform.gateway_addr.unwrap());
+    let page = reqwest::get(format!("{gateway}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token_url = platform.dev_issuer.as_ref().unwrap().token_endpoint();
+    assert!(
+        page.contains("medmesh-sign-in"),
+        "the picker is on the page"
+    );
+    assert!(
+        page.contains(&format!("\"{token_url}\"")),
+        "it signs in at the dev issuer"
+    );
+    for user in svc_kit::auth::dev_issuer::DEMO_USERS {
+        assert!(page.contains(&format!("\"{user}\"")), "{user} is offered");
+    }
+    // The page lives on the gateway's origin and asks the issuer's: the issuer allows it.
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, &token_url)
+        .header("Origin", &gateway)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let answer = client
+        .post(&token_url)
+        .header("Origin", &gateway)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "medmesh-web"),
+            ("username", "doctor"),
+            ("password", "doctor"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+    let token: Value = answer.json().await.unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    // What the page's fetch wrapper then sends.
+    let me = common::graphql_as(
+        &format!("{gateway}/graphql"),
+        Some(token),
+        "{ me { username roles } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({ "username": "doctor", "roles": ["DOCTOR"] }),
+        "{me}"
+    );
+    // The admin API is not open to pages.
+    let admin = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!(
+                "{}/users",
+                platform.dev_issuer.as_ref().unwrap().admin_base()
+            ),
+        )
+        .header("Origin", &gateway)
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.headers().get("access-control-allow-origin").is_none());
+    platform.stop().await;
+}

@@ -34,7 +34,10 @@ fn realm_has_our_roles_and_the_default_grants_no_platform_role() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     for role in svc_kit::auth::dev_issuer::directory::REALM_ROLES {
-        assert!(roles.contains(&role), "role {role}, as the dev issuer knows it");
+        assert!(
+            roles.contains(&role),
+            "role {role}, as the dev issuer knows it"
+        );
     }
     let default = &realm["defaultRole"];
     assert_eq!(
@@ -71,7 +74,10 @@ fn realm_has_our_roles_and_the_default_grants_no_platform_role() {
             assert!(user["clientRoles"].is_null(), "{user}");
         }
     }
-    assert_eq!(account("partner-demo")["realmRoles"], serde_json::json!(["partner"]));
+    assert_eq!(
+        account("partner-demo")["realmRoles"],
+        serde_json::json!(["partner"])
+    );
     assert_eq!(
         realm["accessTokenLifespan"], 300,
         "access tokens live minutes"
