@@ -3,7 +3,7 @@
 use serde_json::Value;
 use svc_kit::{
     Settings,
-    auth::dev_issuer::{AUDIENCE, DEMO_USERS, REALM, SERVICE_CLIENTS, WEB_CLIENT},
+    auth::dev_issuer::{AUDIENCE, REALM, SERVICE_CLIENTS, WEB_CLIENT},
 };
 
 fn realm() -> Value {
