@@ -17,8 +17,9 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     convert::{self, DOCTOR, PHARMACIST},
-    domain::{self, Email, LanguageTag, Name, Operation, Phone, Reach, Role, TimeZone, Username},
+    domain::{self, Email, Name, Operation, Reach, Role},
     identity::{IdentityAdmin, IdentityError, NewIdentity},
+    input::{apply_changes, parse_registration},
     store::{self, AffiliationRecord, AuditRecord, UserFilter, UserRecord},
 };
 
@@ -244,6 +245,10 @@ impl AccountsApi {
         }
     }
 
+    async fn audit(&self, txn: &DatabaseTransaction, entry: AuditRecord) -> Result<(), Status> {
+        store::append_audit(txn, &entry).await.map_err(internal)
+    }
+
     async fn enqueue(&self, txn: &DatabaseTransaction, event: NewEvent) -> Result<(), Status> {
         self.outbox
             .enqueue(txn, event)
@@ -326,149 +331,6 @@ impl AccountsApi {
     }
 }
 
-/// The contact fields `UpdateProfile` may change, by their mask path.
-const UPDATABLE: [&str; 6] = [
-    "email",
-    "phone",
-    "given_name",
-    "family_name",
-    "preferred_language",
-    "time_zone",
-];
-
-/// Applies the masked fields of `changes` to `user`, collecting every bad value.
-fn apply_changes(
-    user: &mut UserRecord,
-    changes: &pb::Profile,
-    paths: &[String],
-) -> Vec<FieldViolation> {
-    let mut violations = Vec::new();
-    for path in paths {
-        let mut set = |_field: &str, result: Result<String, FieldViolation>, slot: &mut String| {
-            match result {
-                Ok(value) => *slot = value,
-                Err(v) => violations.push(v),
-            }
-        };
-        match path.as_str() {
-            "email" => set(
-                "email",
-                Email::parse("email", &changes.email).map(|e| e.as_str().to_string()),
-                &mut user.email,
-            ),
-            "given_name" => set(
-                "given_name",
-                Name::parse("given_name", &changes.given_name).map(|n| n.as_str().to_string()),
-                &mut user.given_name,
-            ),
-            "family_name" => set(
-                "family_name",
-                Name::parse("family_name", &changes.family_name).map(|n| n.as_str().to_string()),
-                &mut user.family_name,
-            ),
-            // The optional ones may be cleared with an empty value.
-            "phone" if changes.phone.trim().is_empty() => user.phone.clear(),
-            "phone" => set(
-                "phone",
-                Phone::parse("phone", &changes.phone).map(|p| p.as_str().to_string()),
-                &mut user.phone,
-            ),
-            "preferred_language" if changes.preferred_language.trim().is_empty() => {
-                user.preferred_language.clear()
-            }
-            "preferred_language" => set(
-                "preferred_language",
-                LanguageTag::parse("preferred_language", &changes.preferred_language)
-                    .map(|l| l.as_str().to_string()),
-                &mut user.preferred_language,
-            ),
-            "time_zone" if changes.time_zone.trim().is_empty() => user.time_zone.clear(),
-            "time_zone" => set(
-                "time_zone",
-                TimeZone::parse("time_zone", &changes.time_zone).map(|t| t.as_str().to_string()),
-                &mut user.time_zone,
-            ),
-            other => set(
-                "update_mask",
-                Err(FieldViolation::new(
-                    "update_mask",
-                    format!(
-                        "{other:?} cannot be updated here; updatable: {}",
-                        UPDATABLE.join(", ")
-                    ),
-                )),
-                &mut String::new(),
-            ),
-        }
-    }
-    violations
-}
-
-/// The validated fields of a registration.
-struct Registration {
-    username: Username,
-    email: Email,
-    given_name: Name,
-    family_name: Name,
-    phone: Option<Phone>,
-    language: Option<LanguageTag>,
-    time_zone: Option<TimeZone>,
-}
-
-fn parse_registration(request: &pb::RegisterPatientRequest) -> Result<Registration, Status> {
-    let mut violations = Vec::new();
-    let mut keep = |v: FieldViolation| violations.push(v);
-    let username = Username::parse("username", &request.username).map_err(&mut keep);
-    let email = Email::parse("email", &request.email).map_err(&mut keep);
-    let given_name = Name::parse("given_name", &request.given_name).map_err(&mut keep);
-    let family_name = Name::parse("family_name", &request.family_name).map_err(&mut keep);
-    fn optional(raw: &str) -> Option<&str> {
-        (!raw.trim().is_empty()).then_some(raw)
-    }
-    let phone = optional(&request.phone)
-        .map(|p| Phone::parse("phone", p))
-        .transpose()
-        .map_err(&mut keep);
-    let language = optional(&request.preferred_language)
-        .map(|l| LanguageTag::parse("preferred_language", l))
-        .transpose()
-        .map_err(&mut keep);
-    let time_zone = optional(&request.time_zone)
-        .map(|t| TimeZone::parse("time_zone", t))
-        .transpose()
-        .map_err(&mut keep);
-    let _ =
-        domain::check_password("password", &request.password, &request.username).map_err(&mut keep);
-    match (
-        username,
-        email,
-        given_name,
-        family_name,
-        phone,
-        language,
-        time_zone,
-    ) {
-        (
-            Ok(username),
-            Ok(email),
-            Ok(given_name),
-            Ok(family_name),
-            Ok(phone),
-            Ok(language),
-            Ok(time_zone),
-        ) if violations.is_empty() => Ok(Registration {
-            username,
-            email,
-            given_name,
-            family_name,
-            phone,
-            language,
-            time_zone,
-        }),
-        _ => Err(invalid_argument(&violations)),
-    }
-}
-
 fn key(
     principal: &Principal,
     operation: &'static str,
@@ -538,9 +400,9 @@ impl AccountsService for AccountsApi {
         let txn = self.begin().await?;
         if after.audit_view() != before.audit_view() {
             self.save(&txn, &after).await?;
-            store::append_audit(
+            self.audit(
                 &txn,
-                &audit(
+                audit(
                     &principal,
                     "profile.updated",
                     &before.user_id,
@@ -549,8 +411,7 @@ impl AccountsService for AccountsApi {
                     "",
                 ),
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         }
         let saved = convert::profile(&self.reload(&txn, &before.user_id).await?);
         let response = self.commit(txn, &key, saved).await?;
@@ -618,9 +479,9 @@ impl AccountsService for AccountsApi {
                     .unwrap_or_default();
                 user.roles = [Role::Patient].into();
                 store::insert(&txn, &user).await.map_err(internal)?;
-                store::append_audit(
+                self.audit(
                     &txn,
-                    &audit(
+                    audit(
                         &principal,
                         "user.registered",
                         &user.user_id,
@@ -629,8 +490,7 @@ impl AccountsService for AccountsApi {
                         "",
                     ),
                 )
-                .await
-                .map_err(internal)?;
+                .await?;
                 self.enqueue(&txn, user_event("registered", &user, None))
                     .await?;
                 user
@@ -745,9 +605,9 @@ impl AccountsService for AccountsApi {
         if after.roles != roles {
             after.roles = roles;
             self.save(&txn, &after).await?;
-            store::append_audit(
+            self.audit(
                 &txn,
-                &audit(
+                audit(
                     &principal,
                     "roles.set",
                     &after.user_id,
@@ -756,8 +616,7 @@ impl AccountsService for AccountsApi {
                     "",
                 ),
             )
-            .await
-            .map_err(internal)?;
+            .await?;
             self.enqueue(&txn, user_event("roles_changed", &after, Some(&previous)))
                 .await?;
         }
@@ -834,9 +693,9 @@ impl AccountsService for AccountsApi {
             .map_err(internal)?
         {
             let after = self.reload(&txn, &before.user_id).await?;
-            store::append_audit(
+            self.audit(
                 &txn,
-                &audit(
+                audit(
                     &principal,
                     "affiliation.added",
                     &before.user_id,
@@ -845,8 +704,7 @@ impl AccountsService for AccountsApi {
                     "",
                 ),
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         }
         let saved = convert::profile(&self.reload(&txn, &before.user_id).await?);
         Ok(Response::new(self.commit(txn, &key, saved).await?))
@@ -872,9 +730,9 @@ impl AccountsService for AccountsApi {
             return Err(Status::not_found("the user has no such affiliation"));
         }
         let after = self.reload(&txn, &before.user_id).await?;
-        store::append_audit(
+        self.audit(
             &txn,
-            &audit(
+            audit(
                 &principal,
                 "affiliation.removed",
                 &before.user_id,
@@ -883,8 +741,7 @@ impl AccountsService for AccountsApi {
                 "",
             ),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
         Ok(Response::new(
             self.commit(txn, &key, convert::profile(&after)).await?,
         ))
@@ -922,9 +779,9 @@ impl AccountsService for AccountsApi {
             after.active = false;
             after.deactivation_reason = reason.clone();
             self.save(&txn, &after).await?;
-            store::append_audit(
+            self.audit(
                 &txn,
-                &audit(
+                audit(
                     &principal,
                     "user.deactivated",
                     &after.user_id,
@@ -933,8 +790,7 @@ impl AccountsService for AccountsApi {
                     &reason,
                 ),
             )
-            .await
-            .map_err(internal)?;
+            .await?;
             self.enqueue(&txn, user_event("deactivated", &after, Some(&previous)))
                 .await?;
         }
@@ -1060,12 +916,11 @@ impl AccountsService for AccountsApi {
         store::scrub_audit(&txn, &after.user_id)
             .await
             .map_err(internal)?;
-        store::append_audit(
+        self.audit(
             &txn,
-            &audit(&principal, "user.erased", &after.user_id, None, None, ""),
+            audit(&principal, "user.erased", &after.user_id, None, None, ""),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
         self.enqueue(&txn, user_event("erased", &after, None))
             .await?;
         let response = pb::EraseMyAccountResponse {

@@ -9,6 +9,7 @@ mod api;
 mod convert;
 pub mod domain;
 pub mod identity;
+mod input;
 pub mod store;
 
 use medmesh_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
