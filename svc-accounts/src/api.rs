@@ -152,6 +152,19 @@ fn encode_token(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(value)
 }
 
+/// Trims a fetch of `limit + 1` items to `limit` and returns the token of the page after it,
+/// empty on the last page.
+fn next_page<T>(items: &mut Vec<T>, limit: u64, cursor: impl Fn(&T) -> String) -> String {
+    if items.len() as u64 <= limit {
+        return String::new();
+    }
+    items.truncate(limit as usize);
+    items
+        .last()
+        .map(|item| encode_token(&cursor(item)))
+        .unwrap_or_default()
+}
+
 fn decode_token(token: &str) -> Result<Option<String>, Status> {
     if token.is_empty() {
         return Ok(None);
@@ -535,15 +548,7 @@ impl AccountsService for AccountsApi {
         let mut users = store::list(&self.db, &filter, after.as_deref(), limit + 1)
             .await
             .map_err(internal)?;
-        let next_page_token = if users.len() as u64 > limit {
-            users.truncate(limit as usize);
-            users
-                .last()
-                .map(|u| encode_token(&u.user_id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page(&mut users, limit, |u| u.user_id.clone());
         Ok(Response::new(pb::ListUsersResponse {
             users: users.iter().map(convert::profile).collect(),
             next_page_token,
@@ -817,15 +822,7 @@ impl AccountsService for AccountsApi {
         let mut events = store::list_audit(&self.db, user_id.as_deref(), before, limit + 1)
             .await
             .map_err(internal)?;
-        let next_page_token = if events.len() as u64 > limit {
-            events.truncate(limit as usize);
-            events
-                .last()
-                .map(|e| encode_token(&e.seq.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page(&mut events, limit, |e| e.seq.to_string());
         Ok(Response::new(pb::ListAuditEventsResponse {
             events: events.iter().map(convert::audit_event).collect(),
             next_page_token,
