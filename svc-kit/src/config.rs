@@ -86,6 +86,19 @@ pub struct Settings {
     pub events: EventSettings,
     pub gateway: GatewaySettings,
     pub services: ServicesSettings,
+    pub scheduling: SchedulingSettings,
+}
+
+/// How scheduling treats holds, waitlist offers and its free-slot cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingSettings {
+    pub hold_minutes: u32,
+    pub waitlist_offer_minutes: u32,
+    pub sweep_interval_ms: u64,
+    pub slots_cache_ttl_ms: u64,
+    pub max_slot_range_days: u32,
+    pub idempotency_retention_hours: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -459,6 +472,34 @@ impl Settings {
                 &format!("services.{service}.database_url"),
                 "is required in production mode",
             ));
+        }
+        if service == ServiceName::Scheduling {
+            let s = &self.scheduling;
+            let checks = [
+                (
+                    "scheduling.hold_minutes",
+                    (1..=120).contains(&s.hold_minutes),
+                ),
+                (
+                    "scheduling.waitlist_offer_minutes",
+                    (1..=1440).contains(&s.waitlist_offer_minutes),
+                ),
+                ("scheduling.sweep_interval_ms", s.sweep_interval_ms >= 10),
+                (
+                    "scheduling.max_slot_range_days",
+                    (1..=366).contains(&s.max_slot_range_days),
+                ),
+                (
+                    "scheduling.idempotency_retention_hours",
+                    s.idempotency_retention_hours >= 1,
+                ),
+            ];
+            if let Some((key, _)) = checks.iter().find(|(_, ok)| !ok) {
+                return Err(ConfigError::key(
+                    key,
+                    "is out of range (see docs/configuration.md)",
+                ));
+            }
         }
         if service == ServiceName::Accounts {
             self.client_secret(

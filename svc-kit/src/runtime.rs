@@ -39,6 +39,13 @@ pub trait MeshService: Send + Sync + 'static {
     const MIGRATIONS: &'static [Migration];
     /// Adds the service's tonic services to `server`.
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer;
+    /// Starts the service's background workers (they stop when `shutdown` is cancelled).
+    fn spawn_workers(
+        _context: &ServiceContext,
+        _shutdown: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        Vec::new()
+    }
 }
 
 /// Where a process publishes its events and its consumers read them.
@@ -209,12 +216,16 @@ pub async fn start<S: MeshService>(
             }
         })
     };
+    let mut tasks = S::spawn_workers(&context, shutdown.clone());
     let relay_task = tokio::spawn(relay.run(shutdown));
     tracing::info!(service = %name, %grpc_addr, "service started");
     Ok(StartedService {
         service: name,
         grpc_addr,
         context,
-        tasks: vec![server_task, relay_task, topics_task],
+        tasks: {
+            tasks.extend([server_task, relay_task, topics_task]);
+            tasks
+        },
     })
 }

@@ -1,0 +1,159 @@
+//! Waitlist entries: patients waiting for a doctor's slot within a date range, first come first
+//! served.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use svc_kit::db::stmt;
+
+use super::{date_text, get_ts, parse_date, ts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryStatus {
+    Waiting,
+    Offered,
+    Fulfilled,
+    Left,
+    /// An offer ran out unanswered.
+    Lapsed,
+}
+
+impl EntryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Waiting => "waiting",
+            EntryStatus::Offered => "offered",
+            EntryStatus::Fulfilled => "fulfilled",
+            EntryStatus::Left => "left",
+            EntryStatus::Lapsed => "lapsed",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<EntryStatus> {
+        [
+            EntryStatus::Waiting,
+            EntryStatus::Offered,
+            EntryStatus::Fulfilled,
+            EntryStatus::Left,
+            EntryStatus::Lapsed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    pub entry_id: String,
+    pub doctor_id: String,
+    pub patient_id: String,
+    pub from_date: NaiveDate,
+    pub to_date: NaiveDate,
+    pub status: EntryStatus,
+    pub offered_appointment_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn entry(row: &QueryResult) -> Result<EntryRecord, DbErr> {
+    let status: String = row.try_get("", "status")?;
+    Ok(EntryRecord {
+        entry_id: row.try_get("", "entry_id")?,
+        doctor_id: row.try_get("", "doctor_id")?,
+        patient_id: row.try_get("", "patient_id")?,
+        from_date: parse_date(&row.try_get::<String>("", "from_date")?)?,
+        to_date: parse_date(&row.try_get::<String>("", "to_date")?)?,
+        status: EntryStatus::parse(&status)
+            .ok_or_else(|| DbErr::Type(format!("status {status}")))?,
+        offered_appointment_id: row.try_get("", "offered_appointment_id")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+/// Inserts the entry; false if the patient already waits for this doctor.
+pub async fn insert<C: ConnectionTrait>(conn: &C, e: &EntryRecord) -> Result<bool, DbErr> {
+    let b = conn.get_database_backend();
+    let result = conn
+        .execute_raw(stmt(
+            b,
+            "INSERT INTO waitlist (entry_id, doctor_id, patient_id, from_date, to_date, status,
+                offered_appointment_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (doctor_id, patient_id) WHERE status IN ('waiting', 'offered') DO NOTHING",
+            [
+                e.entry_id.clone().into(),
+                e.doctor_id.clone().into(),
+                e.patient_id.clone().into(),
+                date_text(e.from_date).into(),
+                date_text(e.to_date).into(),
+                e.status.as_str().into(),
+                e.offered_appointment_id.clone().into(),
+                ts(b, e.created_at),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<EntryRecord>, DbErr> {
+    conn.query_one_raw(stmt(
+        conn.get_database_backend(),
+        "SELECT * FROM waitlist WHERE entry_id = $1",
+        [id.into()],
+    ))
+    .await?
+    .map(|r| entry(&r))
+    .transpose()
+}
+
+pub async fn set_status<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    status: EntryStatus,
+    offered_appointment_id: &str,
+) -> Result<(), DbErr> {
+    conn.execute_raw(stmt(
+        conn.get_database_backend(),
+        "UPDATE waitlist SET status = $2, offered_appointment_id = $3 WHERE entry_id = $1",
+        [
+            id.into(),
+            status.as_str().into(),
+            offered_appointment_id.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Waiting entries of `doctor_id` whose range covers `date`, first come first served.
+pub async fn waiting_for<C: ConnectionTrait>(
+    conn: &C,
+    doctor_id: &str,
+    date: NaiveDate,
+) -> Result<Vec<EntryRecord>, DbErr> {
+    let rows = conn
+        .query_all_raw(stmt(
+            conn.get_database_backend(),
+            "SELECT * FROM waitlist WHERE doctor_id = $1 AND status = 'waiting'
+               AND from_date <= $2 AND to_date >= $2
+             ORDER BY entry_id LIMIT 20",
+            [doctor_id.into(), date_text(date).into()],
+        ))
+        .await?;
+    rows.iter().map(entry).collect()
+}
+
+/// A patient's entries, or a doctor's list.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    doctor_id: Option<&str>,
+    patient_id: Option<&str>,
+) -> Result<Vec<EntryRecord>, DbErr> {
+    let rows = conn
+        .query_all_raw(stmt(
+            conn.get_database_backend(),
+            "SELECT * FROM waitlist WHERE ($1 = '' OR doctor_id = $1) AND ($2 = '' OR patient_id = $2)
+             ORDER BY entry_id LIMIT 500",
+            [doctor_id.unwrap_or("").into(), patient_id.unwrap_or("").into()],
+        ))
+        .await?;
+    rows.iter().map(entry).collect()
+}

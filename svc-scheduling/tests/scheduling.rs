@@ -1,0 +1,981 @@
+//! svc-scheduling end to end over gRPC, on PostgreSQL and on SQLite, with svc-accounts and a
+//! real OIDC issuer beside it.
+
+mod common;
+
+use common::{Harness, code, date, day, fields, start, ts, with};
+use medmesh_proto::{
+    common::v1::TimeOfDay,
+    scheduling::v1::{self as pb, AppointmentStatus as S},
+};
+use svc_kit::{backend_test, testing::TestDb};
+use tonic::Code;
+
+/// A clinic in Kyiv with one doctor seeing patients every day 08:00-20:00.
+async fn practice(h: &Harness) -> String {
+    let (clinic, _) = h.clinic("Central", "Europe/Kyiv").await;
+    let spec = h.specialization("Cardiology").await;
+    h.doctor(&h.token("doctor"), &clinic, &spec).await
+}
+
+fn hold(doctor: &str, slot: &pb::Slot, request_id: &str) -> pb::HoldSlotRequest {
+    pb::HoldSlotRequest {
+        request_id: request_id.to_string(),
+        doctor_id: doctor.to_string(),
+        start: slot.start,
+        patient_id: String::new(),
+    }
+}
+
+fn book(doctor: &str, slot: &pb::Slot, request_id: &str) -> pb::BookAppointmentRequest {
+    pb::BookAppointmentRequest {
+        request_id: request_id.to_string(),
+        doctor_id: doctor.to_string(),
+        start: slot.start,
+        reason: "check-up".to_string(),
+        ..Default::default()
+    }
+}
+
+backend_test!(
+    the_directory_and_schedules_are_managed_and_validated,
+    directory
+);
+async fn directory(db: TestDb) {
+    let h = start(db).await;
+    let admin = h.token("admin");
+    let (clinic, cabinet) = h.clinic("Central", "Europe/Kyiv").await;
+    let spec = h.specialization("Cardiology").await;
+    let doctor = h.doctor(&h.token("doctor"), &clinic, &spec).await;
+
+    // Anyone signed in finds the doctor by specialization, clinic and part of the name.
+    let patient = h.token("patient");
+    let found = h
+        .client()
+        .list_doctors(with(
+            pb::ListDoctorsRequest {
+                specialization_id: spec.clone(),
+                clinic_id: clinic.clone(),
+                name_query: "DOCT".to_string(),
+                ..Default::default()
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.doctors.len(), 1);
+    assert_eq!(found.doctors[0].doctor_id, doctor);
+    assert_eq!(found.doctors[0].specialization_name, "Cardiology");
+    assert_eq!(
+        found.doctors[0].display_name, "Demo doctor",
+        "the name comes from svc-accounts"
+    );
+    let none = h
+        .client()
+        .list_doctors(with(
+            pb::ListDoctorsRequest {
+                name_query: "%".to_string(),
+                ..Default::default()
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.doctors.is_empty(), "% matches itself, not everything");
+
+    // Only an admin manages the directory.
+    let refused = h
+        .client()
+        .create_clinic(with(
+            pb::CreateClinicRequest {
+                request_id: "c-x".into(),
+                clinic: Some(pb::Clinic {
+                    name: "X".into(),
+                    time_zone: "UTC".into(),
+                    ..Default::default()
+                }),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(code(&refused), Code::PermissionDenied);
+
+    // Bad input names each field and writes nothing.
+    let before = h.count("SELECT COUNT(*) FROM clinics").await;
+    let bad = h
+        .client()
+        .create_clinic(with(
+            pb::CreateClinicRequest {
+                request_id: "c-bad".into(),
+                clinic: Some(pb::Clinic {
+                    name: " ".into(),
+                    time_zone: "Mars/Olympus".into(),
+                    cancellation_cutoff_minutes: -5,
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await;
+    assert_eq!(
+        fields(bad),
+        [
+            "clinic.name",
+            "clinic.time_zone",
+            "clinic.cancellation_cutoff_minutes"
+        ]
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM clinics").await, before);
+
+    // A template overlapping one of the doctor's is refused, and the doctor manages their own.
+    let doctor_token = h.token("doctor");
+    let overlapping = h
+        .client()
+        .add_schedule_template(with(
+            pb::AddScheduleTemplateRequest {
+                request_id: "t-overlap".into(),
+                template: Some(pb::ScheduleTemplate {
+                    weekday: 3,
+                    start: Some(TimeOfDay {
+                        hours: 19,
+                        minutes: 0,
+                    }),
+                    end: Some(TimeOfDay {
+                        hours: 21,
+                        minutes: 0,
+                    }),
+                    valid_from: Some(date(chrono::Utc::now().date_naive())),
+                    ..Default::default()
+                }),
+            },
+            &doctor_token,
+        ))
+        .await;
+    assert_eq!(code(&overlapping), Code::AlreadyExists, "{overlapping:?}");
+    assert!(
+        overlapping
+            .unwrap_err()
+            .message()
+            .contains("overlaps template")
+    );
+    let templates = h.count("SELECT COUNT(*) FROM schedule_templates").await;
+    assert_eq!(templates, 7);
+    let bad_template = h
+        .client()
+        .add_schedule_template(with(
+            pb::AddScheduleTemplateRequest {
+                request_id: "t-bad".into(),
+                template: Some(pb::ScheduleTemplate {
+                    weekday: 9,
+                    start: Some(TimeOfDay {
+                        hours: 10,
+                        minutes: 0,
+                    }),
+                    end: Some(TimeOfDay {
+                        hours: 25,
+                        minutes: 0,
+                    }),
+                    valid_from: None,
+                    cabinet_id: cabinet.clone(),
+                    ..Default::default()
+                }),
+            },
+            &doctor_token,
+        ))
+        .await;
+    assert_eq!(
+        fields(bad_template),
+        ["template.weekday", "template.end", "template.valid_from"]
+    );
+    // Another doctor's calendar is not this doctor's to change.
+    let other = h.token_for("other-doctor", &["doctor"]);
+    let foreign = h
+        .client()
+        .add_schedule_exception(with(
+            pb::AddScheduleExceptionRequest {
+                request_id: "e-foreign".into(),
+                exception: Some(pb::ScheduleException {
+                    doctor_id: doctor.clone(),
+                    date: Some(date(
+                        chrono::Utc::now().date_naive() + chrono::Duration::days(3),
+                    )),
+                    day_off: true,
+                    ..Default::default()
+                }),
+            },
+            &other,
+        ))
+        .await;
+    assert_eq!(code(&foreign), Code::NotFound);
+
+    // A day off empties that day.
+    assert!(!h.free_slots(&patient, &doctor, 3).await.is_empty());
+    let kyiv_day = (chrono::Utc::now() + chrono::Duration::days(3)).date_naive();
+    h.client()
+        .add_schedule_exception(with(
+            pb::AddScheduleExceptionRequest {
+                request_id: "e-off".into(),
+                exception: Some(pb::ScheduleException {
+                    date: Some(date(kyiv_day)),
+                    day_off: true,
+                    reason: "conference".into(),
+                    ..Default::default()
+                }),
+            },
+            &doctor_token,
+        ))
+        .await
+        .unwrap();
+    assert!(
+        h.free_slots(&patient, &doctor, 3).await.is_empty(),
+        "the cached list was invalidated"
+    );
+    let schedule = h
+        .client()
+        .get_schedule(with(pb::GetScheduleRequest::default(), &doctor_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schedule.templates.len(), 7);
+    assert_eq!(schedule.exceptions.len(), 1);
+    assert_eq!(schedule.time_zone, "Europe/Kyiv");
+    // A patient does not read schedules.
+    let denied = h
+        .client()
+        .get_schedule(with(pb::GetScheduleRequest { doctor_id: doctor }, &patient))
+        .await;
+    assert_eq!(code(&denied), Code::PermissionDenied);
+}
+
+backend_test!(a_patient_holds_books_reschedules_and_cancels, booking_flow);
+async fn booking_flow(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let me = h.user_id(&patient).await;
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    assert_eq!(slots.len(), 24, "08:00-20:00 in 30-minute visits");
+    assert_eq!(slots[0].time_zone, "Europe/Kyiv");
+
+    // Hold, then the slot is no longer free (the cached list was invalidated).
+    let held = h
+        .client()
+        .hold_slot(with(hold(&doctor, &slots[0], "h-1"), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.status(), S::Held);
+    assert_eq!(held.patient_id, me);
+    assert!(held.hold_expires_at.is_some());
+    let after_hold = h.free_slots(&patient, &doctor, 2).await;
+    assert_eq!(after_hold.len(), 23);
+    assert!(!after_hold.iter().any(|s| s.start == slots[0].start));
+
+    // Another patient cannot take it, even directly.
+    let other = h.token_for("second-patient", &["patient"]);
+    let taken = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-x"), &other))
+        .await;
+    assert_eq!(code(&taken), Code::AlreadyExists);
+    assert!(taken.unwrap_err().message().contains("doctor"));
+
+    // Book from the hold; a retry answers the same appointment and acts once.
+    let from_hold = pb::BookAppointmentRequest {
+        request_id: "b-1".into(),
+        hold_id: held.appointment_id.clone(),
+        reason: "check-up".into(),
+        ..Default::default()
+    };
+    let booked = h
+        .client()
+        .book_appointment(with(from_hold.clone(), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(booked.appointment_id, held.appointment_id);
+    assert_eq!(booked.status(), S::Booked);
+    let again = h
+        .client()
+        .book_appointment(with(from_hold, &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, booked);
+    assert_eq!(h.events("appointment.booked").await, 1);
+    // The same key with another body is refused.
+    let reused = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[3], "b-1"), &patient))
+        .await;
+    assert_eq!(fields(reused), ["request_id"]);
+
+    // The patient cannot be in two places: another doctor at the same time is refused.
+    let spec = h.specialization("Dermatology").await;
+    let (clinic2, _) = h.clinic("North", "Europe/Kyiv").await;
+    let second_doctor = h
+        .doctor(&h.token_for("doctor-two", &["doctor"]), &clinic2, &spec)
+        .await;
+    let same_time = h.free_slots(&patient, &second_doctor, 2).await;
+    let clash = h
+        .client()
+        .book_appointment(with(book(&second_doctor, &same_time[0], "b-2"), &patient))
+        .await;
+    assert_eq!(code(&clash), Code::AlreadyExists);
+    assert!(clash.unwrap_err().message().contains("patient"));
+
+    // Reschedule: the new time is taken and the old one freed together.
+    let moved = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "r-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                new_start: slots[4].start,
+                new_doctor_id: String::new(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.appointment_id, booked.appointment_id);
+    assert_eq!(moved.slot.as_ref().unwrap().start, slots[4].start);
+    let free = h.free_slots(&patient, &doctor, 2).await;
+    assert!(
+        free.iter().any(|s| s.start == slots[0].start),
+        "the old slot is free again"
+    );
+    assert!(!free.iter().any(|s| s.start == slots[4].start));
+    assert_eq!(h.events("appointment.rescheduled").await, 1);
+
+    // Rescheduling into a taken slot fails and leaves the appointment as it was.
+    h.client()
+        .book_appointment(with(book(&doctor, &slots[6], "b-other"), &other))
+        .await
+        .unwrap();
+    let blocked = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "r-2".into(),
+                appointment_id: booked.appointment_id.clone(),
+                new_start: slots[6].start,
+                new_doctor_id: String::new(),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(code(&blocked), Code::AlreadyExists);
+    let unchanged = h
+        .client()
+        .get_appointment(with(
+            pb::GetAppointmentRequest {
+                appointment_id: booked.appointment_id.clone(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged, moved, "the failed reschedule changed nothing");
+
+    // The state machine: a booked visit cannot be completed before check-in.
+    let nurse = h.token("nurse");
+    let admin = h.token("admin");
+    let change = |id: &str, status: S, request_id: &str| pb::ChangeAppointmentStatusRequest {
+        request_id: request_id.into(),
+        appointment_id: id.to_string(),
+        status: status as i32,
+        reason: String::new(),
+    };
+    let early = h
+        .client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::Completed, "s-0"),
+            &admin,
+        ))
+        .await;
+    assert_eq!(code(&early), Code::FailedPrecondition);
+    let a = h
+        .client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::Confirmed, "s-1"),
+            &admin,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(a.get_ref().status(), S::Confirmed);
+    // A nurse of no clinic does not reach it; a patient may not change statuses at all.
+    let nurse_try = h
+        .client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::CheckedIn, "s-2"),
+            &nurse,
+        ))
+        .await;
+    assert_eq!(code(&nurse_try), Code::NotFound);
+    let patient_try = h
+        .client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::CheckedIn, "s-3"),
+            &patient,
+        ))
+        .await;
+    assert_eq!(code(&patient_try), Code::PermissionDenied);
+    let doctor_token = h.token("doctor");
+    h.client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::CheckedIn, "s-4"),
+            &doctor_token,
+        ))
+        .await
+        .unwrap();
+    let done = h
+        .client()
+        .change_appointment_status(with(
+            change(&moved.appointment_id, S::Completed, "s-5"),
+            &doctor_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.status(), S::Completed);
+    let late_cancel = h
+        .client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-1".into(),
+                appointment_id: done.appointment_id.clone(),
+                reason: "x".into(),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(code(&late_cancel), Code::FailedPrecondition);
+    assert_eq!(h.events("appointment.completed").await, 1);
+
+    // A booking of the other patient is cancelled by them, and the slot is free again.
+    let theirs = h
+        .client()
+        .list_appointments(with(pb::ListAppointmentsRequest::default(), &other))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        theirs.appointments.len(),
+        1,
+        "a patient lists only their own"
+    );
+    let cancelled = h
+        .client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-2".into(),
+                appointment_id: theirs.appointments[0].appointment_id.clone(),
+                reason: "feeling better".into(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.status(), S::Cancelled);
+    assert_eq!(cancelled.cancellation_reason, "feeling better");
+    assert!(
+        h.free_slots(&patient, &doctor, 2)
+            .await
+            .iter()
+            .any(|s| s.start == slots[6].start)
+    );
+    // The audit trail has every step of the completed visit.
+    let steps = h
+        .count(&format!(
+            "SELECT COUNT(*) FROM appointment_audit WHERE appointment_id = '{}'",
+            done.appointment_id
+        ))
+        .await;
+    assert_eq!(
+        steps, 6,
+        "held, booked, rescheduled, confirmed, checked in, completed"
+    );
+}
+
+backend_test!(bad_input_gets_a_field_error_and_writes_nothing, bad_input);
+async fn bad_input(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    let before = h.count("SELECT COUNT(*) FROM appointments").await;
+    let keys = h.count("SELECT COUNT(*) FROM idempotency_keys").await;
+
+    let (from, to) = day(2);
+    let backwards = h
+        .client()
+        .list_free_slots(with(
+            pb::ListFreeSlotsRequest {
+                doctor_id: doctor.clone(),
+                from: Some(to),
+                to: Some(from),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(fields(backwards), ["to"]);
+    let unknown = h
+        .client()
+        .list_free_slots(with(
+            pb::ListFreeSlotsRequest {
+                doctor_id: uuid::Uuid::new_v4().to_string(),
+                from: Some(from),
+                to: Some(to),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(fields(unknown), ["doctor_id"]);
+
+    let mut off_grid = book(&doctor, &slots[0], "bad-1");
+    off_grid.start.as_mut().unwrap().seconds += 600;
+    assert_eq!(
+        fields(h.client().book_appointment(with(off_grid, &patient)).await),
+        ["start"]
+    );
+    let past = pb::BookAppointmentRequest {
+        start: Some(ts(chrono::Utc::now() - chrono::Duration::days(1))),
+        ..book(&doctor, &slots[0], "bad-2")
+    };
+    let past = h.client().book_appointment(with(past, &patient)).await;
+    let status = past.as_ref().unwrap_err();
+    assert!(status.message().contains("past"), "{status:?}");
+    assert_eq!(fields(past), ["start"]);
+    let no_key = book(&doctor, &slots[0], "");
+    assert_eq!(
+        fields(h.client().book_appointment(with(no_key, &patient)).await),
+        ["request_id"]
+    );
+    let bad_doctor = pb::BookAppointmentRequest {
+        doctor_id: "not-an-id".into(),
+        ..book(&doctor, &slots[0], "bad-3")
+    };
+    assert_eq!(
+        fields(
+            h.client()
+                .book_appointment(with(bad_doctor, &patient))
+                .await
+        ),
+        ["doctor_id"]
+    );
+    let long_reason = pb::BookAppointmentRequest {
+        reason: "x".repeat(501),
+        ..book(&doctor, &slots[0], "bad-4")
+    };
+    assert_eq!(
+        fields(
+            h.client()
+                .book_appointment(with(long_reason, &patient))
+                .await
+        ),
+        ["reason"]
+    );
+    let unknown_hold = pb::BookAppointmentRequest {
+        request_id: "bad-5".into(),
+        hold_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+    assert_eq!(
+        fields(
+            h.client()
+                .book_appointment(with(unknown_hold, &patient))
+                .await
+        ),
+        ["hold_id"]
+    );
+    let bad_status = pb::ChangeAppointmentStatusRequest {
+        request_id: "bad-6".into(),
+        appointment_id: uuid::Uuid::new_v4().to_string(),
+        status: S::Cancelled as i32,
+        reason: String::new(),
+    };
+    assert_eq!(
+        fields(
+            h.client()
+                .change_appointment_status(with(bad_status, &h.token("admin")))
+                .await
+        ),
+        ["status"]
+    );
+    let backwards_wait = pb::JoinWaitlistRequest {
+        request_id: "bad-7".into(),
+        doctor_id: doctor.clone(),
+        from_date: Some(date(
+            chrono::Utc::now().date_naive() + chrono::Duration::days(5),
+        )),
+        to_date: Some(date(
+            chrono::Utc::now().date_naive() + chrono::Duration::days(4),
+        )),
+        patient_id: String::new(),
+    };
+    assert_eq!(
+        fields(
+            h.client()
+                .join_waitlist(with(backwards_wait, &patient))
+                .await
+        ),
+        ["to_date"]
+    );
+
+    assert_eq!(h.count("SELECT COUNT(*) FROM appointments").await, before);
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, keys);
+    assert_eq!(h.count("SELECT COUNT(*) FROM waitlist").await, 0);
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM outbox WHERE event_type LIKE 'medmesh.scheduling%'")
+            .await,
+        0
+    );
+}
+
+backend_test!(holds_expire_on_their_own_and_the_waitlist_moves_on, expiry);
+async fn expiry(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let first = h.token("patient");
+    let second = h.token_for("waiting-one", &["patient"]);
+    let third = h.token_for("waiting-two", &["patient"]);
+    let slots = h.free_slots(&first, &doctor, 2).await;
+
+    // A hold that is never booked frees its slot when its time runs out.
+    h.client()
+        .hold_slot(with(hold(&doctor, &slots[1], "h-1"), &first))
+        .await
+        .unwrap();
+    assert!(
+        !h.free_slots(&first, &doctor, 2)
+            .await
+            .iter()
+            .any(|s| s.start == slots[1].start)
+    );
+    svc_scheduling::clock::advance(chrono::Duration::minutes(11));
+    h.eventually("the hold expires", || async {
+        h.events("hold.expired").await == 1
+    })
+    .await;
+    assert!(
+        h.free_slots(&first, &doctor, 2)
+            .await
+            .iter()
+            .any(|s| s.start == slots[1].start)
+    );
+
+    // Two patients wait; the first patient cancels; the first in line is offered the slot.
+    let booked = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-1"), &first))
+        .await
+        .unwrap()
+        .into_inner();
+    let tomorrow_plus = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    for (token, id) in [(&second, "w-1"), (&third, "w-2")] {
+        h.client()
+            .join_waitlist(with(
+                pb::JoinWaitlistRequest {
+                    request_id: id.into(),
+                    doctor_id: doctor.clone(),
+                    from_date: Some(date(tomorrow_plus)),
+                    to_date: Some(date(tomorrow_plus + chrono::Duration::days(3))),
+                    patient_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    }
+    h.client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                reason: String::new(),
+            },
+            &first,
+        ))
+        .await
+        .unwrap();
+    let offers = |token: String| {
+        let client = h.client();
+        async move {
+            let mut client = client;
+            client
+                .list_appointments(with(
+                    pb::ListAppointmentsRequest {
+                        statuses: vec![S::Held as i32],
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .appointments
+        }
+    };
+    let offered = offers(second.clone()).await;
+    assert_eq!(offered.len(), 1, "the first in line holds the freed slot");
+    assert_eq!(offered[0].slot.as_ref().unwrap().start, slots[0].start);
+    assert!(!offered[0].waitlist_entry_id.is_empty());
+    assert_eq!(h.events("waitlist.offered").await, 1);
+    assert!(offers(third.clone()).await.is_empty());
+
+    // The offer runs out unanswered: the next in line gets it.
+    svc_scheduling::clock::advance(chrono::Duration::minutes(31));
+    h.eventually("the offer moves on", || async {
+        h.events("waitlist.offered").await == 2
+    })
+    .await;
+    assert!(offers(second.clone()).await.is_empty());
+    let next = offers(third.clone()).await;
+    assert_eq!(next.len(), 1);
+    let entries = h
+        .client()
+        .list_waitlist(with(pb::ListWaitlistRequest::default(), &second))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(entries.entries[0].status(), pb::WaitlistStatus::Lapsed);
+
+    // The third patient takes it.
+    let taken = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                request_id: "b-3".into(),
+                hold_id: next[0].appointment_id.clone(),
+                ..Default::default()
+            },
+            &third,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(taken.status(), S::Booked);
+    let entries = h
+        .client()
+        .list_waitlist(with(pb::ListWaitlistRequest::default(), &third))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(entries.entries[0].status(), pb::WaitlistStatus::Fulfilled);
+
+    // Booking from a hold after it expired is refused, and nothing changes.
+    let late = h
+        .client()
+        .hold_slot(with(hold(&doctor, &slots[8], "h-late"), &first))
+        .await
+        .unwrap()
+        .into_inner();
+    svc_scheduling::clock::advance(chrono::Duration::minutes(11));
+    let refused = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                request_id: "b-late".into(),
+                hold_id: late.appointment_id.clone(),
+                ..Default::default()
+            },
+            &first,
+        ))
+        .await;
+    assert_eq!(code(&refused), Code::FailedPrecondition);
+}
+
+backend_test!(nobody_reaches_anothers_appointments, cross_user);
+async fn cross_user(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let owner = h.token("patient");
+    let stranger = h.token_for("stranger", &["patient"]);
+    let slots = h.free_slots(&owner, &doctor, 2).await;
+    let mine = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-1"), &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    let id = mine.appointment_id.clone();
+
+    let get = h
+        .client()
+        .get_appointment(with(
+            pb::GetAppointmentRequest {
+                appointment_id: id.clone(),
+            },
+            &stranger,
+        ))
+        .await;
+    assert_eq!(code(&get), Code::NotFound);
+    let unknown = h
+        .client()
+        .get_appointment(with(
+            pb::GetAppointmentRequest {
+                appointment_id: uuid::Uuid::new_v4().to_string(),
+            },
+            &stranger,
+        ))
+        .await;
+    assert_eq!(
+        unknown.unwrap_err().message(),
+        get.unwrap_err().message(),
+        "someone else's and none answer alike"
+    );
+    let cancel = h
+        .client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "x-1".into(),
+                appointment_id: id.clone(),
+                reason: String::new(),
+            },
+            &stranger,
+        ))
+        .await;
+    assert_eq!(code(&cancel), Code::NotFound);
+    let reschedule = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "x-2".into(),
+                appointment_id: id.clone(),
+                new_start: slots[2].start,
+                new_doctor_id: String::new(),
+            },
+            &stranger,
+        ))
+        .await;
+    assert_eq!(code(&reschedule), Code::NotFound);
+    let as_owner = pb::HoldSlotRequest {
+        patient_id: h.user_id(&owner).await,
+        ..hold(&doctor, &slots[3], "x-3")
+    };
+    assert_eq!(
+        code(&h.client().hold_slot(with(as_owner, &stranger)).await),
+        Code::PermissionDenied
+    );
+    let listed = h
+        .client()
+        .list_appointments(with(
+            pb::ListAppointmentsRequest {
+                patient_id: mine.patient_id.clone(),
+                ..Default::default()
+            },
+            &stranger,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.appointments.is_empty(),
+        "a filter on someone else yields nothing"
+    );
+    let waitlist = h
+        .client()
+        .list_waitlist(with(
+            pb::ListWaitlistRequest {
+                doctor_id: doctor.clone(),
+            },
+            &stranger,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(waitlist.entries.is_empty());
+
+    // The doctor sees their calendar, a nurse of another clinic does not, an admin does.
+    let calendar = |token: String| {
+        let mut client = h.client();
+        let doctor = doctor.clone();
+        async move {
+            client
+                .list_appointments(with(
+                    pb::ListAppointmentsRequest {
+                        doctor_id: doctor,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .appointments
+                .len()
+        }
+    };
+    assert_eq!(calendar(h.token("doctor")).await, 1);
+    assert_eq!(calendar(h.token_for("other-doctor", &["doctor"])).await, 0);
+    assert_eq!(calendar(h.token("nurse")).await, 0);
+    assert_eq!(calendar(h.token("admin")).await, 1);
+
+    // A partner reads the directory and free slots but books nothing.
+    let partner = h.client_token("partner-demo");
+    assert!(!h.free_slots(&partner, &doctor, 2).await.is_empty());
+    let partner_book = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[5], "p-1"), &partner))
+        .await;
+    assert_eq!(code(&partner_book), Code::PermissionDenied);
+    let partner_read = h
+        .client()
+        .get_appointment(with(
+            pb::GetAppointmentRequest { appointment_id: id },
+            &partner,
+        ))
+        .await;
+    assert_eq!(code(&partner_read), Code::PermissionDenied);
+}
+
+backend_test!(
+    staff_may_book_over_a_conflict_only_with_a_reason_and_it_is_audited,
+    overrides
+);
+async fn overrides(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let urgent = h.token_for("urgent", &["patient"]);
+    let urgent_id = h.user_id(&urgent).await;
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    h.client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-1"), &patient))
+        .await
+        .unwrap();
+
+    let by_patient = pb::BookAppointmentRequest {
+        override_reason: "please".into(),
+        ..book(&doctor, &slots[0], "o-1")
+    };
+    assert_eq!(
+        code(&h.client().book_appointment(with(by_patient, &urgent)).await),
+        Code::PermissionDenied
+    );
+    let by_admin = pb::BookAppointmentRequest {
+        override_reason: "acute chest pain".into(),
+        patient_id: urgent_id,
+        ..book(&doctor, &slots[0], "o-2")
+    };
+    let squeezed = h
+        .client()
+        .book_appointment(with(by_admin, &h.token("admin")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(squeezed.override_reason, "acute chest pain");
+    let audited = h
+        .count(&format!(
+            "SELECT COUNT(*) FROM appointment_audit WHERE appointment_id = '{}' AND action = 'appointment.booked_over_conflict' AND reason = 'acute chest pain'",
+            squeezed.appointment_id
+        ))
+        .await;
+    assert_eq!(audited, 1);
+}
