@@ -211,7 +211,7 @@ impl Harness {
             .client()
             .create_clinic(with(
                 pb::CreateClinicRequest {
-                    request_id: format!("clinic-{name}"),
+                    request_id: format!("clinic-{}", name.replace(' ', "-")),
                     clinic: Some(pb::Clinic {
                         name: name.to_string(),
                         address: "1 Main St".to_string(),
@@ -229,7 +229,7 @@ impl Harness {
             .client()
             .create_cabinet(with(
                 pb::CreateCabinetRequest {
-                    request_id: format!("cabinet-{name}"),
+                    request_id: format!("cabinet-{}", name.replace(' ', "-")),
                     cabinet: Some(pb::Cabinet {
                         clinic_id: clinic.clinic_id.clone(),
                         room: "101".to_string(),
@@ -249,7 +249,7 @@ impl Harness {
         self.client()
             .create_specialization(with(
                 pb::CreateSpecializationRequest {
-                    request_id: format!("spec-{name}"),
+                    request_id: format!("spec-{}", name.replace(' ', "-")),
                     specialization: Some(pb::Specialization {
                         name: name.to_string(),
                         ..Default::default()
