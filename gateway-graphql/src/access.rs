@@ -49,7 +49,65 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "removeAffiliation", Access::AnyRole(ADMIN)),
     ("Mutation", "deactivateUser", Access::AnyRole(ADMIN)),
     ("Mutation", "eraseMyAccount", Access::AnyRole(&PERSON_ROLES)),
+    // Scheduling. svc-scheduling checks again, and decides whose appointments a caller reaches.
+    ("Query", "clinics", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "clinic", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "cabinets", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "specializations", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "doctors", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "doctor", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "freeSlots", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "schedule", Access::AnyRole(STAFF)),
+    ("Query", "appointment", Access::AnyRole(BOOKERS)),
+    ("Query", "appointments", Access::AnyRole(BOOKERS)),
+    ("Query", "waitlist", Access::AnyRole(BOOKERS)),
+    (
+        "Subscription",
+        "doctorAvailability",
+        Access::AnyRole(&PERSON_ROLES),
+    ),
+    ("Mutation", "saveClinic", Access::AnyRole(ADMIN)),
+    ("Mutation", "createCabinet", Access::AnyRole(ADMIN)),
+    ("Mutation", "createSpecialization", Access::AnyRole(ADMIN)),
+    ("Mutation", "saveDoctor", Access::AnyRole(ADMIN)),
+    (
+        "Mutation",
+        "addScheduleTemplate",
+        Access::AnyRole(SCHEDULERS),
+    ),
+    (
+        "Mutation",
+        "removeScheduleTemplate",
+        Access::AnyRole(SCHEDULERS),
+    ),
+    (
+        "Mutation",
+        "addScheduleException",
+        Access::AnyRole(SCHEDULERS),
+    ),
+    ("Mutation", "holdSlot", Access::AnyRole(BOOKERS)),
+    ("Mutation", "bookAppointment", Access::AnyRole(BOOKERS)),
+    (
+        "Mutation",
+        "rescheduleAppointment",
+        Access::AnyRole(BOOKERS),
+    ),
+    ("Mutation", "cancelAppointment", Access::AnyRole(BOOKERS)),
+    (
+        "Mutation",
+        "changeAppointmentStatus",
+        Access::AnyRole(STAFF),
+    ),
+    ("Mutation", "joinWaitlist", Access::AnyRole(BOOKERS)),
+    ("Mutation", "leaveWaitlist", Access::AnyRole(BOOKERS)),
 ];
+
+/// Who keeps calendars: doctors their own, admins anyone's.
+const SCHEDULERS: &[&str] = &["admin", "doctor"];
+/// Clinic staff.
+const STAFF: &[&str] = &["admin", "doctor", "nurse"];
+/// Who books: patients for themselves, staff for patients.
+const BOOKERS: &[&str] = &["admin", "doctor", "nurse", "patient"];
 
 const ADMIN: &[&str] = &["admin"];
 

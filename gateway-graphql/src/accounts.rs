@@ -101,11 +101,11 @@ pub struct Profile {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+pub(crate) fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
 }
 
-fn non_empty(value: String) -> Option<String> {
+pub(crate) fn non_empty(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
@@ -244,7 +244,7 @@ fn unauthenticated() -> async_graphql::Error {
 }
 
 /// `message` with the caller's bearer token.
-fn as_caller<T>(ctx: &Context<'_>, message: T) -> Result<tonic::Request<T>> {
+pub(crate) fn as_caller<T>(ctx: &Context<'_>, message: T) -> Result<tonic::Request<T>> {
     let bearer = ctx
         .data_opt::<RequestAuth>()
         .and_then(|a| a.bearer.clone())

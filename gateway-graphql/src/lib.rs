@@ -6,6 +6,8 @@ pub mod access;
 pub mod accounts;
 pub mod clients;
 pub mod errors;
+pub mod live;
+pub mod scheduling;
 pub mod schema;
 pub mod server;
 

@@ -13,6 +13,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use crate::{
     accounts::{AccountsMutation, AccountsQuery, PlatformTokens},
     clients::ServiceClients,
+    scheduling::{SchedulingMutation, SchedulingQuery},
 };
 
 pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -20,12 +21,12 @@ pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query, from every part of the graph.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(HealthQuery, AccountsQuery);
+pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery);
 
 /// Every mutation.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountsMutation);
+pub struct MutationRoot(AccountsMutation, SchedulingMutation);
 
 /// The caller's credentials as they reached the gateway, for forwarding to services.
 #[derive(Clone, Default)]
@@ -116,6 +117,20 @@ impl SubscriptionRoot {
             Some((health, (clients, false)))
         })
     }
+
+    /// A doctor's free slots between two instants, now and again every time a booking,
+    /// cancellation, reschedule or expiring hold changes them.
+    async fn doctor_availability(
+        &self,
+        ctx: &Context<'_>,
+        doctor_id: async_graphql::ID,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> async_graphql::Result<
+        impl Stream<Item = async_graphql::Result<crate::scheduling::FreeSlots>> + use<>,
+    > {
+        crate::scheduling::availability_stream(ctx, doctor_id, from, to).await
+    }
 }
 
 async fn check_mesh(clients: &ServiceClients) -> MeshHealth {
@@ -162,9 +177,23 @@ pub fn build_schema(
     settings: &GatewaySettings,
     platform: Option<PlatformTokens>,
 ) -> MeshSchema {
+    build_schema_with_feed(clients, settings, platform, None)
+}
+
+/// [`build_schema`], with the live availability feed that drives `doctorAvailability`
+/// (without it, that subscription answers the current slots once and ends).
+pub fn build_schema_with_feed(
+    clients: ServiceClients,
+    settings: &GatewaySettings,
+    platform: Option<PlatformTokens>,
+    feed: Option<crate::live::AvailabilityFeed>,
+) -> MeshSchema {
     let mut builder = schema_builder();
     if let Some(platform) = platform {
         builder = builder.data(platform);
+    }
+    if let Some(feed) = feed {
+        builder = builder.data(feed);
     }
     builder
         .data(clients)

@@ -201,6 +201,9 @@ async fn subscriptions(
                         .map(str::to_string);
                     let token = header.as_deref().and_then(parse_bearer);
                     let mut data = Data::default();
+                    data.insert(RequestAuth {
+                        bearer: token.map(str::to_string),
+                    });
                     match principal(&auth, token).await {
                         Ok(Some(principal)) => data.insert(principal),
                         Ok(None) => {}

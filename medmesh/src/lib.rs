@@ -1,11 +1,11 @@
 //! Starting MedMesh: every service and the gateway in one process (`medmesh dev`), or one
 //! component per process (`medmesh serve <component>`). Both go through the same code path.
 
+pub mod demo;
+
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{
-    GatewayServer, ServiceClients, accounts::PlatformTokens, build_schema, server::DevSignIn,
-};
+use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens, server::DevSignIn};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
@@ -172,11 +172,14 @@ impl Platform {
         let authenticator = Arc::new(Authenticator::new(auth_settings));
 
         let mut services = Vec::new();
+        // Services started here reach each other where they really listen (a port of 0 is
+        // only known once bound): later services get the earlier ones' addresses.
+        let mut service_settings = (*settings).clone();
         for component in components {
             if let Component::Service(name) = component {
                 let started = start_service(
                     *name,
-                    settings.clone(),
+                    Arc::new(service_settings.clone()),
                     bus.clone(),
                     authenticator.clone(),
                     &readiness,
@@ -184,7 +187,14 @@ impl Platform {
                 )
                 .await;
                 match started {
-                    Ok(started) => services.push(started),
+                    Ok(started) => {
+                        service_settings
+                            .services
+                            .get_mut(*name)
+                            .endpoint
+                            .get_or_insert_with(|| format!("http://{}", started.grpc_addr));
+                        services.push(started)
+                    }
                     Err(error) => {
                         shutdown.cancel();
                         return Err(error.into());
@@ -211,10 +221,16 @@ impl Platform {
             let token_url = format!("{issuer_url}/protocol/openid-connect/token");
             let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
                 .map_err(|e| ConfigError::new(format!("gateway client credentials: {e}")))?;
-            let schema = build_schema(
+            let feed = gateway_graphql::live::AvailabilityFeed::start(
+                bus.source.clone(),
+                svc_kit::events::topic_for(&settings.events.topic_prefix, ServiceName::Scheduling),
+                shutdown.clone(),
+            );
+            let schema = gateway_graphql::schema::build_schema_with_feed(
                 clients,
                 &settings.gateway,
                 Some(PlatformTokens(Arc::new(platform))),
+                Some(feed),
             );
             let addr = std::net::SocketAddr::new(settings.gateway.host, settings.gateway.port);
             let gateway = GatewayServer::bind(addr, schema, authenticator.clone())

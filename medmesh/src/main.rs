@@ -116,7 +116,14 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
         }
     };
     if matches!(command, Command::Dev { .. }) {
-        print_dev_banner(&settings, &platform);
+        let demo = match medmesh::demo::seed(&platform).await {
+            Ok(demo) => demo,
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), "demo data could not be seeded");
+                None
+            }
+        };
+        print_dev_banner(&settings, &platform, demo.as_ref());
     }
     let signal = svc_kit::shutdown::on_signal();
     let token = platform.shutdown_token();
@@ -177,7 +184,7 @@ fn print_schema() {
     write_stdout(&gateway_graphql::schema_sdl());
 }
 
-fn print_dev_banner(settings: &Settings, platform: &Platform) {
+fn print_dev_banner(settings: &Settings, platform: &Platform, demo: Option<&medmesh::demo::Demo>) {
     let gateway = platform.gateway_addr.expect("dev runs the gateway");
     let admin = platform.admin_addr;
     let data_dir =
@@ -216,9 +223,19 @@ fn print_dev_banner(settings: &Settings, platform: &Platform) {
                 .into(),
         );
     }
+    if let Some(demo) = demo {
+        lines.push(format!(
+            "  Demo clinic: {} — the demo doctor ({}) sees patients Mon-Fri 09:00-17:00.",
+            demo.clinic, demo.doctor_id
+        ));
+    }
     lines.push(String::new());
     lines.push(
         "  Try in the playground:  { meshHealth { healthy services { name status latencyMs } } }"
+            .into(),
+    );
+    lines.push(
+        "  As a patient (top-right picker):  { doctors { doctors { id displayName specializationName } } }"
             .into(),
     );
     lines.push("  Press Ctrl-C to stop.".into());

@@ -257,6 +257,16 @@ impl ServicesSettings {
             ServiceName::Notify => &self.notify,
         }
     }
+
+    pub fn get_mut(&mut self, name: ServiceName) -> &mut ServiceSettings {
+        match name {
+            ServiceName::Accounts => &mut self.accounts,
+            ServiceName::Scheduling => &mut self.scheduling,
+            ServiceName::Pharmacy => &mut self.pharmacy,
+            ServiceName::Records => &mut self.records,
+            ServiceName::Notify => &mut self.notify,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,258 @@
+//! Scheduling through the GraphQL gateway under `medmesh dev`: find a doctor, see free slots,
+//! hold, book, retry, reschedule, cancel, the errors a client meets, and the live availability
+//! subscription. The main responses are checked as JSON snapshots (`tests/snapshots/`), with
+//! ids and dates replaced by placeholders.
+
+mod common;
+
+use std::{path::Path, time::Duration};
+
+use common::graphql_as;
+use futures::{SinkExt, StreamExt};
+use medmesh::Platform;
+use serde_json::{Value, json};
+use svc_kit::{ServiceName, Settings, auth::dev_issuer::WEB_CLIENT};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+fn dev_settings(data_dir: &Path) -> Settings {
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", data_dir.display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("shutdown_grace_ms", 2000));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    Settings::from_figment(figment).unwrap()
+}
+
+/// Ids, dates and instants vary from run to run; what a client relies on (shape, statuses,
+/// codes, times of day in the clinic's zone) does not.
+fn stable(value: &Value) -> Value {
+    match value {
+        Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => json!("[id]"),
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() && s.len() >= 20 => {
+            // Instants (UTC) vary; a clinic's wall-clock time of day does not, but its offset
+            // does with the season.
+            let at = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+            if at.offset().local_minus_utc() == 0 {
+                json!("[instant]")
+            } else {
+                json!(format!("[date]T{}[offset]", at.format("%H:%M:%S")))
+            }
+        }
+        Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+            json!("[date]")
+        }
+        Value::Array(items) => Value::Array(items.iter().map(stable).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), stable(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+const SLOT: &str = "doctorId start end localStart cabinetId timeZone";
+const APPOINTMENT: &str = "id status reason holdExpiresAt cancellationReason overrideReason version slot { localStart timeZone }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_patient_books_through_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let demo = medmesh::demo::seed(&platform)
+        .await
+        .unwrap()
+        .expect("dev seeds demo data");
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let issuer = platform.dev_issuer.clone().unwrap();
+    let patient = issuer
+        .password_grant("patient", "patient", WEB_CLIENT)
+        .unwrap();
+    let stranger = issuer.sign(&issuer.claims(
+        "8f7c2a52-9b1e-4c55-a0de-3f6b1c2d4e5f",
+        "stranger",
+        &["patient"],
+        WEB_CLIENT,
+    ));
+    let q = |token: &str, query: &str, variables: Value| {
+        let (url, token, query) = (url.clone(), token.to_string(), query.to_string());
+        async move { graphql_as(&url, Some(&token), &query, variables).await }
+    };
+
+    // Find the doctor.
+    let doctors = q(&patient, "{ doctors(name: \"doc\") { doctors { id displayName specializationName yearsOfExperience defaultVisitMinutes bio } } }", json!({})).await;
+    insta::assert_json_snapshot!("doctors", stable(&doctors));
+    assert_eq!(
+        doctors["data"]["doctors"]["doctors"][0]["id"],
+        demo.doctor_id
+    );
+
+    // Free slots on the next weekday the doctor works (Mon-Fri, 09:00-17:00 Kyiv).
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    while matches!(
+        chrono::Datelike::weekday(&day),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    ) {
+        day += chrono::Duration::days(1);
+    }
+    let from = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let window = json!({ "doctor": demo.doctor_id, "from": from.to_rfc3339(), "to": (from + chrono::Duration::days(1)).to_rfc3339() });
+    let slots_query = format!(
+        "query($doctor: ID!, $from: DateTime!, $to: DateTime!) {{ freeSlots(doctorId: $doctor, from: $from, to: $to) {{ timeZone slots {{ {SLOT} }} }} }}"
+    );
+    let slots = q(&patient, &slots_query, window.clone()).await;
+    let list = slots["data"]["freeSlots"]["slots"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(list.len(), 16, "{slots}");
+    let mut first_three = slots.clone();
+    first_three["data"]["freeSlots"]["slots"] = json!(list[..3].to_vec());
+    insta::assert_json_snapshot!("free_slots", stable(&first_three));
+
+    // Hold, then book the hold; a retry with the same key answers the same appointment.
+    let hold = q(
+        &patient,
+        &format!("mutation($doctor: ID!, $start: DateTime!) {{ holdSlot(requestId: \"gql-hold-1\", doctorId: $doctor, start: $start) {{ {APPOINTMENT} }} }}"),
+        json!({ "doctor": demo.doctor_id, "start": list[0]["start"] }),
+    )
+    .await;
+    insta::assert_json_snapshot!("hold", stable(&hold));
+    let hold_id = hold["data"]["holdSlot"]["id"].as_str().unwrap().to_string();
+    let book_query = format!(
+        "mutation($hold: ID!) {{ bookAppointment(input: {{requestId: \"gql-book-1\", holdId: $hold, reason: \"annual check-up\"}}) {{ {APPOINTMENT} }} }}"
+    );
+    let booked = q(&patient, &book_query, json!({ "hold": hold_id })).await;
+    insta::assert_json_snapshot!("booked", stable(&booked));
+    let again = q(&patient, &book_query, json!({ "hold": hold_id })).await;
+    assert_eq!(again, booked, "a retry answers the first booking");
+
+    // The same slot for someone else: CONFLICT, with the reason.
+    let taken = q(
+        &stranger,
+        "mutation($doctor: ID!, $start: DateTime!) { bookAppointment(input: {requestId: \"gql-book-x\", doctorId: $doctor, start: $start}) { id } }",
+        json!({ "doctor": demo.doctor_id, "start": list[0]["start"] }),
+    )
+    .await;
+    insta::assert_json_snapshot!("conflict", stable(&taken));
+
+    // A start off the grid: BAD_USER_INPUT naming the field.
+    let off_grid = (chrono::DateTime::parse_from_rfc3339(list[0]["start"].as_str().unwrap())
+        .unwrap()
+        + chrono::Duration::minutes(7))
+    .to_rfc3339();
+    let bad = q(
+        &patient,
+        "mutation($doctor: ID!, $start: DateTime!) { bookAppointment(input: {requestId: \"gql-book-bad\", doctorId: $doctor, start: $start}) { id } }",
+        json!({ "doctor": demo.doctor_id, "start": off_grid }),
+    )
+    .await;
+    insta::assert_json_snapshot!("off_grid", stable(&bad));
+
+    // Someone else's appointment is NOT_FOUND; a patient may not manage clinics.
+    let foreign = q(
+        &stranger,
+        "query($id: ID!) { appointment(id: $id) { id } }",
+        json!({ "id": hold_id }),
+    )
+    .await;
+    assert_eq!(
+        foreign["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{foreign}"
+    );
+    let forbidden = q(
+        &patient,
+        "mutation { saveClinic(input: {requestId: \"x\", name: \"X\", timeZone: \"UTC\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        forbidden["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{forbidden}"
+    );
+
+    // Reschedule, then list: one upcoming appointment at the new time.
+    let moved = q(
+        &patient,
+        &format!("mutation($id: ID!, $start: DateTime!) {{ rescheduleAppointment(requestId: \"gql-move-1\", id: $id, newStart: $start) {{ {APPOINTMENT} }} }}"),
+        json!({ "id": hold_id, "start": list[2]["start"] }),
+    )
+    .await;
+    insta::assert_json_snapshot!("rescheduled", stable(&moved));
+    let mine = q(&patient, &format!("{{ appointments(statuses: [BOOKED]) {{ appointments {{ {APPOINTMENT} }} nextPageToken }} }}"), json!({})).await;
+    insta::assert_json_snapshot!("my_appointments", stable(&mine));
+
+    // Live availability: a subscriber sees a booking take a slot without polling.
+    let ws_url = format!("ws://{}/graphql/ws", platform.gateway_addr.unwrap());
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {stranger}") } })))
+        .await
+        .unwrap();
+    let next_json =
+        |message: Message| -> Value { serde_json::from_str(message.to_text().unwrap()).unwrap() };
+    let ack = next_json(socket.next().await.unwrap().unwrap());
+    assert_eq!(ack["type"], "connection_ack");
+    socket
+        .send(send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": {
+                "query": "subscription($doctor: ID!, $from: DateTime!, $to: DateTime!) { doctorAvailability(doctorId: $doctor, from: $from, to: $to) { slots { start } } }",
+                "variables": window,
+            }
+        })))
+        .await
+        .unwrap();
+    let mut receive = async || -> Vec<Value> {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an update")
+            .unwrap()
+            .unwrap();
+        let next = next_json(message);
+        assert_eq!(next["type"], "next", "{next}");
+        next["payload"]["data"]["doctorAvailability"]["slots"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let now = receive().await;
+    assert_eq!(now.len(), 15, "16 slots, one booked");
+    assert!(!now.iter().any(|s| s["start"] == list[2]["start"]));
+    let booked_by_stranger = q(
+        &stranger,
+        "mutation($doctor: ID!, $start: DateTime!) { bookAppointment(input: {requestId: \"gql-book-s\", doctorId: $doctor, start: $start}) { id } }",
+        json!({ "doctor": demo.doctor_id, "start": list[5]["start"] }),
+    )
+    .await;
+    assert!(
+        booked_by_stranger["errors"].is_null(),
+        "{booked_by_stranger}"
+    );
+    let after = receive().await;
+    assert_eq!(after.len(), 14, "the update arrived by itself");
+    assert!(!after.iter().any(|s| s["start"] == list[5]["start"]));
+
+    // Cancelling gives the slot back, and the subscriber sees it.
+    let cancelled = q(
+        &patient,
+        &format!("mutation($id: ID!) {{ cancelAppointment(requestId: \"gql-cancel-1\", id: $id, reason: \"travelling\") {{ {APPOINTMENT} }} }}"),
+        json!({ "id": hold_id }),
+    )
+    .await;
+    insta::assert_json_snapshot!("cancelled", stable(&cancelled));
+    let after_cancel = receive().await;
+    assert_eq!(after_cancel.len(), 15);
+    platform.stop().await;
+}
