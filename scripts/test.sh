@@ -2,8 +2,9 @@
 # The one test command (README "test"; .ci/run calls exactly this).
 #
 # Brings up what the tests need — PostgreSQL and Redis (used if running, started if installed,
-# installed with apt-get if missing) and a tansu Kafka-protocol broker (installed with cargo if
-# missing) — exports their locations, checks formatting and clippy, runs every test with
+# installed with apt-get if missing), a tansu Kafka-protocol broker (installed with cargo if
+# missing) and moto's S3 server (installed with pip into a venv if missing) — exports their
+# locations, checks formatting and clippy, runs every test with
 # cargo-nextest, and stops whatever it started.
 #
 #   scripts/test.sh               everything
@@ -112,6 +113,20 @@ cleanup_cmds+=("kill $!")
 wait_port "$kafka_port"
 # Tests that must stop and restart a broker start their own from MEDMESH_TEST_TANSU_BIN.
 export MEDMESH_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
+
+# --- an S3-compatible object store (documents) -------------------------------------------
+# moto's server implements the S3 API; the document store's S3 backend is tested against it.
+moto_bin="$(command -v moto_server || true)"
+if [ -z "$moto_bin" ]; then
+  venv="$HOME/.cache/medmesh/moto-venv"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    say "moto (S3 server): installing into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]==5.2.1'
+  fi
+  moto_bin="$venv/bin/moto_server"
+fi
+export MEDMESH_TEST_S3_SERVER="$moto_bin"
 
 # --- checks and tests --------------------------------------------------------------------
 if ! cargo nextest --version >/dev/null 2>&1; then

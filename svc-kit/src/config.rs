@@ -99,6 +99,35 @@ pub struct SchedulingSettings {
     pub slots_cache_ttl_ms: u64,
     pub max_slot_range_days: u32,
     pub idempotency_retention_hours: u32,
+    pub documents: DocumentSettings,
+}
+
+/// Where generated documents (appointment confirmations) are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSettings {
+    pub backend: DocumentBackend,
+    /// The directory for `filesystem`; defaults to `<data_dir>/documents`.
+    pub directory: Option<PathBuf>,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentBackend {
+    Filesystem,
+    S3,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph), addressed path-style.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

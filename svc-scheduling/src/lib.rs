@@ -9,6 +9,7 @@
 mod api;
 pub mod clock;
 mod convert;
+pub mod documents;
 pub mod domain;
 mod events;
 mod input;
@@ -24,6 +25,31 @@ pub use api::Rules;
 use medmesh_proto::scheduling::v1::scheduling_service_server::SchedulingServiceServer;
 use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
 use tokio_util::sync::CancellationToken;
+
+/// The confidential client svc-scheduling acts as on the platform's behalf.
+pub const CLIENT_ID: &str = "svc-scheduling";
+
+/// The document store the settings name (validated before start).
+fn document_store(settings: &svc_kit::Settings) -> documents::DocumentStore {
+    use svc_kit::config::DocumentBackend;
+    let d = &settings.scheduling.documents;
+    match d.backend {
+        DocumentBackend::Filesystem => documents::DocumentStore::Directory(
+            d.directory
+                .clone()
+                .unwrap_or_else(|| settings.data_dir.join("documents")),
+        ),
+        DocumentBackend::S3 => documents::DocumentStore::S3(documents::S3Bucket::new(
+            d.s3.endpoint.as_deref().unwrap_or_default(),
+            d.s3.bucket.as_deref().unwrap_or_default(),
+            &d.s3.region,
+            d.s3.access_key_id.as_deref().unwrap_or_default(),
+            d.s3.secret_access_key
+                .clone()
+                .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
+        )),
+    }
+}
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -46,8 +72,22 @@ impl MeshService for Scheduling {
     const MIGRATIONS: &'static [Migration] = store::MIGRATIONS;
 
     fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        let accounts = context.settings.services.accounts.endpoint();
-        let people = people::People::new(&accounts)
+        let settings = &context.settings;
+        // Settings were validated before start: in production the secret is configured; in dev
+        // it is the dev issuer's.
+        let secret = settings
+            .client_secret(
+                settings.services.scheduling.client_secret.as_ref(),
+                "services.scheduling.client_secret",
+            )
+            .expect("validated before start");
+        let token_url = format!("{}/protocol/openid-connect/token", context.auth.issuer());
+        let tokens = svc_kit::auth::ServiceTokens::new(&token_url, CLIENT_ID, &secret)
+            .map(std::sync::Arc::new)
+            .map_err(|error| tracing::error!(%error, "scheduling cannot get tokens of its own"))
+            .ok();
+        let accounts = settings.services.accounts.endpoint();
+        let people = people::People::new(&accounts, tokens)
             .expect("the accounts endpoint was validated before start");
         server.add_service(
             context.require_auth(SchedulingServiceServer::new(api::SchedulingApi {
@@ -56,6 +96,7 @@ impl MeshService for Scheduling {
                 people,
                 cache: context.cache.clone(),
                 rules: Scheduling::rules(context),
+                documents: document_store(settings),
             })),
         )
     }

@@ -8,7 +8,7 @@ use medmesh_proto::accounts::v1::{
     self as accounts, GetMyProfileRequest, GetProfileRequest,
     accounts_service_client::AccountsServiceClient,
 };
-use svc_kit::auth::Principal;
+use svc_kit::auth::{Principal, ServiceTokens};
 use tonic::{
     Code, Request, Status,
     transport::{Channel, Endpoint},
@@ -31,6 +31,9 @@ struct Known {
 pub(crate) struct People {
     accounts: AccountsServiceClient<Channel>,
     known: moka::future::Cache<String, Arc<Known>>,
+    /// Scheduling's own client-credentials tokens, for reads on the platform's behalf (the
+    /// patient's name on a confirmation a nurse prints).
+    tokens: Option<Arc<ServiceTokens>>,
 }
 
 impl std::fmt::Debug for People {
@@ -64,7 +67,10 @@ fn bearer<T>(message: T, token: &str) -> Result<Request<T>, Status> {
 }
 
 impl People {
-    pub(crate) fn new(accounts_endpoint: &str) -> Result<People, String> {
+    pub(crate) fn new(
+        accounts_endpoint: &str,
+        tokens: Option<Arc<ServiceTokens>>,
+    ) -> Result<People, String> {
         let channel = Endpoint::from_shared(accounts_endpoint.to_string())
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(2))
@@ -77,6 +83,7 @@ impl People {
                 .max_capacity(100_000)
                 .time_to_live(CALLER_TTL)
                 .build(),
+            tokens,
         })
     }
 
@@ -142,5 +149,22 @@ impl People {
             .await
             .map(|r| r.into_inner())
             .map_err(from_accounts)
+    }
+
+    /// A user's profile, read as scheduling itself.
+    pub(crate) async fn profile_as_service(
+        &self,
+        user_id: &str,
+    ) -> Result<accounts::Profile, Status> {
+        use secrecy::ExposeSecret;
+        let tokens = self
+            .tokens
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("scheduling has no credentials of its own"))?;
+        let token = tokens.token().await.map_err(|error| {
+            tracing::warn!(%error, "no service token");
+            Status::unavailable("the identity provider is unavailable; retry")
+        })?;
+        self.profile(token.expose_secret(), user_id).await
     }
 }

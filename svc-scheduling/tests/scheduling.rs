@@ -979,3 +979,125 @@ async fn overrides(db: TestDb) {
         .await;
     assert_eq!(audited, 1);
 }
+
+backend_test!(a_confirmed_appointment_has_a_pdf_confirmation, confirmation);
+async fn confirmation(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    let booked = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[2], "b-1"), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    let get = |token: String, id: String| {
+        let mut client = h.client();
+        async move {
+            client
+                .get_appointment_confirmation(with(
+                    pb::GetAppointmentConfirmationRequest { appointment_id: id },
+                    &token,
+                ))
+                .await
+        }
+    };
+    let early = get(patient.clone(), booked.appointment_id.clone()).await;
+    assert_eq!(
+        code(&early),
+        Code::FailedPrecondition,
+        "not before the clinic confirms"
+    );
+
+    h.client()
+        .change_appointment_status(with(
+            pb::ChangeAppointmentStatusRequest {
+                request_id: "s-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                status: S::Confirmed as i32,
+                reason: String::new(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap();
+    let document = get(patient.clone(), booked.appointment_id.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(document.content_type, "application/pdf");
+    assert!(document.file_name.ends_with(".pdf"));
+    let text = String::from_utf8_lossy(&document.content).to_string();
+    assert!(text.starts_with("%PDF-1.4"), "a PDF");
+    for expected in [
+        "(Demo patient) Tj",
+        "(Demo doctor \\(Cardiology\\)) Tj",
+        "(Central) Tj",
+        "(Room 101, floor 1) Tj",
+        "\\(Europe/Kyiv\\)",
+    ] {
+        assert!(text.contains(expected), "{expected} in the confirmation");
+    }
+    // The wall-clock time in the clinic's zone.
+    let start = chrono::DateTime::from_timestamp(slots[2].start.unwrap().seconds, 0).unwrap();
+    let local = start
+        .with_timezone(&"Europe/Kyiv".parse::<chrono_tz::Tz>().unwrap())
+        .format("%H:%M")
+        .to_string();
+    assert!(text.contains(&local), "{local} in the confirmation");
+    let again = get(patient.clone(), booked.appointment_id.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.content, document.content,
+        "served from the store, not rendered again"
+    );
+
+    // Nobody else reads it.
+    let stranger = h.token_for("stranger", &["patient"]);
+    assert_eq!(
+        code(&get(stranger, booked.appointment_id.clone()).await),
+        Code::NotFound
+    );
+
+    // Moved to another time, it gets a fresh confirmation.
+    let moved = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "r-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                new_start: slots[6].start,
+                new_doctor_id: String::new(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    h.client()
+        .change_appointment_status(with(
+            pb::ChangeAppointmentStatusRequest {
+                request_id: "s-2".into(),
+                appointment_id: moved.appointment_id.clone(),
+                status: S::Confirmed as i32,
+                reason: String::new(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap();
+    let fresh = get(patient, booked.appointment_id.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(fresh.content, document.content);
+    let start = chrono::DateTime::from_timestamp(slots[6].start.unwrap().seconds, 0).unwrap();
+    let local = start
+        .with_timezone(&"Europe/Kyiv".parse::<chrono_tz::Tz>().unwrap())
+        .format("%H:%M")
+        .to_string();
+    assert!(String::from_utf8_lossy(&fresh.content).contains(&local));
+}

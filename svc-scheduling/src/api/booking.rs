@@ -493,7 +493,7 @@ impl SchedulingApi {
 
     /// The appointment `raw` names, if the caller reaches it; NOT_FOUND alike for someone else's
     /// and for none.
-    async fn visible(
+    pub(crate) async fn visible(
         &self,
         caller: &Caller,
         reach: Reach,
@@ -810,6 +810,17 @@ impl SchedulingApi {
         .await?;
         if target == AppointmentStatus::NoShow {
             slots::invalidate(&self.cache, &current.doctor_id).await;
+        }
+        if target == AppointmentStatus::Confirmed {
+            // The confirmation is rendered now so the first download is instant; if this
+            // fails, the download renders it instead.
+            let api = self.clone();
+            let id = changed.appointment_id.clone();
+            tokio::spawn(async move {
+                if let Err(status) = api.confirmation_of(&id).await {
+                    tracing::warn!(code = ?status.code(), "confirmation not rendered ahead");
+                }
+            });
         }
         Ok(changed)
     }

@@ -4,6 +4,7 @@
 //! event and its idempotency key, retried as a whole when the database reports contention.
 
 mod booking;
+mod confirmation;
 mod directory;
 mod service;
 mod waitlist;
@@ -52,6 +53,7 @@ pub(crate) struct SchedulingApi {
     pub(crate) people: People,
     pub(crate) cache: Cache,
     pub(crate) rules: Rules,
+    pub(crate) documents: crate::documents::DocumentStore,
 }
 
 pub(crate) fn internal(error: DbErr) -> Status {

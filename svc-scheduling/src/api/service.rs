@@ -43,6 +43,7 @@ delegate! {
     change_appointment_status(ChangeAppointmentStatusRequest) -> Appointment;
     get_appointment(GetAppointmentRequest) -> Appointment;
     list_appointments(ListAppointmentsRequest) -> ListAppointmentsResponse;
+    get_appointment_confirmation(GetAppointmentConfirmationRequest) -> Document;
     join_waitlist(JoinWaitlistRequest) -> WaitlistEntry;
     leave_waitlist(LeaveWaitlistRequest) -> WaitlistEntry;
     list_waitlist(ListWaitlistRequest) -> ListWaitlistResponse;

@@ -267,6 +267,22 @@ impl Harness {
     /// 20:00 (clinic time), 30 minutes each. Returns the doctor id.
     pub async fn doctor(&self, token: &str, clinic_id: &str, specialization_id: &str) -> String {
         let doctor_id = self.user_id(token).await;
+        let cabinet = self
+            .client()
+            .list_cabinets(with(
+                pb::ListCabinetsRequest {
+                    clinic_id: clinic_id.to_string(),
+                },
+                &self.token("admin"),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .cabinets
+            .into_iter()
+            .next()
+            .map(|c| c.cabinet_id)
+            .unwrap_or_default();
         self.client()
             .upsert_doctor(with(
                 pb::UpsertDoctorRequest {
@@ -275,6 +291,7 @@ impl Harness {
                         doctor_id: doctor_id.clone(),
                         specialization_id: specialization_id.to_string(),
                         clinic_id: clinic_id.to_string(),
+                        cabinet_id: cabinet,
                         bio: "Sees patients".to_string(),
                         years_of_experience: 10,
                         default_visit_minutes: 30,

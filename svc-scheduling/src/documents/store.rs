@@ -1,0 +1,248 @@
+//! Where generated documents are kept: a directory (dev) or an S3-compatible bucket
+//! (production: AWS S3, MinIO, Ceph, ...). Both behind one small interface, so the service
+//! does not care which.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("document store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("object store: {0}")]
+    Remote(String),
+}
+
+/// An S3-compatible bucket, addressed path-style (`<endpoint>/<bucket>/<key>`), signed with
+/// AWS Signature Version 4.
+#[derive(Clone)]
+pub struct S3Bucket {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for S3Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Bucket")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where documents go.
+#[derive(Debug, Clone)]
+pub enum DocumentStore {
+    Directory(PathBuf),
+    S3(S3Bucket),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Percent-encodes a key's path segments as SigV4 wants (unreserved characters kept).
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            segment
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl S3Bucket {
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        region: &str,
+        access_key_id: &str,
+        secret_access_key: SecretString,
+    ) -> S3Bucket {
+        S3Bucket {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            bucket: bucket.to_string(),
+            region: region.to_string(),
+            access_key_id: access_key_id.to_string(),
+            secret_access_key,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("a plain HTTP client builds"),
+        }
+    }
+
+    /// A signed request for `method` on `key` (or the bucket itself when `key` is empty).
+    fn signed(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> Result<reqwest::RequestBuilder, StoreError> {
+        let url =
+            reqwest::Url::parse(&self.endpoint).map_err(|e| StoreError::Remote(e.to_string()))?;
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let path = if key.is_empty() {
+            format!("/{}", self.bucket)
+        } else {
+            format!("/{}/{}", self.bucket, key)
+        };
+        let canonical_path = encode_path(&path);
+        let now = Utc::now();
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let day = now.format("%Y%m%d").to_string();
+        let payload_hash = hex(&Sha256::digest(&body));
+        let signed_headers = "host;x-amz-content-sha256;x-amz-date";
+        let canonical = format!(
+            "{method}\n{canonical_path}\n\nhost:{host}\nx-amz-content-sha256:{payload_hash}\nx-amz-date:{amz_date}\n\n{signed_headers}\n{payload_hash}"
+        );
+        let scope = format!("{day}/{}/s3/aws4_request", self.region);
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let secret = format!("AWS4{}", self.secret_access_key.expose_secret());
+        let key_date = hmac(secret.as_bytes(), &day);
+        let key_region = hmac(&key_date, &self.region);
+        let key_service = hmac(&key_region, "s3");
+        let key_signing = hmac(&key_service, "aws4_request");
+        let signature = hex(&hmac(&key_signing, &to_sign));
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+            self.access_key_id
+        );
+        let mut request = self
+            .http
+            .request(method, format!("{}{canonical_path}", self.endpoint))
+            .header("x-amz-date", amz_date)
+            .header("x-amz-content-sha256", payload_hash)
+            .header("authorization", authorization)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Ok(request)
+    }
+
+    /// Creates the bucket if it is missing (for tests and first start-up).
+    pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
+        let response = self
+            .signed(reqwest::Method::PUT, "", Vec::new(), None)?
+            .send()
+            .await
+            .map_err(|e| StoreError::Remote(e.to_string()))?;
+        match response.status().as_u16() {
+            200 | 409 => Ok(()),
+            status => Err(StoreError::Remote(format!(
+                "creating the bucket answered {status}"
+            ))),
+        }
+    }
+}
+
+impl DocumentStore {
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            DocumentStore::Directory(root) => {
+                let path = root.join(key);
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                // Write then rename: a reader never sees half a document.
+                let partial = path.with_extension("partial");
+                tokio::fs::write(&partial, bytes).await?;
+                tokio::fs::rename(&partial, &path).await?;
+                Ok(())
+            }
+            DocumentStore::S3(bucket) => {
+                let response = bucket
+                    .signed(reqwest::Method::PUT, key, bytes, Some(content_type))?
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Remote(e.to_string()))?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(StoreError::Remote(format!(
+                        "PUT answered {}",
+                        response.status()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The document, or `None` if there is none under `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            DocumentStore::Directory(root) => match tokio::fs::read(root.join(key)).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error.into()),
+            },
+            DocumentStore::S3(bucket) => {
+                let response = bucket
+                    .signed(reqwest::Method::GET, key, Vec::new(), None)?
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Remote(e.to_string()))?;
+                match response.status().as_u16() {
+                    200 => Ok(Some(
+                        response
+                            .bytes()
+                            .await
+                            .map_err(|e| StoreError::Remote(e.to_string()))?
+                            .to_vec(),
+                    )),
+                    404 => Ok(None),
+                    status => Err(StoreError::Remote(format!("GET answered {status}"))),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_segment_by_segment() {
+        assert_eq!(
+            encode_path("/b/appointments/a b/c.pdf"),
+            "/b/appointments/a%20b/c.pdf"
+        );
+    }
+}
