@@ -60,6 +60,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "schedule", Access::AnyRole(STAFF)),
     ("Query", "appointment", Access::AnyRole(BOOKERS)),
     ("Query", "appointments", Access::AnyRole(BOOKERS)),
+    ("Query", "appointmentConfirmation", Access::AnyRole(BOOKERS)),
     ("Query", "waitlist", Access::AnyRole(BOOKERS)),
     (
         "Subscription",

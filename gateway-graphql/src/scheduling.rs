@@ -356,6 +356,16 @@ impl From<pb::Appointment> for Appointment {
     }
 }
 
+/// A generated document, inline.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Document {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i32,
+    /// The content, base64-encoded (standard alphabet, padded).
+    pub base64: String,
+}
+
 #[derive(SimpleObject, Debug, Clone)]
 pub struct AppointmentPage {
     pub appointments: Vec<Appointment>,
@@ -695,6 +705,28 @@ impl SchedulingQuery {
                 .map(Appointment::from)
                 .collect(),
             next_page_token: non_empty(page.next_page_token),
+        })
+    }
+
+    /// The confirmation of a confirmed (or later) appointment, as a PDF.
+    async fn appointment_confirmation(&self, ctx: &Context<'_>, id: ID) -> Result<Document> {
+        use base64::Engine;
+        let request = as_caller(
+            ctx,
+            pb::GetAppointmentConfirmationRequest {
+                appointment_id: id.0,
+            },
+        )?;
+        let document = client(ctx)
+            .get_appointment_confirmation(request)
+            .await
+            .map_err(upstream)?
+            .into_inner();
+        Ok(Document {
+            file_name: document.file_name,
+            content_type: document.content_type,
+            size_bytes: i32::try_from(document.content.len()).unwrap_or(i32::MAX),
+            base64: base64::engine::general_purpose::STANDARD.encode(&document.content),
         })
     }
 

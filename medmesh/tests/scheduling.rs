@@ -244,6 +244,34 @@ async fn a_patient_books_through_the_gateway() {
     assert_eq!(after.len(), 14, "the update arrived by itself");
     assert!(!after.iter().any(|s| s["start"] == list[5]["start"]));
 
+    // Once the clinic confirms, the patient downloads the confirmation.
+    let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
+    let confirmed = q(
+        &admin,
+        "mutation($id: ID!) { changeAppointmentStatus(requestId: \"gql-confirm-1\", id: $id, status: CONFIRMED) { status } }",
+        json!({ "id": hold_id }),
+    )
+    .await;
+    assert_eq!(
+        confirmed["data"]["changeAppointmentStatus"]["status"], "CONFIRMED",
+        "{confirmed}"
+    );
+    let document = q(&patient, "query($id: ID!) { appointmentConfirmation(id: $id) { fileName contentType sizeBytes base64 } }", json!({ "id": hold_id })).await;
+    let full = document.clone();
+    let document = &document["data"]["appointmentConfirmation"];
+    assert_eq!(document["contentType"], "application/pdf", "{full}");
+    let pdf = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        document["base64"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pdf.len() as i64, document["sizeBytes"].as_i64().unwrap());
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.starts_with("%PDF") && text.contains("(MedMesh Central Clinic) Tj"),
+        "{text}"
+    );
+
     // Cancelling gives the slot back, and the subscriber sees it.
     let cancelled = q(
         &patient,

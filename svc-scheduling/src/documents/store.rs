@@ -180,8 +180,10 @@ impl DocumentStore {
                 if let Some(parent) = path.parent() {
                     tokio::fs::create_dir_all(parent).await?;
                 }
-                // Write then rename: a reader never sees half a document.
-                let partial = path.with_extension("partial");
+                // Write then rename: a reader never sees half a document, and two writers of
+                // the same key (a render ahead and a download) never share a partial file.
+                let partial =
+                    path.with_extension(format!("{}.partial", uuid::Uuid::new_v4().simple()));
                 tokio::fs::write(&partial, bytes).await?;
                 tokio::fs::rename(&partial, &path).await?;
                 Ok(())
@@ -237,6 +239,20 @@ impl DocumentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn concurrent_writers_of_one_key_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocumentStore::Directory(dir.path().to_path_buf());
+        let writes = (0..16).map(|i| {
+            let store = store.clone();
+            async move { store.put("a/b.pdf", vec![i; 1000], "application/pdf").await }
+        });
+        for result in futures::future::join_all(writes).await {
+            result.unwrap();
+        }
+        assert_eq!(store.get("a/b.pdf").await.unwrap().unwrap().len(), 1000);
+    }
 
     #[test]
     fn keys_are_encoded_segment_by_segment() {
