@@ -18,6 +18,8 @@ mod people;
 mod slots;
 pub mod store;
 pub mod sweeper;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

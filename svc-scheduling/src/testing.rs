@@ -1,0 +1,226 @@
+//! Load drivers shared by the concurrency tests (in-process replicas here, separate processes
+//! in the platform's tests): a race for one slot and a random storm, plus the SQL check that
+//! finds overlapping live appointments.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::join_all;
+use medmesh_proto::scheduling::v1::{
+    self as pb, scheduling_service_client::SchedulingServiceClient,
+};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tonic::{Code, Request, transport::Channel};
+
+fn with<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ASCII token"),
+    );
+    request
+}
+
+fn code<T>(result: &Result<T, tonic::Status>) -> Code {
+    match result {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// Every client books `slot` of `doctor` at once, client `i` through `clients[i % n]`.
+/// Returns how many calls ended with each code.
+pub async fn race(
+    clients: &[SchedulingServiceClient<Channel>],
+    tokens: &[String],
+    doctor: &str,
+    slot: &pb::Slot,
+) -> BTreeMap<String, usize> {
+    let results = join_all(tokens.iter().enumerate().map(|(i, token)| {
+        let mut client = clients[i % clients.len()].clone();
+        let request = pb::BookAppointmentRequest {
+            request_id: format!("race-{i}"),
+            doctor_id: doctor.to_string(),
+            start: slot.start,
+            ..Default::default()
+        };
+        async move { client.book_appointment(with(request, token)).await }
+    }))
+    .await;
+    let mut tally = BTreeMap::new();
+    for result in &results {
+        *tally.entry(format!("{:?}", code(result))).or_default() += 1;
+    }
+    tally
+}
+
+/// What a storm did.
+#[derive(Debug, Default)]
+pub struct StormReport {
+    /// Calls of the first round (each patient books a slot nobody else wants) that failed.
+    pub false_conflicts: Vec<String>,
+    /// How many calls of the random round ended with each code.
+    pub tally: BTreeMap<String, usize>,
+    /// The appointments the clients were told they hold at the end.
+    pub believed: BTreeSet<String>,
+}
+
+/// First every patient books a distinct slot of `grid` at once (none may fail); then each makes
+/// `steps` random bookings, cancellations and reschedules over the whole grid, all at once.
+pub async fn storm(
+    clients: &[SchedulingServiceClient<Channel>],
+    tokens: &[String],
+    grid: &[(String, pb::Slot)],
+    steps: usize,
+) -> StormReport {
+    assert!(grid.len() >= tokens.len(), "one distinct slot per patient");
+    let mut report = StormReport::default();
+    let first = join_all(tokens.iter().enumerate().map(|(i, token)| {
+        let mut client = clients[i % clients.len()].clone();
+        let (doctor, slot) = grid[i].clone();
+        let request = pb::BookAppointmentRequest {
+            request_id: format!("distinct-{i}"),
+            doctor_id: doctor,
+            start: slot.start,
+            ..Default::default()
+        };
+        async move { client.book_appointment(with(request, token)).await }
+    }))
+    .await;
+    for (i, result) in first.iter().enumerate() {
+        if let Err(status) = result {
+            report.false_conflicts.push(format!(
+                "patient {i}: {:?} {}",
+                status.code(),
+                status.message()
+            ));
+        }
+    }
+    let outcomes = join_all(tokens.iter().enumerate().map(|(i, token)| {
+        let mut client = clients[i % clients.len()].clone();
+        let mine: BTreeSet<String> = first[i]
+            .as_ref()
+            .map(|r| r.get_ref().appointment_id.clone())
+            .into_iter()
+            .collect();
+        async move {
+            let mut rng = StdRng::seed_from_u64(i as u64);
+            let mut held = mine;
+            let mut codes = Vec::new();
+            for step in 0..steps {
+                let request_id = format!("storm-{i}-{step}");
+                let op = rng.gen_range(0..3);
+                let result = if op == 0 || held.is_empty() {
+                    let (doctor, slot) = grid[rng.gen_range(0..grid.len())].clone();
+                    let r = client
+                        .book_appointment(with(
+                            pb::BookAppointmentRequest {
+                                request_id,
+                                doctor_id: doctor,
+                                start: slot.start,
+                                ..Default::default()
+                            },
+                            token,
+                        ))
+                        .await;
+                    if let Ok(a) = &r {
+                        held.insert(a.get_ref().appointment_id.clone());
+                    }
+                    code(&r)
+                } else if op == 1 {
+                    let id = held
+                        .iter()
+                        .nth(rng.gen_range(0..held.len()))
+                        .cloned()
+                        .unwrap_or_default();
+                    let r = client
+                        .cancel_appointment(with(
+                            pb::CancelAppointmentRequest {
+                                request_id,
+                                appointment_id: id.clone(),
+                                reason: String::new(),
+                            },
+                            token,
+                        ))
+                        .await;
+                    if r.is_ok() {
+                        held.remove(&id);
+                    }
+                    code(&r)
+                } else {
+                    let id = held
+                        .iter()
+                        .nth(rng.gen_range(0..held.len()))
+                        .cloned()
+                        .unwrap_or_default();
+                    let (doctor, slot) = grid[rng.gen_range(0..grid.len())].clone();
+                    let r = client
+                        .reschedule_appointment(with(
+                            pb::RescheduleAppointmentRequest {
+                                request_id,
+                                appointment_id: id,
+                                new_start: slot.start,
+                                new_doctor_id: doctor,
+                            },
+                            token,
+                        ))
+                        .await;
+                    code(&r)
+                };
+                codes.push(result);
+            }
+            (held, codes)
+        }
+    }))
+    .await;
+    for (held, codes) in outcomes {
+        report.believed.extend(held);
+        for c in codes {
+            *report.tally.entry(format!("{c:?}")).or_default() += 1;
+        }
+    }
+    report
+}
+
+/// Pairs of live appointments that overlap: (same doctor, neither overridden; same patient).
+pub async fn overlaps(db: &DatabaseConnection) -> (i64, i64) {
+    let live = "('held', 'booked', 'confirmed', 'checked_in', 'completed')";
+    let count = |sql: String| async move {
+        let row = db
+            .query_one_raw(svc_kit::db::stmt(db.get_database_backend(), &sql, []))
+            .await
+            .expect("the overlap query runs")
+            .expect("a count");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    };
+    let doctor = count(format!(
+        "SELECT COUNT(*) FROM appointments a JOIN appointments b
+           ON a.doctor_id = b.doctor_id AND a.appointment_id < b.appointment_id
+          AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
+         WHERE a.status IN {live} AND b.status IN {live}
+           AND a.override_reason = '' AND b.override_reason = ''"
+    ))
+    .await;
+    let patient = count(format!(
+        "SELECT COUNT(*) FROM appointments a JOIN appointments b
+           ON a.patient_id = b.patient_id AND a.appointment_id < b.appointment_id
+          AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
+         WHERE a.status IN {live} AND b.status IN {live}"
+    ))
+    .await;
+    (doctor, patient)
+}
+
+/// The ids of appointments in status `booked`.
+pub async fn booked_ids(db: &DatabaseConnection) -> BTreeSet<String> {
+    db.query_all_raw(svc_kit::db::stmt(
+        db.get_database_backend(),
+        "SELECT appointment_id FROM appointments WHERE status = 'booked'",
+        [],
+    ))
+    .await
+    .expect("the query runs")
+    .iter()
+    .map(|r| r.try_get::<String>("", "appointment_id").expect("an id"))
+    .collect()
+}
