@@ -136,9 +136,9 @@ impl SchedulingApi {
                 );
             }
         }
+        let doctor_id = v.take(input::id("doctor_id", &body.doctor_id));
         v.finish()?;
-        let practice = self.practice("doctor_id", &body.doctor_id).await?;
-        let doctor_id = practice.doctor.doctor_id.clone();
+        // The cache first: a warm read costs no database round trip at all.
         let generation = slots::generation(&self.cache, &doctor_id).await;
         let key = generation.as_deref().map(|g| {
             slots::list_key(
@@ -157,6 +157,7 @@ impl SchedulingApi {
             return Ok(cached);
         }
         metrics::counter!("medmesh_scheduling_slot_cache_total", "result" => "miss").increment(1);
+        let practice = self.practice("doctor_id", &doctor_id).await?;
         let now = clock::now();
         let templates = dir::list_templates(&self.db, &doctor_id)
             .await

@@ -1,0 +1,290 @@
+//! What scheduling costs. Prints numbers; asserts nothing (machines here are shared).
+//!
+//!   cargo bench -p medmesh --bench scheduling
+//!
+//! The platform runs in this process as in `medmesh dev`, except that scheduling and accounts
+//! use PostgreSQL and the cache is Redis (both on this machine), as in production.
+//!
+//! 1. Bookings per second through the gateway: 32 clients (each a patient) book distinct slots
+//!    of 50 doctors, next to the same number of bare exclusion-constrained INSERTs straight into
+//!    PostgreSQL by 32 tasks (the floor a booking cannot beat).
+//! 2. Free-slot queries through the gateway with a warm cache, next to `{ __typename }` on the
+//!    same gateway: queries per second and p50/p99, 32 clients each.
+
+#![allow(clippy::print_stdout, missing_docs)]
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::{Datelike, Utc};
+use futures::future::join_all;
+use medmesh::Platform;
+use medmesh_proto::{
+    accounts::v1::{GetMyProfileRequest, accounts_service_client::AccountsServiceClient},
+    common::v1::{Date, TimeOfDay},
+    scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
+};
+use sea_orm::ConnectionTrait;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use svc_kit::{ServiceName, Settings, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database};
+use tonic::{Request, transport::Channel};
+
+const CLIENTS: usize = 32;
+const DOCTORS: usize = 50;
+const BOOKINGS_PER_CLIENT: usize = 150;
+const READS_PER_CLIENT: usize = 400;
+
+fn with<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+/// Runs `CLIENTS` loops of `per_client` calls of `call(client, i)` at once; returns the wall
+/// time and every call's latency.
+async fn load<F, Fut>(per_client: usize, call: F) -> (Duration, Vec<Duration>, usize)
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let start = Instant::now();
+    let results = join_all((0..CLIENTS).map(|c| {
+        let call = call.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut failures = 0;
+            for i in 0..per_client {
+                let t = Instant::now();
+                if !call(c, i).await {
+                    failures += 1;
+                }
+                latencies.push(t.elapsed());
+            }
+            (latencies, failures)
+        })
+    }))
+    .await;
+    let elapsed = start.elapsed();
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for r in results {
+        let (l, f) = r.unwrap();
+        all.extend(l);
+        failures += f;
+    }
+    all.sort();
+    (elapsed, all, failures)
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    let scheduling_url = fresh_postgres_database().await;
+    let accounts_url = fresh_postgres_database().await;
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", dir.path().display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("log.filter", "error"))
+        .merge(("gateway.max_complexity", 10_000))
+        .merge(("cache.backend", "redis"))
+        .merge(("cache.redis.url", svc_kit::testing::redis_url()))
+        .merge(("cache.key_prefix", svc_kit::testing::unique_prefix()))
+        .merge(("services.scheduling.database_url", scheduling_url.expose_secret().to_string()))
+        .merge(("services.accounts.database_url", accounts_url.expose_secret().to_string()));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    let platform = Platform::start(Settings::from_figment(figment).unwrap(), &Platform::all_components()).await.unwrap();
+    let issuer = platform.dev_issuer.clone().unwrap();
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let channel = |service| Channel::from_shared(format!("http://{}", platform.service_addr(service).unwrap())).unwrap().connect_lazy();
+    let mut scheduling = SchedulingServiceClient::new(channel(ServiceName::Scheduling));
+    let mut accounts = AccountsServiceClient::new(channel(ServiceName::Accounts));
+    let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
+
+    // 50 doctors seeing patients every day 08:00-20:00, 10 minutes each.
+    let clinic = scheduling
+        .create_clinic(with(pb::CreateClinicRequest { request_id: "c".into(), clinic: Some(pb::Clinic { name: "Bench".into(), time_zone: "UTC".into(), ..Default::default() }) }, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let spec = scheduling
+        .create_specialization(with(pb::CreateSpecializationRequest { request_id: "s".into(), specialization: Some(pb::Specialization { name: "GP".into(), ..Default::default() }) }, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let today = Utc::now().date_naive();
+    let mut doctors = Vec::new();
+    for d in 0..DOCTORS {
+        let token = issuer.sign(&issuer.claims(&uuid::Uuid::new_v4().to_string(), &format!("doctor-{d}"), &["doctor"], WEB_CLIENT));
+        let id = accounts.get_my_profile(with(GetMyProfileRequest {}, &token)).await.unwrap().into_inner().user_id;
+        scheduling
+            .upsert_doctor(with(pb::UpsertDoctorRequest { request_id: format!("d{d}"), doctor: Some(pb::Doctor { doctor_id: id.clone(), specialization_id: spec.specialization_id.clone(), clinic_id: clinic.clinic_id.clone(), default_visit_minutes: 10, ..Default::default() }) }, &admin))
+            .await
+            .unwrap();
+        for weekday in 1..=7 {
+            scheduling
+                .add_schedule_template(with(
+                    pb::AddScheduleTemplateRequest {
+                        request_id: format!("t{d}-{weekday}"),
+                        template: Some(pb::ScheduleTemplate {
+                            weekday,
+                            start: Some(TimeOfDay { hours: 8, minutes: 0 }),
+                            end: Some(TimeOfDay { hours: 20, minutes: 0 }),
+                            visit_minutes: 10,
+                            valid_from: Some(Date { year: today.year(), month: today.month() as i32, day: today.day() as i32 }),
+                            ..Default::default()
+                        }),
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap();
+        }
+        doctors.push(id);
+    }
+    // Slot starts: days 1..=7 ahead, 72 a day. Patient p books time k with doctor (p + k) % 50:
+    // no two bookings share a doctor or a patient at one time, so every booking succeeds.
+    let first_day = (today + chrono::Duration::days(1)).and_hms_opt(8, 0, 0).unwrap().and_utc();
+    let times: Arc<Vec<chrono::DateTime<Utc>>> = Arc::new(
+        (0..7).flat_map(|day| (0..72).map(move |k| first_day + chrono::Duration::days(day) + chrono::Duration::minutes(10 * k))).collect(),
+    );
+    let patients: Arc<Vec<String>> = Arc::new((0..CLIENTS).map(|p| issuer.sign(&issuer.claims(&uuid::Uuid::new_v4().to_string(), &format!("patient-{p}"), &["patient"], WEB_CLIENT))).collect());
+    let http = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS * 2).build().unwrap();
+    for token in patients.iter() {
+        // Known to the gateway's and scheduling's caches, as after a first page view.
+        let answer: Value = http.post(&url).bearer_auth(token).json(&json!({ "query": "{ appointments { appointments { id } } }" })).send().await.unwrap().json().await.unwrap();
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let doctors = Arc::new(doctors);
+
+    // 1a. Bookings through the gateway.
+    let book = "mutation($r: String!, $d: ID!, $s: DateTime!) { bookAppointment(input: {requestId: $r, doctorId: $d, start: $s}) { id } }";
+    let (elapsed, latencies, failures) = load(BOOKINGS_PER_CLIENT, {
+        let (http, url, patients, doctors, times) = (http.clone(), url.clone(), patients.clone(), doctors.clone(), times.clone());
+        move |p, i| {
+            let (http, url, patients, doctors, times) = (http.clone(), url.clone(), patients.clone(), doctors.clone(), times.clone());
+            async move {
+                let k = i;
+                let body = json!({ "query": book, "variables": { "r": format!("b-{p}-{i}"), "d": doctors[(p + k) % DOCTORS], "s": times[k].to_rfc3339() } });
+                let answer: Value = http.post(url.as_str()).bearer_auth(&patients[p]).json(&body).send().await.unwrap().json().await.unwrap();
+                answer["errors"].is_null()
+            }
+        }
+    })
+    .await;
+    let gateway_rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "bookings through the gateway: {} in {:.2} s = {:.0}/s (p50 {:.1} ms, p99 {:.1} ms), {} failed",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        gateway_rate,
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        failures
+    );
+
+    // 1b. The same inserts straight into PostgreSQL, into a fresh copy of the schema.
+    let raw_url = fresh_postgres_database().await;
+    let raw = svc_kit::db::connect(&raw_url, &svc_kit::config::DatabaseSettings { max_connections: CLIENTS as u32, min_connections: CLIENTS as u32, connect_timeout_ms: 5000, acquire_timeout_ms: 5000 })
+        .await
+        .unwrap();
+    svc_kit::db::migrate(&raw, "svc-scheduling", svc_scheduling::store::MIGRATIONS).await.unwrap();
+    raw.execute_unprepared("INSERT INTO clinics (clinic_id, name, time_zone, created_at, updated_at) VALUES ('c', 'c', 'UTC', now(), now()); INSERT INTO specializations VALUES ('s', 's', 's')").await.unwrap();
+    for d in doctors.iter() {
+        raw.execute_unprepared(&format!("INSERT INTO doctors (doctor_id, display_name, search, specialization_id, clinic_id, default_visit_minutes, updated_at) VALUES ('{d}', 'd', 'd', 's', 'c', 10, now())")).await.unwrap();
+    }
+    let (elapsed, latencies, failures) = load(BOOKINGS_PER_CLIENT, {
+        let (raw, doctors, times) = (raw.clone(), doctors.clone(), times.clone());
+        move |p, i| {
+            let (raw, doctors, times) = (raw.clone(), doctors.clone(), times.clone());
+            async move {
+                let start = times[i];
+                let sql = svc_kit::db::stmt(
+                    sea_orm::DbBackend::Postgres,
+                    "INSERT INTO appointments (appointment_id, doctor_id, patient_id, clinic_id, time_zone, starts_at, ends_at, status, created_by, created_at, updated_at)
+                     VALUES ($1, $2, $3, 'c', 'UTC', $4, $5, 'booked', 'bench', now(), now())",
+                    [
+                        uuid::Uuid::now_v7().to_string().into(),
+                        doctors[(p + i) % DOCTORS].clone().into(),
+                        format!("patient-{p}").into(),
+                        start.into(),
+                        (start + chrono::Duration::minutes(10)).into(),
+                    ],
+                );
+                raw.execute_raw(sql).await.is_ok()
+            }
+        }
+    })
+    .await;
+    let raw_rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "bare INSERTs into PostgreSQL:  {} in {:.2} s = {:.0}/s (p50 {:.1} ms, p99 {:.1} ms), {} failed",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        raw_rate,
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        failures
+    );
+    println!("bookings through the gateway / bare INSERTs = {:.1} %", 100.0 * gateway_rate / raw_rate);
+
+    // 2. Cached free slots versus { __typename }, interleaved in rounds so drift hits both.
+    let slots_query = "query($d: ID!, $f: DateTime!, $t: DateTime!) { freeSlots(doctorId: $d, from: $f, to: $t) { timeZone slots { start end } } }";
+    let (from, to) = (first_day - chrono::Duration::hours(8), first_day + chrono::Duration::hours(16));
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut all_latencies = [Vec::new(), Vec::new()];
+    for round in 0..6 {
+        for which in [round % 2, 1 - round % 2] {
+            let query = if which == 0 { "{ __typename }" } else { slots_query };
+            let (elapsed, latencies, failures) = load(READS_PER_CLIENT / 3, {
+                let (http, url, patients, doctors) = (http.clone(), url.clone(), patients.clone(), doctors.clone());
+                move |p, i| {
+                    let (http, url, patients, doctors) = (http.clone(), url.clone(), patients.clone(), doctors.clone());
+                    async move {
+                        let body = json!({ "query": query, "variables": { "d": doctors[(p + i) % 8], "f": from.to_rfc3339(), "t": to.to_rfc3339() } });
+                        let body = if which == 0 { json!({ "query": query }) } else { body };
+                        let answer: Value = http.post(url.as_str()).bearer_auth(&patients[p]).json(&body).send().await.unwrap().json().await.unwrap();
+                        answer["errors"].is_null()
+                    }
+                }
+            })
+            .await;
+            assert_eq!(failures, 0);
+            if round > 0 {
+                rates[which].push(latencies.len() as f64 / elapsed.as_secs_f64());
+                all_latencies[which].extend(latencies);
+            }
+        }
+    }
+    for l in &mut all_latencies {
+        l.sort();
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let names = ["{ __typename }", "freeSlots (warm cache)"];
+    for which in 0..2 {
+        println!(
+            "{:<24} {:.0} queries/s (p50 {:.2} ms, p99 {:.2} ms)",
+            names[which],
+            mean(&rates[which]),
+            percentile(&all_latencies[which], 0.5).as_secs_f64() * 1e3,
+            percentile(&all_latencies[which], 0.99).as_secs_f64() * 1e3
+        );
+    }
+    println!("freeSlots / __typename = {:.1} % of the rate", 100.0 * mean(&rates[1]) / mean(&rates[0]));
+    platform.stop().await;
+}
