@@ -62,6 +62,8 @@ pub enum AffiliationKind {
     Doctor,
     /// A pharmacist at a pharmacy.
     Pharmacist,
+    /// A nurse at a clinic.
+    Nurse,
 }
 
 /// Where a staff member works.
@@ -131,6 +133,7 @@ impl From<pb::Profile> for Profile {
                     let kind = match pb::AffiliationKind::try_from(a.kind).ok()? {
                         pb::AffiliationKind::Doctor => AffiliationKind::Doctor,
                         pb::AffiliationKind::Pharmacist => AffiliationKind::Pharmacist,
+                        pb::AffiliationKind::Nurse => AffiliationKind::Nurse,
                         pb::AffiliationKind::Unspecified => return None,
                     };
                     Some(Affiliation {
@@ -502,6 +505,7 @@ impl AccountsMutation {
         let kind = match input.kind {
             AffiliationKind::Doctor => pb::AffiliationKind::Doctor,
             AffiliationKind::Pharmacist => pb::AffiliationKind::Pharmacist,
+            AffiliationKind::Nurse => pb::AffiliationKind::Nurse,
         };
         let request = as_caller(
             ctx,

@@ -2,8 +2,17 @@
 //! `doctorAvailability` subscription when its doctor's time changed, so booking pages update
 //! without polling. The feed only says *which doctor*; the subscription then asks
 //! svc-scheduling for the fresh free slots (through the cache, so a burst is cheap).
+//!
+//! The same feed keeps the gateway's own short-lived copy of free-slot answers honest: each
+//! doctor has a generation that every event (and every scheduling mutation through this
+//! gateway) moves on, and an answer is only reused under the generation it was read at. A
+//! booking page's repeated reads then cost no call to svc-scheduling at all.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use medmesh_proto::{events::v1::EventEnvelope, scheduling::v1::AppointmentEvent};
 use prost::Message;
@@ -15,10 +24,24 @@ use svc_kit::events::{EventSource, kafka_client_config};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+/// How long a free-slot answer is reused at most, should an event be lost.
+const ANSWER_TTL: Duration = Duration::from_secs(5);
+
+/// (doctor, generation, from, to) of a free-slot answer.
+type AnswerKey = (String, u64, i64, i64);
+
 /// Doctor ids whose availability changed, as they happen.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AvailabilityFeed {
     changes: broadcast::Sender<String>,
+    generations: Arc<Mutex<HashMap<String, u64>>>,
+    answers: moka::future::Cache<AnswerKey, crate::scheduling::FreeSlots>,
+}
+
+impl std::fmt::Debug for AvailabilityFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvailabilityFeed").finish_non_exhaustive()
+    }
 }
 
 impl AvailabilityFeed {
@@ -29,8 +52,15 @@ impl AvailabilityFeed {
         shutdown: CancellationToken,
     ) -> AvailabilityFeed {
         let (changes, _) = broadcast::channel(1024);
-        let feed = AvailabilityFeed { changes };
-        let sender = feed.changes.clone();
+        let feed = AvailabilityFeed {
+            changes,
+            generations: Arc::default(),
+            answers: moka::future::Cache::builder()
+                .max_capacity(50_000)
+                .time_to_live(ANSWER_TTL)
+                .build(),
+        };
+        let sender = feed.clone();
         tokio::spawn(async move {
             match source {
                 EventSource::Memory(bus) => {
@@ -92,10 +122,52 @@ impl AvailabilityFeed {
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.changes.subscribe()
     }
+
+    fn generation(&self, doctor_id: &str) -> u64 {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        generations.get(doctor_id).copied().unwrap_or(0)
+    }
+
+    /// The doctor's time changed: answers read before are not reused, subscribers re-read.
+    pub fn changed(&self, doctor_id: &str) {
+        {
+            let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            *generations.entry(doctor_id.to_string()).or_default() += 1;
+        }
+        // No subscriber is fine.
+        let _ = self.changes.send(doctor_id.to_string());
+    }
+
+    /// A free-slot answer read under the doctor's current generation, if there is one.
+    pub(crate) async fn cached(
+        &self,
+        doctor_id: &str,
+        from: i64,
+        to: i64,
+    ) -> (u64, Option<crate::scheduling::FreeSlots>) {
+        let generation = self.generation(doctor_id);
+        let key = (doctor_id.to_string(), generation, from, to);
+        (generation, self.answers.get(&key).await)
+    }
+
+    /// Keeps an answer read under `generation` (if the doctor's time changed since, it is
+    /// simply never found).
+    pub(crate) async fn remember(
+        &self,
+        doctor_id: &str,
+        generation: u64,
+        from: i64,
+        to: i64,
+        answer: crate::scheduling::FreeSlots,
+    ) {
+        self.answers
+            .insert((doctor_id.to_string(), generation, from, to), answer)
+            .await;
+    }
 }
 
-/// Sends the doctors an event touches (before and after a reschedule).
-fn announce(sender: &broadcast::Sender<String>, payload: &[u8]) {
+/// Moves on the doctors an event touches (before and after a reschedule).
+fn announce(sender: &AvailabilityFeed, payload: &[u8]) {
     let Ok(envelope) = EventEnvelope::decode(payload) else {
         return;
     };
@@ -110,7 +182,6 @@ fn announce(sender: &broadcast::Sender<String>, payload: &[u8]) {
         event.previous_slot.map(|s| s.doctor_id),
     ];
     for doctor in doctors.into_iter().flatten().filter(|d| !d.is_empty()) {
-        // No subscriber is fine.
-        let _ = sender.send(doctor);
+        sender.changed(&doctor);
     }
 }

@@ -757,6 +757,20 @@ pub(crate) async fn free_slots(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<FreeSlots> {
+    // Everyone allowed to select this field may read any doctor's free slots (the same rule as
+    // svc-scheduling's), so an answer read for one caller serves the next.
+    let feed = ctx.data_opt::<crate::live::AvailabilityFeed>();
+    let (from_key, to_key) = (from.timestamp_micros(), to.timestamp_micros());
+    let mut generation = 0;
+    if let Some(feed) = feed {
+        let (current, cached) = feed.cached(&doctor_id.0, from_key, to_key).await;
+        if let Some(cached) = cached {
+            metrics::counter!("graphql_free_slots_answers_total", "source" => "gateway")
+                .increment(1);
+            return Ok(cached);
+        }
+        generation = current;
+    }
     let request = as_caller(
         ctx,
         pb::ListFreeSlotsRequest {
@@ -770,11 +784,28 @@ pub(crate) async fn free_slots(
         .await
         .map_err(upstream)?
         .into_inner();
-    Ok(FreeSlots {
-        doctor_id,
+    metrics::counter!("graphql_free_slots_answers_total", "source" => "scheduling").increment(1);
+    let answer = FreeSlots {
+        doctor_id: doctor_id.clone(),
         time_zone: list.time_zone,
         slots: list.slots.into_iter().map(Slot::from).collect(),
-    })
+    };
+    if let Some(feed) = feed {
+        feed.remember(&doctor_id.0, generation, from_key, to_key, answer.clone())
+            .await;
+    }
+    Ok(answer)
+}
+
+/// A scheduling change made through this gateway shows in its own free-slot answers at once
+/// (other gateways learn it from the event feed).
+fn changed(ctx: &Context<'_>, appointment: &pb::Appointment) {
+    if let (Some(feed), Some(slot)) = (
+        ctx.data_opt::<crate::live::AvailabilityFeed>(),
+        appointment.slot.as_ref(),
+    ) {
+        feed.changed(&slot.doctor_id);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -996,12 +1027,13 @@ impl SchedulingMutation {
                 patient_id: patient_id.map(|i| i.0).unwrap_or_default(),
             },
         )?;
-        Ok(client(ctx)
+        let appointment = client(ctx)
             .hold_slot(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        changed(ctx, &appointment);
+        Ok(appointment.into())
     }
 
     /// Books a hold of yours, or a free slot directly. CONFLICT when the time is taken.
@@ -1018,12 +1050,13 @@ impl SchedulingMutation {
                 override_reason: input.override_reason.unwrap_or_default(),
             },
         )?;
-        Ok(client(ctx)
+        let appointment = client(ctx)
             .book_appointment(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        changed(ctx, &appointment);
+        Ok(appointment.into())
     }
 
     /// Moves an appointment: the new time is taken and the old one freed together, or neither.
@@ -1044,12 +1077,13 @@ impl SchedulingMutation {
                 new_doctor_id: new_doctor_id.map(|i| i.0).unwrap_or_default(),
             },
         )?;
-        Ok(client(ctx)
+        let appointment = client(ctx)
             .reschedule_appointment(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        changed(ctx, &appointment);
+        Ok(appointment.into())
     }
 
     /// Cancels (patients: up to the clinic's cut-off). The slot goes to the waitlist.
@@ -1068,12 +1102,13 @@ impl SchedulingMutation {
                 reason: reason.unwrap_or_default(),
             },
         )?;
-        Ok(client(ctx)
+        let appointment = client(ctx)
             .cancel_appointment(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        changed(ctx, &appointment);
+        Ok(appointment.into())
     }
 
     /// Staff: CONFIRMED, CHECKED_IN, COMPLETED or NO_SHOW, as the state machine allows.
@@ -1094,12 +1129,13 @@ impl SchedulingMutation {
                 reason: reason.unwrap_or_default(),
             },
         )?;
-        Ok(client(ctx)
+        let appointment = client(ctx)
             .change_appointment_status(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        changed(ctx, &appointment);
+        Ok(appointment.into())
     }
 
     /// Waits for a slot of the doctor between two dates (clinic's calendar); a freed slot is

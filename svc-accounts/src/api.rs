@@ -16,7 +16,7 @@ use svc_kit::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    convert::{self, DOCTOR, PHARMACIST},
+    convert::{self, DOCTOR, NURSE, PHARMACIST},
     domain::{self, Email, Name, Operation, Reach, Role},
     identity::{IdentityAdmin, IdentityError, NewIdentity},
     input::{apply_changes, parse_registration},
@@ -653,16 +653,18 @@ impl AccountsService for AccountsApi {
         let (kind, role) = match pb::AffiliationKind::try_from(body.kind) {
             Ok(pb::AffiliationKind::Doctor) => (DOCTOR, Role::Doctor),
             Ok(pb::AffiliationKind::Pharmacist) => (PHARMACIST, Role::Pharmacist),
+            Ok(pb::AffiliationKind::Nurse) => (NURSE, Role::Nurse),
             _ => {
                 return Err(invalid_argument(&[FieldViolation::new(
                     "kind",
-                    "must be DOCTOR or PHARMACIST",
+                    "must be DOCTOR, NURSE or PHARMACIST",
                 )]));
             }
         };
         let doctor = role == Role::Doctor;
-        let clinic_id = field("clinic_id", &body.clinic_id, doctor);
-        let pharmacy_id = field("pharmacy_id", &body.pharmacy_id, !doctor);
+        let at_clinic = role != Role::Pharmacist;
+        let clinic_id = field("clinic_id", &body.clinic_id, at_clinic);
+        let pharmacy_id = field("pharmacy_id", &body.pharmacy_id, !at_clinic);
         let specialization = if doctor {
             Name::parse("specialization", &body.specialization)
                 .map(|n| n.as_str().to_string())

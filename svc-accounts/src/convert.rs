@@ -38,11 +38,13 @@ pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
 }
 
 pub(crate) const DOCTOR: &str = "doctor";
+pub(crate) const NURSE: &str = "nurse";
 pub(crate) const PHARMACIST: &str = "pharmacist";
 
 fn affiliation(a: &AffiliationRecord) -> pb::Affiliation {
     let kind = match a.kind.as_str() {
         DOCTOR => pb::AffiliationKind::Doctor,
+        NURSE => pb::AffiliationKind::Nurse,
         PHARMACIST => pb::AffiliationKind::Pharmacist,
         _ => pb::AffiliationKind::Unspecified,
     };

@@ -539,6 +539,31 @@ impl Settings {
                     "is out of range (see docs/configuration.md)",
                 ));
             }
+            if s.documents.backend == DocumentBackend::S3 {
+                let s3 = &s.documents.s3;
+                let missing = [
+                    ("scheduling.documents.s3.endpoint", s3.endpoint.is_none()),
+                    ("scheduling.documents.s3.bucket", s3.bucket.is_none()),
+                    (
+                        "scheduling.documents.s3.access_key_id",
+                        s3.access_key_id.is_none(),
+                    ),
+                    (
+                        "scheduling.documents.s3.secret_access_key",
+                        s3.secret_access_key.is_none(),
+                    ),
+                ];
+                if let Some((key, _)) = missing.iter().find(|(_, missing)| *missing) {
+                    return Err(ConfigError::key(
+                        key,
+                        "is required when scheduling.documents.backend = \"s3\"",
+                    ));
+                }
+            }
+            self.client_secret(
+                settings.client_secret.as_ref(),
+                "services.scheduling.client_secret",
+            )?;
         }
         if service == ServiceName::Accounts {
             self.client_secret(
@@ -642,5 +667,39 @@ mod tests {
         let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("events.backend", "kafka"));
         let err = Settings::from_figment(figment).unwrap_err().to_string();
         assert!(err.contains("`events.kafka.brokers`"), "{err}");
+    }
+
+    #[test]
+    fn scheduling_checks_its_own_keys() {
+        let production = || {
+            Figment::from(Toml::string(DEFAULTS_TOML))
+                .merge(("mode", "production"))
+                .merge(("auth.issuer", "https://sso.example.org/realms/medmesh"))
+                .merge(("cache.backend", "redis"))
+                .merge(("cache.redis.url", "redis://127.0.0.1:6379"))
+                .merge(("events.backend", "kafka"))
+                .merge(("events.kafka.brokers", "127.0.0.1:9092"))
+                .merge((
+                    "services.scheduling.database_url",
+                    "postgres://db/scheduling",
+                ))
+        };
+        let check = |figment: Figment| {
+            Settings::from_figment(figment)
+                .unwrap()
+                .validate_service(ServiceName::Scheduling)
+                .map_err(|e| e.to_string())
+        };
+        let err = check(production()).unwrap_err();
+        assert!(err.contains("`services.scheduling.client_secret`"), "{err}");
+        let with_secret = || production().merge(("services.scheduling.client_secret", "s"));
+        assert!(check(with_secret()).is_ok());
+        let s3 = with_secret()
+            .merge(("scheduling.documents.backend", "s3"))
+            .merge(("scheduling.documents.s3.endpoint", "https://s3.example.org"));
+        let err = check(s3).unwrap_err();
+        assert!(err.contains("`scheduling.documents.s3.bucket`"), "{err}");
+        let err = check(with_secret().merge(("scheduling.hold_minutes", 0))).unwrap_err();
+        assert!(err.contains("`scheduling.hold_minutes`"), "{err}");
     }
 }

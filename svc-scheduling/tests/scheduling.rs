@@ -916,6 +916,26 @@ async fn cross_user(db: TestDb) {
     assert_eq!(calendar(h.token_for("other-doctor", &["doctor"])).await, 0);
     assert_eq!(calendar(h.token("nurse")).await, 0);
     assert_eq!(calendar(h.token("admin")).await, 1);
+    // A nurse affiliated with the doctor's clinic sees it and may check the patient in.
+    let clinic = mine.clinic_id.clone();
+    let ward_nurse = h.token_for("ward-nurse", &["nurse"]);
+    h.affiliate_nurse(&ward_nurse, &clinic).await;
+    assert_eq!(calendar(ward_nurse.clone()).await, 1);
+    let checked_in = h
+        .client()
+        .change_appointment_status(with(
+            pb::ChangeAppointmentStatusRequest {
+                request_id: "n-1".into(),
+                appointment_id: mine.appointment_id.clone(),
+                status: S::CheckedIn as i32,
+                reason: String::new(),
+            },
+            &ward_nurse,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checked_in.status(), S::CheckedIn);
 
     // A partner reads the directory and free slots but books nothing.
     let partner = h.client_token("partner-demo");

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use medmesh_proto::scheduling::v1 as pb;
 use prost::Message;
+use sea_orm::ConnectionTrait;
 use tonic::{Request, Status};
 
 use super::{
@@ -54,15 +55,11 @@ impl SchedulingApi {
     /// The doctor `raw` names, listed and not archived; a field error otherwise.
     pub(crate) async fn practice(&self, field_name: &str, raw: &str) -> Result<Practice, Status> {
         let doctor_id = input::id(field_name, raw).map_err(one)?;
-        let doctor = dir::get_doctor(&self.db, &doctor_id)
+        let (doctor, clinic) = dir::get_practice(&self.db, &doctor_id)
             .await
             .map_err(internal)?
-            .filter(|d| !d.archived)
+            .filter(|(d, _)| !d.archived)
             .ok_or_else(|| field(field_name, "no such doctor"))?;
-        let clinic = dir::get_clinic(&self.db, &doctor.clinic_id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| Status::internal("internal error"))?;
         let tz = clinic
             .time_zone
             .parse::<Tz>()
@@ -274,6 +271,10 @@ impl SchedulingApi {
             };
             let txn = self.begin().await?;
             self.release_in_the_way(&txn, &record, now).await?;
+            // SQLite: this check under the write lock is the guard. PostgreSQL: the exclusion
+            // constraints are; the check still names whose time is taken and, above all, turns
+            // the common conflict (with a committed row) into an answer before the insert, where
+            // concurrent conflicting inserts would wait on each other (and could deadlock).
             if let Some(conflict) = appts::conflict(&txn, &record, None).await? {
                 return Err(Status::already_exists(conflict.describe()).into());
             }

@@ -565,3 +565,41 @@ pub async fn upsert_exception<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// A doctor with their clinic, in one round trip (every booking needs both).
+pub async fn get_practice<C: ConnectionTrait>(
+    conn: &C,
+    doctor_id: &str,
+) -> Result<Option<(DoctorRecord, ClinicRecord)>, DbErr> {
+    let row = conn
+        .query_one_raw(stmt(
+            conn.get_database_backend(),
+            "SELECT d.*, s.name AS specialization_name, c.name AS clinic_name,
+                c.address AS clinic_address, c.time_zone AS clinic_time_zone,
+                c.cancellation_cutoff_minutes AS clinic_cutoff, c.archived AS clinic_archived,
+                c.version AS clinic_version, c.created_at AS clinic_created_at,
+                c.updated_at AS clinic_updated_at
+             FROM doctors d
+             JOIN specializations s ON s.specialization_id = d.specialization_id
+             JOIN clinics c ON c.clinic_id = d.clinic_id
+             WHERE d.doctor_id = $1",
+            [doctor_id.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let doctor = doctor(&row)?;
+    let clinic = ClinicRecord {
+        clinic_id: doctor.clinic_id.clone(),
+        name: row.try_get("", "clinic_name")?,
+        address: row.try_get("", "clinic_address")?,
+        time_zone: row.try_get("", "clinic_time_zone")?,
+        cancellation_cutoff_minutes: row.try_get("", "clinic_cutoff")?,
+        archived: get_bool(&row, "clinic_archived")?,
+        version: row.try_get("", "clinic_version")?,
+        created_at: get_ts(&row, "clinic_created_at")?,
+        updated_at: get_ts(&row, "clinic_updated_at")?,
+    };
+    Ok(Some((doctor, clinic)))
+}

@@ -193,6 +193,24 @@ impl Harness {
             .user_id
     }
 
+    /// Affiliates the user behind `token` with a clinic as a nurse (an admin's act in accounts).
+    pub async fn affiliate_nurse(&self, token: &str, clinic_id: &str) {
+        let user_id = self.user_id(token).await;
+        AccountsServiceClient::new(channel(self.accounts_addr))
+            .add_affiliation(with(
+                accounts::AddAffiliationRequest {
+                    request_id: format!("nurse-{user_id}-{clinic_id}"),
+                    user_id,
+                    kind: accounts::AffiliationKind::Nurse as i32,
+                    clinic_id: clinic_id.to_string(),
+                    ..Default::default()
+                },
+                &self.token("admin"),
+            ))
+            .await
+            .unwrap();
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         svc_kit::testing::count(&self.db, sql).await
     }
