@@ -55,8 +55,9 @@ pub(crate) async fn offer_freed_time(
             ..freed.clone()
         };
         let savepoint = txn.begin().await?;
-        if appointments::conflict(&savepoint, &hold, None)
+        if appointments::check_time(&savepoint, &hold, None, now)
             .await?
+            .taken
             .is_some()
         {
             savepoint.rollback().await?;

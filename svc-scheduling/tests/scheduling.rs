@@ -1121,3 +1121,257 @@ async fn confirmation(db: TestDb) {
         .to_string();
     assert!(String::from_utf8_lossy(&fresh.content).contains(&local));
 }
+
+backend_test!(every_rpc_refuses_the_roles_it_does_not_name, role_matrix);
+async fn role_matrix(db: TestDb) {
+    let h = start(db).await;
+    let callers = [
+        ("patient", h.token("patient")),
+        ("doctor", h.token("doctor")),
+        ("nurse", h.token("nurse")),
+        ("pharmacist", h.token("pharmacist")),
+        ("partner", h.client_token("partner-demo")),
+        ("service", h.client_token("svc-notify")),
+    ];
+    // The roles (besides admin) each operation lets in; every other caller is refused before
+    // anything is read or parsed.
+    let directory_writes: &[&str] = &[];
+    let schedule_writes: &[&str] = &["doctor"];
+    let schedule_reads: &[&str] = &["doctor", "nurse"];
+    let bookings: &[&str] = &["doctor", "nurse", "patient"];
+    let status_changes: &[&str] = &["doctor", "nurse"];
+    let appointment_reads: &[&str] = &["doctor", "nurse", "patient", "service"];
+    let everyone: &[&str] = &[
+        "patient",
+        "doctor",
+        "nurse",
+        "pharmacist",
+        "partner",
+        "service",
+    ];
+    for (role, token) in &callers {
+        let mut c = h.client();
+        let t = token.as_str();
+        let outcomes: Vec<(&str, &[&str], Code)> = vec![
+            (
+                "CreateClinic",
+                directory_writes,
+                code(
+                    &c.create_clinic(with(pb::CreateClinicRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "UpdateClinic",
+                directory_writes,
+                code(
+                    &c.update_clinic(with(pb::UpdateClinicRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "CreateCabinet",
+                directory_writes,
+                code(
+                    &c.create_cabinet(with(pb::CreateCabinetRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "CreateSpecialization",
+                directory_writes,
+                code(
+                    &c.create_specialization(with(pb::CreateSpecializationRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "UpsertDoctor",
+                directory_writes,
+                code(
+                    &c.upsert_doctor(with(pb::UpsertDoctorRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "AddScheduleTemplate",
+                schedule_writes,
+                code(
+                    &c.add_schedule_template(with(pb::AddScheduleTemplateRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "RemoveScheduleTemplate",
+                schedule_writes,
+                code(
+                    &c.remove_schedule_template(with(
+                        pb::RemoveScheduleTemplateRequest::default(),
+                        t,
+                    ))
+                    .await,
+                ),
+            ),
+            (
+                "AddScheduleException",
+                schedule_writes,
+                code(
+                    &c.add_schedule_exception(with(pb::AddScheduleExceptionRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "GetSchedule",
+                schedule_reads,
+                code(
+                    &c.get_schedule(with(pb::GetScheduleRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "HoldSlot",
+                bookings,
+                code(&c.hold_slot(with(pb::HoldSlotRequest::default(), t)).await),
+            ),
+            (
+                "BookAppointment",
+                bookings,
+                code(
+                    &c.book_appointment(with(pb::BookAppointmentRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "RescheduleAppointment",
+                bookings,
+                code(
+                    &c.reschedule_appointment(with(pb::RescheduleAppointmentRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "CancelAppointment",
+                bookings,
+                code(
+                    &c.cancel_appointment(with(pb::CancelAppointmentRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "JoinWaitlist",
+                bookings,
+                code(
+                    &c.join_waitlist(with(pb::JoinWaitlistRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "LeaveWaitlist",
+                bookings,
+                code(
+                    &c.leave_waitlist(with(pb::LeaveWaitlistRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ChangeAppointmentStatus",
+                status_changes,
+                code(
+                    &c.change_appointment_status(with(
+                        pb::ChangeAppointmentStatusRequest::default(),
+                        t,
+                    ))
+                    .await,
+                ),
+            ),
+            (
+                "GetAppointment",
+                appointment_reads,
+                code(
+                    &c.get_appointment(with(pb::GetAppointmentRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ListAppointments",
+                appointment_reads,
+                code(
+                    &c.list_appointments(with(pb::ListAppointmentsRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "GetAppointmentConfirmation",
+                appointment_reads,
+                code(
+                    &c.get_appointment_confirmation(with(
+                        pb::GetAppointmentConfirmationRequest::default(),
+                        t,
+                    ))
+                    .await,
+                ),
+            ),
+            (
+                "ListWaitlist",
+                appointment_reads,
+                code(
+                    &c.list_waitlist(with(pb::ListWaitlistRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ListClinics",
+                everyone,
+                code(
+                    &c.list_clinics(with(pb::ListClinicsRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ListDoctors",
+                everyone,
+                code(
+                    &c.list_doctors(with(pb::ListDoctorsRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ListSpecializations",
+                everyone,
+                code(
+                    &c.list_specializations(with(pb::ListSpecializationsRequest::default(), t))
+                        .await,
+                ),
+            ),
+            (
+                "ListFreeSlots",
+                everyone,
+                code(
+                    &c.list_free_slots(with(pb::ListFreeSlotsRequest::default(), t))
+                        .await,
+                ),
+            ),
+        ];
+        for (operation, allowed, outcome) in outcomes {
+            if allowed.contains(role) {
+                assert_ne!(
+                    outcome,
+                    Code::PermissionDenied,
+                    "{role} may call {operation}"
+                );
+            } else {
+                assert_eq!(
+                    outcome,
+                    Code::PermissionDenied,
+                    "{role} may not call {operation}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM clinics").await,
+        0,
+        "nothing was written"
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+}

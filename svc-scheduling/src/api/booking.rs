@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use medmesh_proto::scheduling::v1 as pb;
 use prost::Message;
-use sea_orm::ConnectionTrait;
 use tonic::{Request, Status};
 
 use super::{
@@ -201,34 +200,50 @@ impl SchedulingApi {
         let reach = allowed(Operation::Book, &caller)?;
         let body = request.get_ref();
         let key = Self::key(&caller, "HoldSlot", &body.request_id, body)?;
-        let start = input::instant("start", body.start.as_ref()).map_err(one)?;
-        let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-        let practice = self.practice("doctor_id", &body.doctor_id).await?;
-        if !caller.reaches(
-            reach,
-            &patient_id,
-            &practice.doctor.doctor_id,
-            &practice.clinic.clinic_id,
-        ) {
-            return Err(field("doctor_id", "no such doctor"));
+        let attempt = async {
+            let start = input::instant("start", body.start.as_ref()).map_err(one)?;
+            let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
+            let practice = self.practice("doctor_id", &body.doctor_id).await?;
+            if !caller.reaches(
+                reach,
+                &patient_id,
+                &practice.doctor.doctor_id,
+                &practice.clinic.clinic_id,
+            ) {
+                return Err(field("doctor_id", "no such doctor"));
+            }
+            let slot = self.slot_at(&practice, "start", start).await?;
+            self.place(
+                &caller,
+                &key,
+                &practice,
+                &slot,
+                &patient_id,
+                AppointmentStatus::Held,
+                Some(self.rules.hold),
+                "",
+                "",
+            )
+            .await
+        };
+        self.or_replay(&key, attempt).await
+    }
+
+    /// The answer of `attempt`; if it fails, the answer recorded for `key` when there is one (a
+    /// retry of a request that already acted meets its own booking as a conflict). The happy
+    /// path costs no lookup.
+    async fn or_replay(
+        &self,
+        key: &svc_kit::idempotency::IdempotencyKey,
+        attempt: impl std::future::Future<Output = Result<pb::Appointment, Status>>,
+    ) -> Result<pb::Appointment, Status> {
+        match attempt.await {
+            Ok(answer) => Ok(answer),
+            Err(status) => match self.replay(key).await? {
+                Some(first) => Ok(first),
+                None => Err(status),
+            },
         }
-        let slot = self.slot_at(&practice, "start", start).await?;
-        if let Some(first) = self.replay(&key).await? {
-            return Ok(first);
-        }
-        let expires = self.rules.hold;
-        self.place(
-            &caller,
-            &key,
-            &practice,
-            &slot,
-            &patient_id,
-            AppointmentStatus::Held,
-            Some(expires),
-            "",
-            "",
-        )
-        .await
     }
 
     /// Takes the slot for the patient: a new appointment in `status`, in one write transaction
@@ -270,13 +285,17 @@ impl SchedulingApi {
                 version: 1,
             };
             let txn = self.begin().await?;
-            self.release_in_the_way(&txn, &record, now).await?;
-            // SQLite: this check under the write lock is the guard. PostgreSQL: the exclusion
-            // constraints are; the check still names whose time is taken and, above all, turns
-            // the common conflict (with a committed row) into an answer before the insert, where
+            // The check names whose time is taken. SQLite: under the write lock it is the
+            // guard. PostgreSQL: the exclusion constraints are, and the check turns the common
+            // conflict (with a committed row) into an answer before the insert, where
             // concurrent conflicting inserts would wait on each other (and could deadlock).
-            if let Some(conflict) = appts::conflict(&txn, &record, None).await? {
+            let check = appts::check_time(&txn, &record, None, now).await?;
+            if let Some(conflict) = check.taken {
                 return Err(Status::already_exists(conflict.describe()).into());
+            }
+            // Expired holds still block their time in the database until released.
+            if check.expired_holds_in_the_way {
+                self.release_in_the_way(&txn, &record, now).await?;
             }
             appts::insert(&txn, &record).await?;
             appts::audit(
@@ -364,57 +383,53 @@ impl SchedulingApi {
                     "applies to booking a slot directly, not a hold",
                 ));
             }
-            if let Some(first) = self.replay(&key).await? {
-                return Ok(first);
+            let attempt = self.book_hold(&caller, reach, &key, &hold_id, &reason);
+            return self.or_replay(&key, attempt).await;
+        }
+        let attempt = async {
+            let start = input::instant("start", body.start.as_ref()).map_err(one)?;
+            let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
+            let practice = self.practice("doctor_id", &body.doctor_id).await?;
+            if !caller.reaches(
+                reach,
+                &patient_id,
+                &practice.doctor.doctor_id,
+                &practice.clinic.clinic_id,
+            ) {
+                return Err(field("doctor_id", "no such doctor"));
             }
-            return self
-                .book_hold(&caller, reach, &key, &hold_id, &reason)
-                .await;
-        }
-        let start = input::instant("start", body.start.as_ref()).map_err(one)?;
-        let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-        let practice = self.practice("doctor_id", &body.doctor_id).await?;
-        if !caller.reaches(
-            reach,
-            &patient_id,
-            &practice.doctor.doctor_id,
-            &practice.clinic.clinic_id,
-        ) {
-            return Err(field("doctor_id", "no such doctor"));
-        }
-        if !override_reason.is_empty() {
-            let may = super::allowed(Operation::Override, &caller)
-                .map(|r| {
-                    caller.reaches(
-                        r,
-                        "",
-                        &practice.doctor.doctor_id,
-                        &practice.clinic.clinic_id,
-                    )
-                })
-                .unwrap_or(false);
-            if !may {
-                return Err(Status::permission_denied(
-                    "only an admin or the doctor may book over a conflict",
-                ));
+            if !override_reason.is_empty() {
+                let may = super::allowed(Operation::Override, &caller)
+                    .map(|r| {
+                        caller.reaches(
+                            r,
+                            "",
+                            &practice.doctor.doctor_id,
+                            &practice.clinic.clinic_id,
+                        )
+                    })
+                    .unwrap_or(false);
+                if !may {
+                    return Err(Status::permission_denied(
+                        "only an admin or the doctor may book over a conflict",
+                    ));
+                }
             }
-        }
-        let slot = self.slot_at(&practice, "start", start).await?;
-        if let Some(first) = self.replay(&key).await? {
-            return Ok(first);
-        }
-        self.place(
-            &caller,
-            &key,
-            &practice,
-            &slot,
-            &patient_id,
-            AppointmentStatus::Booked,
-            None,
-            &reason,
-            &override_reason,
-        )
-        .await
+            let slot = self.slot_at(&practice, "start", start).await?;
+            self.place(
+                &caller,
+                &key,
+                &practice,
+                &slot,
+                &patient_id,
+                AppointmentStatus::Booked,
+                None,
+                &reason,
+                &override_reason,
+            )
+            .await
+        };
+        self.or_replay(&key, attempt).await
     }
 
     /// Turns the caller's hold into a booking, unless it ran out.
@@ -602,11 +617,12 @@ impl SchedulingApi {
                 version: before.version + 1,
                 ..before.clone()
             };
-            self.release_in_the_way(&txn, &after, now).await?;
-            if let Some(conflict) =
-                appts::conflict(&txn, &after, Some(&before.appointment_id)).await?
-            {
+            let check = appts::check_time(&txn, &after, Some(&before.appointment_id), now).await?;
+            if let Some(conflict) = check.taken {
                 return Err(Status::already_exists(conflict.describe()).into());
+            }
+            if check.expired_holds_in_the_way {
+                self.release_in_the_way(&txn, &after, now).await?;
             }
             // One UPDATE moves the appointment: the new time is taken and the old one freed
             // together, or neither is.

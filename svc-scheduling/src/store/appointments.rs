@@ -133,17 +133,29 @@ pub async fn release_expired_overlapping<C: ConnectionTrait>(
     rows.iter().map(appointment).collect()
 }
 
-/// Whose time within `[start, end)` is already occupied, leaving out `except` (the appointment
-/// being moved). The database's constraints say the same on PostgreSQL; this check gives the
-/// reason first, and on SQLite it is the guard (inside the immediate transaction).
-pub async fn conflict<C: ConnectionTrait>(
+/// What occupies the time of an appointment about to be written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeCheck {
+    /// Whose time is taken (by a live appointment or an unexpired hold).
+    pub taken: Option<Conflict>,
+    /// Holds past their expiry still block the time in the database until released.
+    pub expired_holds_in_the_way: bool,
+}
+
+/// Whose time within `[start, end)` is already occupied at `now`, leaving out `except` (the
+/// appointment being moved). The database's constraints say the same on PostgreSQL; this check
+/// gives the reason first, and on SQLite it is the guard (inside the immediate transaction).
+pub async fn check_time<C: ConnectionTrait>(
     conn: &C,
     a: &AppointmentRecord,
     except: Option<&str>,
-) -> Result<Option<Conflict>, DbErr> {
+    now: DateTime<Utc>,
+) -> Result<TimeCheck, DbErr> {
     let b = conn.get_database_backend();
     let sql = format!(
-        "SELECT doctor_id = $1 AND override_reason = '' AS doctor_taken FROM appointments
+        "SELECT doctor_id = $1 AND override_reason = '' AS doctor_taken,
+                COALESCE(status = 'held' AND hold_expires_at <= $6, FALSE) AS expired
+         FROM appointments
          WHERE status IN ({}) AND appointment_id <> $5
            AND ((doctor_id = $1 AND override_reason = '') OR patient_id = $2)
            AND starts_at < $4 AND ends_at > $3",
@@ -159,20 +171,24 @@ pub async fn conflict<C: ConnectionTrait>(
                 ts(b, a.starts_at),
                 ts(b, a.ends_at),
                 except.unwrap_or("").into(),
+                ts(b, now),
             ],
         ))
         .await?;
-    let mut result = None;
+    let mut check = TimeCheck::default();
     for row in rows {
+        if super::get_bool(&row, "expired")? {
+            check.expired_holds_in_the_way = true;
+            continue;
+        }
         let doctor_taken = super::get_bool(&row, "doctor_taken")?;
         if doctor_taken && a.override_reason.is_empty() {
-            return Ok(Some(Conflict::Doctor));
-        }
-        if !doctor_taken {
-            result = Some(Conflict::Patient);
+            check.taken = Some(Conflict::Doctor);
+        } else if !doctor_taken && check.taken.is_none() {
+            check.taken = Some(Conflict::Patient);
         }
     }
-    Ok(result)
+    Ok(check)
 }
 
 pub async fn insert<C: ConnectionTrait>(conn: &C, a: &AppointmentRecord) -> Result<(), WriteError> {
