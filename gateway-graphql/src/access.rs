@@ -70,6 +70,8 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "saveClinic", Access::AnyRole(ADMIN)),
     ("Mutation", "createCabinet", Access::AnyRole(ADMIN)),
     ("Mutation", "createSpecialization", Access::AnyRole(ADMIN)),
+    ("Mutation", "updateCabinet", Access::AnyRole(ADMIN)),
+    ("Mutation", "updateSpecialization", Access::AnyRole(ADMIN)),
     ("Mutation", "saveDoctor", Access::AnyRole(ADMIN)),
     (
         "Mutation",

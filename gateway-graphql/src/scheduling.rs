@@ -105,6 +105,7 @@ pub struct Cabinet {
     pub clinic_id: ID,
     pub room: String,
     pub floor: Option<String>,
+    pub archived: bool,
 }
 
 impl From<pb::Cabinet> for Cabinet {
@@ -114,6 +115,7 @@ impl From<pb::Cabinet> for Cabinet {
             clinic_id: ID(c.clinic_id),
             room: c.room,
             floor: non_empty(c.floor),
+            archived: c.archived,
         }
     }
 }
@@ -122,6 +124,7 @@ impl From<pb::Cabinet> for Cabinet {
 pub struct Specialization {
     pub id: ID,
     pub name: String,
+    pub archived: bool,
 }
 
 impl From<pb::Specialization> for Specialization {
@@ -129,6 +132,7 @@ impl From<pb::Specialization> for Specialization {
         Specialization {
             id: ID(s.specialization_id),
             name: s.name,
+            archived: s.archived,
         }
     }
 }
@@ -536,11 +540,17 @@ impl SchedulingQuery {
             .into())
     }
 
-    async fn cabinets(&self, ctx: &Context<'_>, clinic_id: ID) -> Result<Vec<Cabinet>> {
+    async fn cabinets(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: ID,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> Result<Vec<Cabinet>> {
         let request = as_caller(
             ctx,
             pb::ListCabinetsRequest {
                 clinic_id: clinic_id.0,
+                include_archived,
             },
         )?;
         let list = client(ctx)
@@ -551,8 +561,12 @@ impl SchedulingQuery {
         Ok(list.cabinets.into_iter().map(Cabinet::from).collect())
     }
 
-    async fn specializations(&self, ctx: &Context<'_>) -> Result<Vec<Specialization>> {
-        let request = as_caller(ctx, pb::ListSpecializationsRequest {})?;
+    async fn specializations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_archived: bool,
+    ) -> Result<Vec<Specialization>> {
+        let request = as_caller(ctx, pb::ListSpecializationsRequest { include_archived })?;
         let list = client(ctx)
             .list_specializations(request)
             .await
@@ -864,11 +878,71 @@ impl SchedulingMutation {
                     clinic_id: clinic_id.0,
                     room,
                     floor: floor.unwrap_or_default(),
+                    archived: false,
                 }),
             },
         )?;
         Ok(client(ctx)
             .create_cabinet(request)
+            .await
+            .map_err(upstream)?
+            .into_inner()
+            .into())
+    }
+
+    /// Admins: renames, moves or archives a cabinet.
+    async fn update_cabinet(
+        &self,
+        ctx: &Context<'_>,
+        request_id: String,
+        id: ID,
+        room: String,
+        floor: Option<String>,
+        #[graphql(default = false)] archived: bool,
+    ) -> Result<Cabinet> {
+        let request = as_caller(
+            ctx,
+            pb::UpdateCabinetRequest {
+                request_id,
+                cabinet: Some(pb::Cabinet {
+                    cabinet_id: id.0,
+                    clinic_id: String::new(),
+                    room,
+                    floor: floor.unwrap_or_default(),
+                    archived,
+                }),
+            },
+        )?;
+        Ok(client(ctx)
+            .update_cabinet(request)
+            .await
+            .map_err(upstream)?
+            .into_inner()
+            .into())
+    }
+
+    /// Admins: renames or archives a specialization.
+    async fn update_specialization(
+        &self,
+        ctx: &Context<'_>,
+        request_id: String,
+        id: ID,
+        name: String,
+        #[graphql(default = false)] archived: bool,
+    ) -> Result<Specialization> {
+        let request = as_caller(
+            ctx,
+            pb::UpdateSpecializationRequest {
+                request_id,
+                specialization: Some(pb::Specialization {
+                    specialization_id: id.0,
+                    name,
+                    archived,
+                }),
+            },
+        )?;
+        Ok(client(ctx)
+            .update_specialization(request)
             .await
             .map_err(upstream)?
             .into_inner()
@@ -888,6 +962,7 @@ impl SchedulingMutation {
                 specialization: Some(pb::Specialization {
                     specialization_id: String::new(),
                     name,
+                    archived: false,
                 }),
             },
         )?;

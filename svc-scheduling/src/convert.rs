@@ -58,6 +58,7 @@ pub(crate) fn cabinet(c: &CabinetRecord) -> pb::Cabinet {
         clinic_id: c.clinic_id.clone(),
         room: c.room.clone(),
         floor: c.floor.clone(),
+        archived: c.archived,
     }
 }
 
@@ -65,6 +66,7 @@ pub(crate) fn specialization(s: &SpecializationRecord) -> pb::Specialization {
     pb::Specialization {
         specialization_id: s.specialization_id.clone(),
         name: s.name.clone(),
+        archived: s.archived,
     }
 }
 

@@ -247,6 +247,154 @@ async fn directory(db: TestDb) {
         .get_schedule(with(pb::GetScheduleRequest { doctor_id: doctor }, &patient))
         .await;
     assert_eq!(code(&denied), Code::PermissionDenied);
+    archiving(&h, &clinic, &spec).await;
+}
+
+/// Cabinets and specializations are renamed and archived; archived ones are not listed (unless
+/// asked) and not offered for new schedules or listings.
+async fn archiving(h: &Harness, clinic: &str, spec: &str) {
+    let admin = h.token("admin");
+    let patient = h.token("patient");
+    let second = h
+        .client()
+        .create_cabinet(with(
+            pb::CreateCabinetRequest {
+                request_id: "cab-2".into(),
+                cabinet: Some(pb::Cabinet {
+                    clinic_id: clinic.to_string(),
+                    room: "102".into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let same_room = h
+        .client()
+        .update_cabinet(with(
+            pb::UpdateCabinetRequest {
+                request_id: "cab-u1".into(),
+                cabinet: Some(pb::Cabinet {
+                    cabinet_id: second.cabinet_id.clone(),
+                    room: "101".into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await;
+    assert_eq!(
+        code(&same_room),
+        Code::AlreadyExists,
+        "one cabinet per room"
+    );
+    let archived = h
+        .client()
+        .update_cabinet(with(
+            pb::UpdateCabinetRequest {
+                request_id: "cab-u2".into(),
+                cabinet: Some(pb::Cabinet {
+                    cabinet_id: second.cabinet_id.clone(),
+                    room: "103".into(),
+                    floor: "1".into(),
+                    archived: true,
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((archived.room.as_str(), archived.archived), ("103", true));
+    let listed = |include_archived: bool| {
+        let mut client = h.client();
+        let (clinic, admin) = (clinic.to_string(), admin.clone());
+        async move {
+            client
+                .list_cabinets(with(
+                    pb::ListCabinetsRequest {
+                        clinic_id: clinic,
+                        include_archived,
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .cabinets
+                .len()
+        }
+    };
+    assert_eq!((listed(false).await, listed(true).await), (1, 2));
+    let on_archived = h
+        .client()
+        .add_schedule_template(with(
+            pb::AddScheduleTemplateRequest {
+                request_id: "t-archived".into(),
+                template: Some(pb::ScheduleTemplate {
+                    weekday: 1,
+                    start: Some(TimeOfDay {
+                        hours: 21,
+                        minutes: 0,
+                    }),
+                    end: Some(TimeOfDay {
+                        hours: 22,
+                        minutes: 0,
+                    }),
+                    cabinet_id: second.cabinet_id.clone(),
+                    valid_from: Some(date(chrono::Utc::now().date_naive())),
+                    ..Default::default()
+                }),
+            },
+            &h.token("doctor"),
+        ))
+        .await;
+    assert_eq!(fields(on_archived), ["template.cabinet_id"]);
+    let renamed = h
+        .client()
+        .update_specialization(with(
+            pb::UpdateSpecializationRequest {
+                request_id: "spec-u1".into(),
+                specialization: Some(pb::Specialization {
+                    specialization_id: spec.to_string(),
+                    name: "Cardiology and vascular medicine".into(),
+                    archived: true,
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(renamed.archived);
+    let visible = h
+        .client()
+        .list_specializations(with(pb::ListSpecializationsRequest::default(), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        visible.specializations.is_empty(),
+        "archived ones are not listed"
+    );
+    let all = h
+        .client()
+        .list_specializations(with(
+            pb::ListSpecializationsRequest {
+                include_archived: true,
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        all.specializations[0].name,
+        "Cardiology and vascular medicine"
+    );
 }
 
 backend_test!(a_patient_holds_books_reschedules_and_cancels, booking_flow);

@@ -191,6 +191,7 @@ impl SchedulingApi {
             clinic_id,
             room,
             floor,
+            archived: false,
         };
         retrying(|| async {
             let txn = self.begin().await?;
@@ -216,12 +217,58 @@ impl SchedulingApi {
         allowed(Operation::ReadDirectory, &caller)?;
         let clinic_id = input::id("clinic_id", &request.get_ref().clinic_id)
             .map_err(|v| check(vec![v]).unwrap_err())?;
-        let cabinets = dir::list_cabinets(&self.db, &clinic_id)
+        let cabinets = dir::list_cabinets(&self.db, &clinic_id, request.get_ref().include_archived)
             .await
             .map_err(internal)?;
         Ok(pb::ListCabinetsResponse {
             cabinets: cabinets.iter().map(convert::cabinet).collect(),
         })
+    }
+
+    pub(crate) async fn update_cabinet(
+        &self,
+        request: Request<pb::UpdateCabinetRequest>,
+    ) -> Result<pb::Cabinet, Status> {
+        let caller = self.caller(&request).await?;
+        allowed(Operation::ManageDirectory, &caller)?;
+        let body = request.get_ref();
+        let key = Self::key(&caller, "UpdateCabinet", &body.request_id, body)?;
+        let given = body.cabinet.clone().unwrap_or_default();
+        let mut v = Violations::default();
+        let cabinet_id = v.take(input::id("cabinet.cabinet_id", &given.cabinet_id));
+        let room = v.take(input::text("cabinet.room", &given.room, 50, true));
+        let floor = v.take(input::text("cabinet.floor", &given.floor, 50, false));
+        v.finish()?;
+        if let Some(first) = self.replay(&key).await? {
+            return Ok(first);
+        }
+        retrying(|| async {
+            let txn = self.begin().await?;
+            let before = dir::get_cabinet(&txn, &cabinet_id)
+                .await?
+                .ok_or_else(|| not_found("cabinet"))?;
+            let after = CabinetRecord {
+                room: room.clone(),
+                floor: floor.clone(),
+                archived: given.archived,
+                ..before
+            };
+            match dir::update_cabinet(&txn, &after).await {
+                Ok(true) => {}
+                Ok(false) => return Err(not_found("cabinet").into()),
+                Err(error) => {
+                    return Err(match classify(&error) {
+                        Failure::Duplicate(_) => {
+                            Status::already_exists("the clinic already has a cabinet in that room")
+                                .into()
+                        }
+                        _ => TxError::Db(error),
+                    });
+                }
+            }
+            self.finish(txn, &key, convert::cabinet(&after)).await
+        })
+        .await
     }
 
     pub(crate) async fn create_specialization(
@@ -241,6 +288,7 @@ impl SchedulingApi {
         let record = SpecializationRecord {
             specialization_id: uuid::Uuid::now_v7().to_string(),
             name,
+            archived: false,
         };
         retrying(|| async {
             let txn = self.begin().await?;
@@ -259,12 +307,53 @@ impl SchedulingApi {
     ) -> Result<pb::ListSpecializationsResponse, Status> {
         let caller = self.caller(&request).await?;
         allowed(Operation::ReadDirectory, &caller)?;
-        let all = dir::list_specializations(&self.db)
+        let all = dir::list_specializations(&self.db, request.get_ref().include_archived)
             .await
             .map_err(internal)?;
         Ok(pb::ListSpecializationsResponse {
             specializations: all.iter().map(convert::specialization).collect(),
         })
+    }
+
+    pub(crate) async fn update_specialization(
+        &self,
+        request: Request<pb::UpdateSpecializationRequest>,
+    ) -> Result<pb::Specialization, Status> {
+        let caller = self.caller(&request).await?;
+        allowed(Operation::ManageDirectory, &caller)?;
+        let body = request.get_ref();
+        let key = Self::key(&caller, "UpdateSpecialization", &body.request_id, body)?;
+        let given = body.specialization.clone().unwrap_or_default();
+        let mut v = Violations::default();
+        let specialization_id = v.take(input::id(
+            "specialization.specialization_id",
+            &given.specialization_id,
+        ));
+        let name = v.take(input::text("specialization.name", &given.name, 100, true));
+        v.finish()?;
+        if let Some(first) = self.replay(&key).await? {
+            return Ok(first);
+        }
+        let record = SpecializationRecord {
+            specialization_id,
+            name,
+            archived: given.archived,
+        };
+        retrying(|| async {
+            let txn = self.begin().await?;
+            match dir::update_specialization(&txn, &record).await? {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(
+                        Status::already_exists("a specialization of that name exists").into(),
+                    );
+                }
+                None => return Err(not_found("specialization").into()),
+            }
+            self.finish(txn, &key, convert::specialization(&record))
+                .await
+        })
+        .await
     }
 
     pub(crate) async fn upsert_doctor(
@@ -295,7 +384,8 @@ impl SchedulingApi {
         ));
         v.finish()?;
         let mut v = Violations::default();
-        let specializations = dir::list_specializations(&self.db)
+        // An archived specialization is no longer offered for new listings.
+        let specializations = dir::list_specializations(&self.db, false)
             .await
             .map_err(internal)?;
         let Some(specialization) = specializations
@@ -316,7 +406,7 @@ impl SchedulingApi {
                 .await
                 .map_err(internal)?
             {
-                Some(c) if c.clinic_id == clinic_id => {}
+                Some(c) if c.clinic_id == clinic_id && !c.archived => {}
                 _ => v.push("doctor.cabinet_id", "no such cabinet at this clinic"),
             }
         }
@@ -536,7 +626,7 @@ impl SchedulingApi {
         match given {
             None => Ok(doctor.cabinet_id.clone()),
             Some(id) => match dir::get_cabinet(&self.db, &id).await.map_err(internal)? {
-                Some(c) if c.clinic_id == doctor.clinic_id => Ok(id),
+                Some(c) if c.clinic_id == doctor.clinic_id && !c.archived => Ok(id),
                 _ => Err(field(field_name, "no such cabinet at the doctor's clinic")),
             },
         }

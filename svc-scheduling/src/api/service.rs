@@ -25,8 +25,10 @@ delegate! {
     get_clinic(GetClinicRequest) -> Clinic;
     list_clinics(ListClinicsRequest) -> ListClinicsResponse;
     create_cabinet(CreateCabinetRequest) -> Cabinet;
+    update_cabinet(UpdateCabinetRequest) -> Cabinet;
     list_cabinets(ListCabinetsRequest) -> ListCabinetsResponse;
     create_specialization(CreateSpecializationRequest) -> Specialization;
+    update_specialization(UpdateSpecializationRequest) -> Specialization;
     list_specializations(ListSpecializationsRequest) -> ListSpecializationsResponse;
     upsert_doctor(UpsertDoctorRequest) -> Doctor;
     get_doctor(GetDoctorRequest) -> Doctor;

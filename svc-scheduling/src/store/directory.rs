@@ -125,6 +125,7 @@ pub struct CabinetRecord {
     pub clinic_id: String,
     pub room: String,
     pub floor: String,
+    pub archived: bool,
 }
 
 fn cabinet(row: &QueryResult) -> Result<CabinetRecord, DbErr> {
@@ -133,22 +134,45 @@ fn cabinet(row: &QueryResult) -> Result<CabinetRecord, DbErr> {
         clinic_id: row.try_get("", "clinic_id")?,
         room: row.try_get("", "room")?,
         floor: row.try_get("", "floor")?,
+        archived: get_bool(row, "archived")?,
     })
 }
 
 pub async fn insert_cabinet<C: ConnectionTrait>(conn: &C, c: &CabinetRecord) -> Result<(), DbErr> {
     conn.execute_raw(stmt(
         conn.get_database_backend(),
-        "INSERT INTO cabinets (cabinet_id, clinic_id, room, floor) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO cabinets (cabinet_id, clinic_id, room, floor, archived)
+         VALUES ($1, $2, $3, $4, $5)",
         [
             c.cabinet_id.clone().into(),
             c.clinic_id.clone().into(),
             c.room.clone().into(),
             c.floor.clone().into(),
+            c.archived.into(),
         ],
     ))
     .await?;
     Ok(())
+}
+
+/// Saves room, floor and archived; false when there is no such cabinet.
+pub async fn update_cabinet<C: ConnectionTrait>(
+    conn: &C,
+    c: &CabinetRecord,
+) -> Result<bool, DbErr> {
+    let result = conn
+        .execute_raw(stmt(
+            conn.get_database_backend(),
+            "UPDATE cabinets SET room = $2, floor = $3, archived = $4 WHERE cabinet_id = $1",
+            [
+                c.cabinet_id.clone().into(),
+                c.room.clone().into(),
+                c.floor.clone().into(),
+                c.archived.into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn get_cabinet<C: ConnectionTrait>(
@@ -168,12 +192,13 @@ pub async fn get_cabinet<C: ConnectionTrait>(
 pub async fn list_cabinets<C: ConnectionTrait>(
     conn: &C,
     clinic_id: &str,
+    include_archived: bool,
 ) -> Result<Vec<CabinetRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
-            "SELECT * FROM cabinets WHERE clinic_id = $1 ORDER BY room",
-            [clinic_id.into()],
+            "SELECT * FROM cabinets WHERE clinic_id = $1 AND ($2 OR archived = $3) ORDER BY room",
+            [clinic_id.into(), include_archived.into(), false.into()],
         ))
         .await?;
     rows.iter().map(cabinet).collect()
@@ -183,9 +208,10 @@ pub async fn list_cabinets<C: ConnectionTrait>(
 pub struct SpecializationRecord {
     pub specialization_id: String,
     pub name: String,
+    pub archived: bool,
 }
 
-/// Inserts unless a specialization of that name (case-insensitive) exists; returns the stored one.
+/// Inserts unless a specialization of that name (case-insensitive) exists.
 pub async fn insert_specialization<C: ConnectionTrait>(
     conn: &C,
     s: &SpecializationRecord,
@@ -205,14 +231,52 @@ pub async fn insert_specialization<C: ConnectionTrait>(
     Ok(result.rows_affected() == 1)
 }
 
+/// Saves name and archived. `None`: no such specialization; `Some(false)`: another one has
+/// that name.
+pub async fn update_specialization<C: ConnectionTrait>(
+    conn: &C,
+    s: &SpecializationRecord,
+) -> Result<Option<bool>, DbErr> {
+    let taken = conn
+        .query_one_raw(stmt(
+            conn.get_database_backend(),
+            "SELECT 1 AS one FROM specializations WHERE name_key = $1 AND specialization_id <> $2",
+            [
+                s.name.to_lowercase().into(),
+                s.specialization_id.clone().into(),
+            ],
+        ))
+        .await?
+        .is_some();
+    if taken {
+        return Ok(Some(false));
+    }
+    let result = conn
+        .execute_raw(stmt(
+            conn.get_database_backend(),
+            "UPDATE specializations SET name = $2, name_key = $3, archived = $4
+             WHERE specialization_id = $1",
+            [
+                s.specialization_id.clone().into(),
+                s.name.clone().into(),
+                s.name.to_lowercase().into(),
+                s.archived.into(),
+            ],
+        ))
+        .await?;
+    Ok((result.rows_affected() == 1).then_some(true))
+}
+
 pub async fn list_specializations<C: ConnectionTrait>(
     conn: &C,
+    include_archived: bool,
 ) -> Result<Vec<SpecializationRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
-            "SELECT specialization_id, name FROM specializations ORDER BY name_key",
-            [],
+            "SELECT specialization_id, name, archived FROM specializations
+             WHERE $1 OR archived = $2 ORDER BY name_key",
+            [include_archived.into(), false.into()],
         ))
         .await?;
     rows.iter()
@@ -220,6 +284,7 @@ pub async fn list_specializations<C: ConnectionTrait>(
             Ok(SpecializationRecord {
                 specialization_id: r.try_get("", "specialization_id")?,
                 name: r.try_get("", "name")?,
+                archived: get_bool(r, "archived")?,
             })
         })
         .collect()

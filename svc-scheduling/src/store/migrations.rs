@@ -22,11 +22,13 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             clinic_id TEXT NOT NULL REFERENCES clinics (clinic_id),
             room TEXT NOT NULL,
             floor TEXT NOT NULL DEFAULT '',
+            archived BOOLEAN NOT NULL DEFAULT FALSE,
             UNIQUE (clinic_id, room))",
         "CREATE TABLE specializations (
             specialization_id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
-            name_key TEXT NOT NULL UNIQUE)",
+            name_key TEXT NOT NULL UNIQUE,
+            archived BOOLEAN NOT NULL DEFAULT FALSE)",
         "CREATE TABLE doctors (
             doctor_id TEXT PRIMARY KEY,
             display_name TEXT NOT NULL,
@@ -137,11 +139,13 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             clinic_id TEXT NOT NULL REFERENCES clinics (clinic_id),
             room TEXT NOT NULL,
             floor TEXT NOT NULL DEFAULT '',
+            archived INTEGER NOT NULL DEFAULT 0,
             UNIQUE (clinic_id, room))",
         "CREATE TABLE specializations (
             specialization_id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
-            name_key TEXT NOT NULL UNIQUE)",
+            name_key TEXT NOT NULL UNIQUE,
+            archived INTEGER NOT NULL DEFAULT 0)",
         "CREATE TABLE doctors (
             doctor_id TEXT PRIMARY KEY,
             display_name TEXT NOT NULL,
