@@ -12,6 +12,8 @@
 //!    caches, next to `{ __typename }` on the same gateway: queries per second and p50/p99,
 //!    32 clients, interleaved in rounds so drift hits both alike.
 //!
+//! Both are also measured over gRPC straight to svc-scheduling, to show what the gateway adds.
+//!
 //! The clients run in this process too and share its two cores; they read response bytes
 //! without parsing them.
 
@@ -311,7 +313,59 @@ async fn run() {
         failures
     );
 
-    // 1b. The same inserts straight into PostgreSQL, into a fresh copy of the schema.
+    // 1b. The same bookings over gRPC straight to svc-scheduling (what the gateway adds).
+    let grpc_channel = Channel::from_shared(format!(
+        "http://{}",
+        platform.service_addr(ServiceName::Scheduling).unwrap()
+    ))
+    .unwrap()
+    .connect_lazy();
+    let (elapsed, latencies, failures) = load(BOOKINGS_PER_CLIENT, {
+        let (channel, patients, doctors, times) = (
+            grpc_channel.clone(),
+            patients.clone(),
+            doctors.clone(),
+            times.clone(),
+        );
+        move |p, i| {
+            let (channel, patients, doctors, times) = (
+                channel.clone(),
+                patients.clone(),
+                doctors.clone(),
+                times.clone(),
+            );
+            async move {
+                // Times after the ones booked through the gateway.
+                let k = BOOKINGS_PER_CLIENT + i;
+                let request = pb::BookAppointmentRequest {
+                    request_id: format!("g-{p}-{i}"),
+                    doctor_id: doctors[(p + k) % DOCTORS].clone(),
+                    start: Some(prost_types::Timestamp {
+                        seconds: times[k].timestamp(),
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                };
+                SchedulingServiceClient::new(channel)
+                    .book_appointment(with(request, &patients[p]))
+                    .await
+                    .is_ok()
+            }
+        }
+    })
+    .await;
+    let grpc_rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "bookings over gRPC:           {} in {:.2} s = {:.0}/s (p50 {:.1} ms, p99 {:.1} ms), {} failed",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        grpc_rate,
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        failures
+    );
+
+    // 1c. The same inserts straight into PostgreSQL, into a fresh copy of the schema.
     let raw_url = fresh_postgres_database().await;
     let raw = svc_kit::db::connect(
         &raw_url,
@@ -365,8 +419,9 @@ async fn run() {
         failures
     );
     println!(
-        "bookings through the gateway / bare INSERTs = {:.1} %",
-        100.0 * gateway_rate / raw_rate
+        "bookings through the gateway / bare INSERTs = {:.1} %; over gRPC / bare INSERTs = {:.1} %",
+        100.0 * gateway_rate / raw_rate,
+        100.0 * grpc_rate / raw_rate
     );
 
     // 2. Cached free slots versus { __typename }, interleaved in rounds so drift hits both.
@@ -421,6 +476,40 @@ async fn run() {
     println!(
         "freeSlots / __typename = {:.1} % of the rate",
         100.0 * mean(&rates[1]) / mean(&rates[0])
+    );
+
+    // 2b. The same free-slot reads over gRPC straight to svc-scheduling (its Redis cache warm).
+    let (elapsed, latencies, failures) = load(READS_PER_CLIENT, {
+        let (channel, patients, doctors) =
+            (grpc_channel.clone(), patients.clone(), doctors.clone());
+        move |p, i| {
+            let (channel, patients, doctors) = (channel.clone(), patients.clone(), doctors.clone());
+            async move {
+                let request = pb::ListFreeSlotsRequest {
+                    doctor_id: doctors[(p + i) % 8].clone(),
+                    from: Some(prost_types::Timestamp {
+                        seconds: from.timestamp(),
+                        nanos: 0,
+                    }),
+                    to: Some(prost_types::Timestamp {
+                        seconds: to.timestamp(),
+                        nanos: 0,
+                    }),
+                };
+                SchedulingServiceClient::new(channel)
+                    .list_free_slots(with(request, &patients[p]))
+                    .await
+                    .is_ok()
+            }
+        }
+    })
+    .await;
+    assert_eq!(failures, 0);
+    println!(
+        "ListFreeSlots over gRPC  {:.0} queries/s (p50 {:.2} ms, p99 {:.2} ms)",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
     );
     platform.stop().await;
 }
