@@ -24,12 +24,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use futures::future::join_all;
 use medmesh::Platform;
 use medmesh_proto::{
-    accounts::v1::{GetMyProfileRequest, accounts_service_client::AccountsServiceClient},
-    common::v1::{Date, TimeOfDay},
+    accounts::v1::accounts_service_client::AccountsServiceClient,
     scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
 };
 use sea_orm::ConnectionTrait;
@@ -148,97 +147,27 @@ async fn run() {
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
 
     // 50 doctors seeing patients every day 08:00-20:00, 10 minutes each.
-    let clinic = scheduling
-        .create_clinic(with(
-            pb::CreateClinicRequest {
-                request_id: "c".into(),
-                clinic: Some(pb::Clinic {
-                    name: "Bench".into(),
-                    time_zone: "UTC".into(),
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let spec = scheduling
-        .create_specialization(with(
-            pb::CreateSpecializationRequest {
-                request_id: "s".into(),
-                specialization: Some(pb::Specialization {
-                    name: "GP".into(),
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
     let today = Utc::now().date_naive();
-    let mut doctors = Vec::new();
-    for d in 0..DOCTORS {
-        let token = issuer.sign(&issuer.claims(
-            &uuid::Uuid::new_v4().to_string(),
-            &format!("doctor-{d}"),
-            &["doctor"],
-            WEB_CLIENT,
-        ));
-        let id = accounts
-            .get_my_profile(with(GetMyProfileRequest {}, &token))
-            .await
-            .unwrap()
-            .into_inner()
-            .user_id;
-        scheduling
-            .upsert_doctor(with(
-                pb::UpsertDoctorRequest {
-                    request_id: format!("d{d}"),
-                    doctor: Some(pb::Doctor {
-                        doctor_id: id.clone(),
-                        specialization_id: spec.specialization_id.clone(),
-                        clinic_id: clinic.clinic_id.clone(),
-                        default_visit_minutes: 10,
-                        ..Default::default()
-                    }),
-                },
-                &admin,
+    let doctor_tokens: Vec<String> = (0..DOCTORS)
+        .map(|d| {
+            issuer.sign(&issuer.claims(
+                &uuid::Uuid::new_v4().to_string(),
+                &format!("doctor-{d}"),
+                &["doctor"],
+                WEB_CLIENT,
             ))
-            .await
-            .unwrap();
-        for weekday in 1..=7 {
-            scheduling
-                .add_schedule_template(with(
-                    pb::AddScheduleTemplateRequest {
-                        request_id: format!("t{d}-{weekday}"),
-                        template: Some(pb::ScheduleTemplate {
-                            weekday,
-                            start: Some(TimeOfDay {
-                                hours: 8,
-                                minutes: 0,
-                            }),
-                            end: Some(TimeOfDay {
-                                hours: 20,
-                                minutes: 0,
-                            }),
-                            visit_minutes: 10,
-                            valid_from: Some(Date {
-                                year: today.year(),
-                                month: today.month() as i32,
-                                day: today.day() as i32,
-                            }),
-                            ..Default::default()
-                        }),
-                    },
-                    &token,
-                ))
-                .await
-                .unwrap();
-        }
-        doctors.push(id);
-    }
+        })
+        .collect();
+    let doctors = svc_scheduling::testing::seed_doctors(
+        &mut scheduling,
+        &mut accounts,
+        &admin,
+        &doctor_tokens,
+        "UTC",
+        10,
+    )
+    .await
+    .unwrap();
     // Slot starts: days 1..=7 ahead, 72 a day. Patient p books time k with doctor (p + k) % 50:
     // no two bookings share a doctor or a patient at one time, so every booking succeeds.
     let first_day = (today + chrono::Duration::days(1))

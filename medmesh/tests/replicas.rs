@@ -10,11 +10,10 @@ use std::{
     time::Duration,
 };
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use futures::future::join_all;
 use medmesh_proto::{
-    accounts::v1::{GetMyProfileRequest, accounts_service_client::AccountsServiceClient},
-    common::v1::{Date, TimeOfDay},
+    accounts::v1::accounts_service_client::AccountsServiceClient,
     scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
 };
 use secrecy::ExposeSecret;
@@ -142,93 +141,20 @@ async fn two_scheduling_processes_never_double_book() {
 
     // A clinic, and six doctors seeing patients every day 08:00-20:00.
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
-    let clinic = scheduling
-        .create_clinic(with(
-            pb::CreateClinicRequest {
-                request_id: "clinic".into(),
-                clinic: Some(pb::Clinic {
-                    name: "Central".into(),
-                    time_zone: "Europe/Kyiv".into(),
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let specialization = scheduling
-        .create_specialization(with(
-            pb::CreateSpecializationRequest {
-                request_id: "spec".into(),
-                specialization: Some(pb::Specialization {
-                    name: "General practice".into(),
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let doctor_tokens: Vec<String> = (0..6)
+        .map(|i| token(&issuer, &format!("doctor-{i}"), &["doctor"]))
+        .collect();
     let mut accounts = AccountsServiceClient::new(channel(accounts_port));
-    let valid_from = Utc::now().date_naive() - chrono::Duration::days(1);
-    let mut doctors = Vec::new();
-    for i in 0..6 {
-        let doctor_token = token(&issuer, &format!("doctor-{i}"), &["doctor"]);
-        let doctor_id = accounts
-            .get_my_profile(with(GetMyProfileRequest {}, &doctor_token))
-            .await
-            .unwrap()
-            .into_inner()
-            .user_id;
-        scheduling
-            .upsert_doctor(with(
-                pb::UpsertDoctorRequest {
-                    request_id: format!("doctor-{i}"),
-                    doctor: Some(pb::Doctor {
-                        doctor_id: doctor_id.clone(),
-                        specialization_id: specialization.specialization_id.clone(),
-                        clinic_id: clinic.clinic_id.clone(),
-                        default_visit_minutes: 30,
-                        ..Default::default()
-                    }),
-                },
-                &admin,
-            ))
-            .await
-            .unwrap();
-        for weekday in 1..=7 {
-            scheduling
-                .add_schedule_template(with(
-                    pb::AddScheduleTemplateRequest {
-                        request_id: format!("t-{i}-{weekday}"),
-                        template: Some(pb::ScheduleTemplate {
-                            weekday,
-                            start: Some(TimeOfDay {
-                                hours: 8,
-                                minutes: 0,
-                            }),
-                            end: Some(TimeOfDay {
-                                hours: 20,
-                                minutes: 0,
-                            }),
-                            visit_minutes: 30,
-                            valid_from: Some(Date {
-                                year: valid_from.year(),
-                                month: valid_from.month() as i32,
-                                day: valid_from.day() as i32,
-                            }),
-                            ..Default::default()
-                        }),
-                    },
-                    &doctor_token,
-                ))
-                .await
-                .unwrap();
-        }
-        doctors.push(doctor_id);
-    }
+    let doctors = testing::seed_doctors(
+        &mut scheduling,
+        &mut accounts,
+        &admin,
+        &doctor_tokens,
+        "Europe/Kyiv",
+        30,
+    )
+    .await
+    .unwrap();
 
     // Patients, each known to both processes before the race (first sign-in is not measured).
     let patients: Vec<String> = (0..200)

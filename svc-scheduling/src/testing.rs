@@ -224,3 +224,105 @@ pub async fn booked_ids(db: &DatabaseConnection) -> BTreeSet<String> {
     .map(|r| r.try_get::<String>("", "appointment_id").expect("an id"))
     .collect()
 }
+
+/// A clinic in `time_zone` and one doctor per token in `doctors`, each seeing patients every day
+/// from 08:00 to 20:00 in visits of `visit_minutes`, created through the public APIs as an
+/// admin and the doctors themselves would. Returns the doctors' ids.
+pub async fn seed_doctors(
+    scheduling: &mut SchedulingServiceClient<Channel>,
+    accounts: &mut medmesh_proto::accounts::v1::accounts_service_client::AccountsServiceClient<
+        Channel,
+    >,
+    admin: &str,
+    doctors: &[String],
+    time_zone: &str,
+    visit_minutes: i32,
+) -> Result<Vec<String>, tonic::Status> {
+    use chrono::Datelike;
+    use medmesh_proto::{
+        accounts::v1::GetMyProfileRequest,
+        common::v1::{Date, TimeOfDay},
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let clinic = scheduling
+        .create_clinic(with(
+            pb::CreateClinicRequest {
+                request_id: format!("seed-clinic-{run}"),
+                clinic: Some(pb::Clinic {
+                    name: "Seeded clinic".into(),
+                    time_zone: time_zone.into(),
+                    ..Default::default()
+                }),
+            },
+            admin,
+        ))
+        .await?
+        .into_inner();
+    let specialization = scheduling
+        .create_specialization(with(
+            pb::CreateSpecializationRequest {
+                request_id: format!("seed-spec-{run}"),
+                specialization: Some(pb::Specialization {
+                    name: format!("General practice {run}"),
+                    ..Default::default()
+                }),
+            },
+            admin,
+        ))
+        .await?
+        .into_inner();
+    let from = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let mut ids = Vec::new();
+    for (i, token) in doctors.iter().enumerate() {
+        let doctor_id = accounts
+            .get_my_profile(with(GetMyProfileRequest {}, token))
+            .await?
+            .into_inner()
+            .user_id;
+        scheduling
+            .upsert_doctor(with(
+                pb::UpsertDoctorRequest {
+                    request_id: format!("seed-doctor-{run}-{i}"),
+                    doctor: Some(pb::Doctor {
+                        doctor_id: doctor_id.clone(),
+                        specialization_id: specialization.specialization_id.clone(),
+                        clinic_id: clinic.clinic_id.clone(),
+                        default_visit_minutes: visit_minutes,
+                        ..Default::default()
+                    }),
+                },
+                admin,
+            ))
+            .await?;
+        for weekday in 1..=7 {
+            scheduling
+                .add_schedule_template(with(
+                    pb::AddScheduleTemplateRequest {
+                        request_id: format!("seed-template-{run}-{i}-{weekday}"),
+                        template: Some(pb::ScheduleTemplate {
+                            weekday,
+                            start: Some(TimeOfDay {
+                                hours: 8,
+                                minutes: 0,
+                            }),
+                            end: Some(TimeOfDay {
+                                hours: 20,
+                                minutes: 0,
+                            }),
+                            visit_minutes,
+                            valid_from: Some(Date {
+                                year: from.year(),
+                                month: from.month() as i32,
+                                day: from.day() as i32,
+                            }),
+                            ..Default::default()
+                        }),
+                    },
+                    token,
+                ))
+                .await?;
+        }
+        ids.push(doctor_id);
+    }
+    Ok(ids)
+}

@@ -66,6 +66,29 @@ impl SchedulingApi {
         Ok(Practice { doctor, clinic, tz })
     }
 
+    /// The doctor a booking for `patient_id` names, if the caller reaches them for that patient;
+    /// a doctor out of reach (another clinic's, for its staff) reads as no such doctor.
+    pub(crate) async fn practice_within_reach(
+        &self,
+        caller: &Caller,
+        reach: Reach,
+        patient_id: &str,
+        field_name: &str,
+        raw: &str,
+    ) -> Result<Practice, Status> {
+        let practice = self.practice(field_name, raw).await?;
+        if caller.reaches(
+            reach,
+            patient_id,
+            &practice.doctor.doctor_id,
+            &practice.clinic.clinic_id,
+        ) {
+            Ok(practice)
+        } else {
+            Err(field(field_name, "no such doctor"))
+        }
+    }
+
     /// The slot of the doctor's grid starting at `start`, in the future; a field error otherwise.
     async fn slot_at(
         &self,
@@ -203,15 +226,9 @@ impl SchedulingApi {
         let attempt = async {
             let start = input::instant("start", body.start.as_ref()).map_err(one)?;
             let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-            let practice = self.practice("doctor_id", &body.doctor_id).await?;
-            if !caller.reaches(
-                reach,
-                &patient_id,
-                &practice.doctor.doctor_id,
-                &practice.clinic.clinic_id,
-            ) {
-                return Err(field("doctor_id", "no such doctor"));
-            }
+            let practice = self
+                .practice_within_reach(&caller, reach, &patient_id, "doctor_id", &body.doctor_id)
+                .await?;
             let slot = self.slot_at(&practice, "start", start).await?;
             self.place(
                 &caller,
@@ -389,15 +406,9 @@ impl SchedulingApi {
         let attempt = async {
             let start = input::instant("start", body.start.as_ref()).map_err(one)?;
             let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-            let practice = self.practice("doctor_id", &body.doctor_id).await?;
-            if !caller.reaches(
-                reach,
-                &patient_id,
-                &practice.doctor.doctor_id,
-                &practice.clinic.clinic_id,
-            ) {
-                return Err(field("doctor_id", "no such doctor"));
-            }
+            let practice = self
+                .practice_within_reach(&caller, reach, &patient_id, "doctor_id", &body.doctor_id)
+                .await?;
             if !override_reason.is_empty() {
                 let may = super::allowed(Operation::Override, &caller)
                     .map(|r| {
@@ -573,15 +584,15 @@ impl SchedulingApi {
         } else {
             body.new_doctor_id.clone()
         };
-        let practice = self.practice("new_doctor_id", &doctor_raw).await?;
-        if !caller.reaches(
-            reach,
-            &current.patient_id,
-            &practice.doctor.doctor_id,
-            &practice.clinic.clinic_id,
-        ) {
-            return Err(field("new_doctor_id", "no such doctor"));
-        }
+        let practice = self
+            .practice_within_reach(
+                &caller,
+                reach,
+                &current.patient_id,
+                "new_doctor_id",
+                &doctor_raw,
+            )
+            .await?;
         let slot = self.slot_at(&practice, "new_start", new_start).await?;
         if !current.status.can_reschedule() {
             return Err(Status::failed_precondition(format!(

@@ -31,15 +31,9 @@ impl SchedulingApi {
         }
         v.finish()?;
         let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-        let practice = self.practice("doctor_id", &body.doctor_id).await?;
-        if !caller.reaches(
-            reach,
-            &patient_id,
-            &practice.doctor.doctor_id,
-            &practice.clinic.clinic_id,
-        ) {
-            return Err(field("doctor_id", "no such doctor"));
-        }
+        let practice = self
+            .practice_within_reach(&caller, reach, &patient_id, "doctor_id", &body.doctor_id)
+            .await?;
         let today = clock::now().with_timezone(&practice.tz).date_naive();
         if to_date < today {
             return Err(field("to_date", "is in the past"));
