@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use common::dev_settings;
+
+use std::time::Duration;
 
 use medmesh::Platform;
 use medmesh_proto::common::v1::Actor;
@@ -19,20 +21,6 @@ use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
-
-fn dev_settings(data_dir: &Path) -> Settings {
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", data_dir.display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("shutdown_grace_ms", 2000));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
-    Settings::from_figment(figment).unwrap()
-}
 
 async fn graphql(platform: &Platform, query: &str) -> Value {
     common::graphql(

@@ -5,28 +5,14 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
-use common::graphql_as;
+use common::{dev_settings, graphql_as};
 use futures::{SinkExt, StreamExt};
 use medmesh::Platform;
 use serde_json::{Value, json};
-use svc_kit::{ServiceName, Settings, auth::dev_issuer::WEB_CLIENT};
+use svc_kit::{ServiceName, auth::dev_issuer::WEB_CLIENT};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-
-fn dev_settings(data_dir: &Path) -> Settings {
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", data_dir.display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("shutdown_grace_ms", 2000));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
-    Settings::from_figment(figment).unwrap()
-}
 
 /// Ids, dates and instants vary from run to run; what a client relies on (shape, statuses,
 /// codes, times of day in the clinic's zone) does not.

@@ -2,7 +2,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::path::Path;
+
 use serde_json::{Value, json};
+use svc_kit::{ServiceName, Settings};
 
 /// POSTs `query` to the GraphQL endpoint at `url` and returns the JSON answer.
 pub async fn graphql(url: &str, query: &str) -> Value {
@@ -51,4 +54,19 @@ pub async fn sign_in(issuer_url: &str, username: &str, password: &str) -> Option
         .await
         .ok()?;
     response["access_token"].as_str().map(str::to_string)
+}
+
+/// `medmesh dev` settings on free ports, with its data under `data_dir`.
+pub fn dev_settings(data_dir: &Path) -> Settings {
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", data_dir.display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("shutdown_grace_ms", 2000));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    Settings::from_figment(figment).unwrap()
 }
