@@ -765,12 +765,21 @@ impl SchedulingQuery {
     }
 }
 
+/// A doctor id as svc-scheduling writes it (a lower-case UUID), so answers and events match
+/// however the client spelled it; anything else goes on as given, for the service to refuse.
+fn canonical(id: ID) -> ID {
+    uuid::Uuid::parse_str(&id.0)
+        .map(|u| ID(u.to_string()))
+        .unwrap_or(id)
+}
+
 pub(crate) async fn free_slots(
     ctx: &Context<'_>,
     doctor_id: ID,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<FreeSlots> {
+    let doctor_id = canonical(doctor_id);
     // Everyone allowed to select this field may read any doctor's free slots (the same rule as
     // svc-scheduling's), so an answer read for one caller serves the next.
     let feed = ctx.data_opt::<crate::live::AvailabilityFeed>();
@@ -814,11 +823,15 @@ pub(crate) async fn free_slots(
 /// A scheduling change made through this gateway shows in its own free-slot answers at once
 /// (other gateways learn it from the event feed).
 fn changed(ctx: &Context<'_>, appointment: &pb::Appointment) {
-    if let (Some(feed), Some(slot)) = (
-        ctx.data_opt::<crate::live::AvailabilityFeed>(),
-        appointment.slot.as_ref(),
-    ) {
-        feed.changed(&slot.doctor_id);
+    if let Some(slot) = appointment.slot.as_ref() {
+        doctor_changed(ctx, &slot.doctor_id);
+    }
+}
+
+/// The doctor's schedule or listing changed through this gateway.
+fn doctor_changed(ctx: &Context<'_>, doctor_id: &str) {
+    if let Some(feed) = ctx.data_opt::<crate::live::AvailabilityFeed>() {
+        feed.changed(doctor_id);
     }
 }
 
@@ -994,12 +1007,13 @@ impl SchedulingMutation {
                 }),
             },
         )?;
-        Ok(client(ctx)
+        let answer = client(ctx)
             .upsert_doctor(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        doctor_changed(ctx, &answer.doctor_id);
+        Ok(answer.into())
     }
 
     /// Doctors (own) and admins: a weekly template. One overlapping another is refused.
@@ -1025,12 +1039,13 @@ impl SchedulingMutation {
                 }),
             },
         )?;
-        Ok(client(ctx)
+        let answer = client(ctx)
             .add_schedule_template(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        doctor_changed(ctx, &answer.doctor_id);
+        Ok(answer.into())
     }
 
     async fn remove_schedule_template(
@@ -1076,12 +1091,13 @@ impl SchedulingMutation {
                 }),
             },
         )?;
-        Ok(client(ctx)
+        let answer = client(ctx)
             .add_schedule_exception(request)
             .await
             .map_err(upstream)?
-            .into_inner()
-            .into())
+            .into_inner();
+        doctor_changed(ctx, &answer.doctor_id);
+        Ok(answer.into())
     }
 
     /// Holds a free slot for a few minutes (see `holdExpiresAt`); book it with `bookAppointment`.
@@ -1305,6 +1321,7 @@ pub(crate) async fn availability_stream(
 ) -> Result<impl futures::Stream<Item = Result<FreeSlots>> + use<>> {
     use secrecy::ExposeSecret;
 
+    let doctor_id = canonical(doctor_id);
     let first = free_slots(ctx, doctor_id.clone(), from, to).await?;
     let clients = ctx.data_unchecked::<ServiceClients>().clone();
     let platform = ctx.data_opt::<crate::accounts::PlatformTokens>().cloned();

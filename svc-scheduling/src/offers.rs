@@ -103,14 +103,16 @@ pub(crate) async fn names(
     })
 }
 
-/// Marks one hold expired (if it still is a hold past its time), lapses its waitlist offer and
-/// offers the time to the next patient. Returns whether it expired the hold.
+/// Marks one hold expired (if it still is a hold past its time), audited and evented, lapses
+/// its waitlist offer and, with `offer_next`, offers the time to the next patient waiting (not
+/// when the caller is about to take that time itself). Returns whether it expired the hold.
 pub(crate) async fn expire_hold(
     txn: &DatabaseTransaction,
     outbox: &Outbox,
     appointment_id: &str,
     now: DateTime<Utc>,
     offer: Duration,
+    offer_next: bool,
 ) -> Result<bool, DbErr> {
     let Some(hold) = appointments::get(txn, appointment_id).await? else {
         return Ok(false);
@@ -159,6 +161,8 @@ pub(crate) async fn expire_hold(
         )
         .await?;
     }
-    offer_freed_time(txn, outbox, &expired, now, offer).await?;
+    if offer_next {
+        offer_freed_time(txn, outbox, &expired, now, offer).await?;
+    }
     Ok(true)
 }

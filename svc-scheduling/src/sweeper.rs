@@ -24,7 +24,8 @@ pub async fn release_expired_holds(
         let result = crate::api::retrying(|| async {
             let txn = store::begin_write(db).await?;
             let done =
-                offers::expire_hold(&txn, outbox, &hold.appointment_id, now, rules.offer).await?;
+                offers::expire_hold(&txn, outbox, &hold.appointment_id, now, rules.offer, true)
+                    .await?;
             txn.commit().await?;
             Ok(done)
         })

@@ -1114,10 +1114,12 @@ async fn overrides(db: TestDb) {
     let urgent = h.token_for("urgent", &["patient"]);
     let urgent_id = h.user_id(&urgent).await;
     let slots = h.free_slots(&patient, &doctor, 2).await;
-    h.client()
+    let first = h
+        .client()
         .book_appointment(with(book(&doctor, &slots[0], "b-1"), &patient))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
 
     let by_patient = pb::BookAppointmentRequest {
         override_reason: "please".into(),
@@ -1146,6 +1148,45 @@ async fn overrides(db: TestDb) {
         ))
         .await;
     assert_eq!(audited, 1);
+
+    // Nothing goes over the patient's own time, not even an override.
+    let same_patient = pb::BookAppointmentRequest {
+        override_reason: "double check".into(),
+        patient_id: first.patient_id.clone(),
+        ..book(&doctor, &slots[0], "o-3")
+    };
+    let refused = h
+        .client()
+        .book_appointment(with(same_patient, &h.token("admin")))
+        .await;
+    assert_eq!(code(&refused), Code::AlreadyExists);
+    assert!(refused.unwrap_err().message().contains("patient"));
+
+    // The override let that one booking in, not the next: with the first booking cancelled,
+    // the overridden one still holds the doctor's time.
+    h.client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-1".into(),
+                appointment_id: first.appointment_id.clone(),
+                reason: String::new(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap();
+    let third = h.token_for("third", &["patient"]);
+    let after = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-3"), &third))
+        .await;
+    assert_eq!(code(&after), Code::AlreadyExists, "{after:?}");
+    assert!(
+        !h.free_slots(&third, &doctor, 2)
+            .await
+            .iter()
+            .any(|s| s.start == slots[0].start)
+    );
 }
 
 backend_test!(a_confirmed_appointment_has_a_pdf_confirmation, confirmation);

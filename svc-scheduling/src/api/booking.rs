@@ -345,14 +345,16 @@ impl SchedulingApi {
     }
 
     /// Expired holds that overlap `record`'s time for its doctor or patient are released first,
-    /// with their events, so the time they still block in the database is free again.
+    /// each as the sweeper would (audited, evented, its waitlist offer lapsed), so the time they
+    /// still block in the database is free again. A patient's expired hold with another doctor
+    /// frees that doctor's time, which goes to that doctor's waitlist.
     async fn release_in_the_way(
         &self,
         txn: &sea_orm::DatabaseTransaction,
         record: &AppointmentRecord,
         now: DateTime<Utc>,
     ) -> Result<(), TxError> {
-        let released = appts::release_expired_overlapping(
+        let expired = appts::expired_overlapping(
             txn,
             &record.doctor_id,
             &record.patient_id,
@@ -361,22 +363,17 @@ impl SchedulingApi {
             now,
         )
         .await?;
-        for hold in released {
-            let names = offers::names(txn, &hold).await?;
-            self.enqueue(
+        for hold in expired {
+            let elsewhere = hold.doctor_id != record.doctor_id;
+            offers::expire_hold(
                 txn,
-                appointment_event("hold.expired", &hold, None, None, &names),
+                &self.outbox,
+                &hold.appointment_id,
+                now,
+                self.rules.offer,
+                elsewhere,
             )
             .await?;
-            if !hold.waitlist_entry_id.is_empty() {
-                waitlist::set_status(
-                    txn,
-                    &hold.waitlist_entry_id,
-                    EntryStatus::Lapsed,
-                    &hold.appointment_id,
-                )
-                .await?;
-            }
         }
         Ok(())
     }
@@ -480,7 +477,7 @@ impl SchedulingApi {
                 ..hold.clone()
             };
             if !appts::save(&txn, &booked).await? {
-                return Err(TxError::Db(sea_orm::DbErr::Custom("version moved".into())));
+                return Err(TxError::Retry);
             }
             if !hold.waitlist_entry_id.is_empty() {
                 waitlist::set_status(
@@ -543,9 +540,11 @@ impl SchedulingApi {
         a: &AppointmentRecord,
         action: &str,
     ) -> Result<(), Status> {
+        // Staff act for the clinic; a staff member who is the patient here is a patient.
         let staff = ["admin", "doctor", "nurse"]
             .iter()
-            .any(|r| caller.roles.contains(*r));
+            .any(|r| caller.roles.contains(*r))
+            && !caller.is(&a.patient_id);
         if staff || a.status == AppointmentStatus::Held {
             return Ok(());
         }
@@ -638,7 +637,7 @@ impl SchedulingApi {
             // One UPDATE moves the appointment: the new time is taken and the old one freed
             // together, or neither is.
             if !appts::save(&txn, &after).await? {
-                return Err(TxError::Db(sea_orm::DbErr::Custom("version moved".into())));
+                return Err(TxError::Retry);
             }
             appts::audit(
                 &txn,
@@ -717,7 +716,7 @@ impl SchedulingApi {
                 ..before.clone()
             };
             if !appts::save(&txn, &after).await? {
-                return Err(TxError::Db(sea_orm::DbErr::Custom("version moved".into())));
+                return Err(TxError::Retry);
             }
             if !before.waitlist_entry_id.is_empty() && before.status == AppointmentStatus::Held {
                 waitlist::set_status(
@@ -813,7 +812,7 @@ impl SchedulingApi {
                 ..before.clone()
             };
             if !appts::save(&txn, &after).await? {
-                return Err(TxError::Db(sea_orm::DbErr::Custom("version moved".into())));
+                return Err(TxError::Retry);
             }
             appts::audit(
                 &txn,

@@ -66,6 +66,9 @@ pub(crate) fn internal(error: DbErr) -> Status {
 pub(crate) enum TxError {
     Status(Status),
     Db(DbErr),
+    /// The row moved on between reading it and writing it (another change won): run again,
+    /// so the rules are checked against what is there now.
+    Retry,
 }
 
 impl From<DbErr> for TxError {
@@ -104,6 +107,16 @@ where
         match attempt().await {
             Ok(value) => return Ok(value),
             Err(TxError::Status(status)) => return Err(status),
+            Err(TxError::Retry) if n < MAX_ATTEMPTS => {
+                metrics::counter!("medmesh_scheduling_tx_retries_total").increment(1);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(100));
+            }
+            Err(TxError::Retry) => {
+                return Err(Status::unavailable(
+                    "the appointment keeps changing; retry with the same request_id",
+                ));
+            }
             Err(TxError::Db(error)) => {
                 if classify(&error) != Failure::Contention || n == MAX_ATTEMPTS {
                     if classify(&error) == Failure::Contention {

@@ -97,7 +97,13 @@ impl SchedulingApi {
         }
         retrying(|| async {
             let txn = self.begin().await?;
-            waitlist::set_status(&txn, &entry.entry_id, EntryStatus::Left, "").await?;
+            // Only a waiting entry is left: one offered a slot meanwhile keeps its offer.
+            if !waitlist::leave(&txn, &entry.entry_id).await? {
+                return Err(Status::failed_precondition(
+                    "only a waiting entry can be left; cancel an offered hold instead",
+                )
+                .into());
+            }
             let left = EntryRecord {
                 status: EntryStatus::Left,
                 ..entry.clone()

@@ -103,9 +103,8 @@ pub async fn get<C: ConnectionTrait>(
     .transpose()
 }
 
-/// Releases holds past their expiry that overlap `[start, end)` of `doctor_id` or `patient_id`,
-/// so their time can be taken in this transaction. Returns the holds released.
-pub async fn release_expired_overlapping<C: ConnectionTrait>(
+/// Holds past their expiry at `now` that overlap `[start, end)` of `doctor_id` or `patient_id`.
+pub async fn expired_overlapping<C: ConnectionTrait>(
     conn: &C,
     doctor_id: &str,
     patient_id: &str,
@@ -117,10 +116,9 @@ pub async fn release_expired_overlapping<C: ConnectionTrait>(
     let rows = conn
         .query_all_raw(stmt(
             b,
-            "UPDATE appointments SET status = 'expired', updated_at = $5, version = version + 1
+            "SELECT * FROM appointments
              WHERE status = 'held' AND hold_expires_at <= $5
-               AND (doctor_id = $1 OR patient_id = $2) AND starts_at < $4 AND ends_at > $3
-             RETURNING *",
+               AND (doctor_id = $1 OR patient_id = $2) AND starts_at < $4 AND ends_at > $3",
             [
                 doctor_id.into(),
                 patient_id.into(),
@@ -153,11 +151,11 @@ pub async fn check_time<C: ConnectionTrait>(
 ) -> Result<TimeCheck, DbErr> {
     let b = conn.get_database_backend();
     let sql = format!(
-        "SELECT doctor_id = $1 AND override_reason = '' AS doctor_taken,
+        "SELECT doctor_id = $1 AS doctor_taken, patient_id = $2 AS patient_taken,
                 COALESCE(status = 'held' AND hold_expires_at <= $6, FALSE) AS expired
          FROM appointments
          WHERE status IN ({}) AND appointment_id <> $5
-           AND ((doctor_id = $1 AND override_reason = '') OR patient_id = $2)
+           AND (doctor_id = $1 OR patient_id = $2)
            AND starts_at < $4 AND ends_at > $3",
         occupying_sql()
     );
@@ -181,10 +179,12 @@ pub async fn check_time<C: ConnectionTrait>(
             check.expired_holds_in_the_way = true;
             continue;
         }
-        let doctor_taken = super::get_bool(&row, "doctor_taken")?;
-        if doctor_taken && a.override_reason.is_empty() {
+        // Any appointment of the doctor at that time blocks a booking, an overridden one too
+        // (the override let *it* in, not whatever comes next); only a booking that is itself
+        // an override goes over the doctor's. Nothing goes over the patient's own time.
+        if super::get_bool(&row, "doctor_taken")? && a.override_reason.is_empty() {
             check.taken = Some(Conflict::Doctor);
-        } else if !doctor_taken && check.taken.is_none() {
+        } else if super::get_bool(&row, "patient_taken")? && check.taken.is_none() {
             check.taken = Some(Conflict::Patient);
         }
     }

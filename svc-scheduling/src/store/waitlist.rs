@@ -123,6 +123,18 @@ pub async fn set_status<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Marks a waiting entry left; false if it is not waiting (any more).
+pub async fn leave<C: ConnectionTrait>(conn: &C, id: &str) -> Result<bool, DbErr> {
+    let result = conn
+        .execute_raw(stmt(
+            conn.get_database_backend(),
+            "UPDATE waitlist SET status = 'left' WHERE entry_id = $1 AND status = 'waiting'",
+            [id.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// Waiting entries of `doctor_id` whose range covers `date`, first come first served.
 pub async fn waiting_for<C: ConnectionTrait>(
     conn: &C,
