@@ -121,6 +121,18 @@ impl From<pb::Cabinet> for Cabinet {
 }
 
 #[derive(SimpleObject, Debug, Clone)]
+pub struct CabinetPage {
+    pub cabinets: Vec<Cabinet>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct SpecializationPage {
+    pub specializations: Vec<Specialization>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
 pub struct Specialization {
     pub id: ID,
     pub name: String,
@@ -540,43 +552,64 @@ impl SchedulingQuery {
             .into())
     }
 
+    /// A clinic's cabinets by room, a page at a time.
     async fn cabinets(
         &self,
         ctx: &Context<'_>,
         clinic_id: ID,
         #[graphql(default = false)] include_archived: bool,
-    ) -> Result<Vec<Cabinet>> {
+        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        page_token: Option<String>,
+    ) -> Result<CabinetPage> {
         let request = as_caller(
             ctx,
             pb::ListCabinetsRequest {
                 clinic_id: clinic_id.0,
                 include_archived,
+                page_size: page_size.unwrap_or(0),
+                page_token: page_token.unwrap_or_default(),
             },
         )?;
-        let list = client(ctx)
+        let page = client(ctx)
             .list_cabinets(request)
             .await
             .map_err(upstream)?
             .into_inner();
-        Ok(list.cabinets.into_iter().map(Cabinet::from).collect())
+        Ok(CabinetPage {
+            cabinets: page.cabinets.into_iter().map(Cabinet::from).collect(),
+            next_page_token: non_empty(page.next_page_token),
+        })
     }
 
+    /// Specializations by name, a page at a time.
     async fn specializations(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] include_archived: bool,
-    ) -> Result<Vec<Specialization>> {
-        let request = as_caller(ctx, pb::ListSpecializationsRequest { include_archived })?;
-        let list = client(ctx)
+        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        page_token: Option<String>,
+    ) -> Result<SpecializationPage> {
+        let request = as_caller(
+            ctx,
+            pb::ListSpecializationsRequest {
+                include_archived,
+                page_size: page_size.unwrap_or(0),
+                page_token: page_token.unwrap_or_default(),
+            },
+        )?;
+        let page = client(ctx)
             .list_specializations(request)
             .await
             .map_err(upstream)?
             .into_inner();
-        Ok(list
-            .specializations
-            .into_iter()
-            .map(Specialization::from)
-            .collect())
+        Ok(SpecializationPage {
+            specializations: page
+                .specializations
+                .into_iter()
+                .map(Specialization::from)
+                .collect(),
+            next_page_token: non_empty(page.next_page_token),
+        })
     }
 
     /// Doctors by specialization, clinic and part of the name.

@@ -318,6 +318,7 @@ async fn archiving(h: &Harness, clinic: &str, spec: &str) {
                     pb::ListCabinetsRequest {
                         clinic_id: clinic,
                         include_archived,
+                        ..Default::default()
                     },
                     &admin,
                 ))
@@ -329,6 +330,40 @@ async fn archiving(h: &Harness, clinic: &str, spec: &str) {
         }
     };
     assert_eq!((listed(false).await, listed(true).await), (1, 2));
+    // A page at a time, by room.
+    let first_page = h
+        .client()
+        .list_cabinets(with(
+            pb::ListCabinetsRequest {
+                clinic_id: clinic.to_string(),
+                include_archived: true,
+                page_size: 1,
+                page_token: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first_page.cabinets[0].room, "101");
+    assert!(!first_page.next_page_token.is_empty());
+    let second_page = h
+        .client()
+        .list_cabinets(with(
+            pb::ListCabinetsRequest {
+                clinic_id: clinic.to_string(),
+                include_archived: true,
+                page_size: 1,
+                page_token: first_page.next_page_token,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second_page.cabinets.len(), 1);
+    assert_eq!(second_page.cabinets[0].room, "103");
+    assert!(second_page.next_page_token.is_empty(), "the last page");
     let on_archived = h
         .client()
         .add_schedule_template(with(
@@ -385,6 +420,7 @@ async fn archiving(h: &Harness, clinic: &str, spec: &str) {
         .list_specializations(with(
             pb::ListSpecializationsRequest {
                 include_archived: true,
+                ..Default::default()
             },
             &patient,
         ))

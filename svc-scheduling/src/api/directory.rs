@@ -215,13 +215,24 @@ impl SchedulingApi {
     ) -> Result<pb::ListCabinetsResponse, Status> {
         let caller = self.caller(&request).await?;
         allowed(Operation::ReadDirectory, &caller)?;
-        let clinic_id = input::id("clinic_id", &request.get_ref().clinic_id)
-            .map_err(|v| check(vec![v]).unwrap_err())?;
-        let cabinets = dir::list_cabinets(&self.db, &clinic_id, request.get_ref().include_archived)
-            .await
-            .map_err(internal)?;
+        let body = request.get_ref();
+        let clinic_id =
+            input::id("clinic_id", &body.clinic_id).map_err(|v| check(vec![v]).unwrap_err())?;
+        let limit = page_size(body.page_size)?;
+        let after = decode_token(&body.page_token)?;
+        let mut cabinets = dir::list_cabinets(
+            &self.db,
+            &clinic_id,
+            body.include_archived,
+            after.as_deref(),
+            limit + 1,
+        )
+        .await
+        .map_err(internal)?;
+        let next_page_token = next_page(&mut cabinets, limit, |c| c.room.clone());
         Ok(pb::ListCabinetsResponse {
             cabinets: cabinets.iter().map(convert::cabinet).collect(),
+            next_page_token,
         })
     }
 
@@ -307,11 +318,17 @@ impl SchedulingApi {
     ) -> Result<pb::ListSpecializationsResponse, Status> {
         let caller = self.caller(&request).await?;
         allowed(Operation::ReadDirectory, &caller)?;
-        let all = dir::list_specializations(&self.db, request.get_ref().include_archived)
-            .await
-            .map_err(internal)?;
+        let body = request.get_ref();
+        let limit = page_size(body.page_size)?;
+        let after = decode_token(&body.page_token)?;
+        let mut page =
+            dir::list_specializations(&self.db, body.include_archived, after.as_deref(), limit + 1)
+                .await
+                .map_err(internal)?;
+        let next_page_token = next_page(&mut page, limit, |s| s.name.to_lowercase());
         Ok(pb::ListSpecializationsResponse {
-            specializations: all.iter().map(convert::specialization).collect(),
+            specializations: page.iter().map(convert::specialization).collect(),
+            next_page_token,
         })
     }
 
@@ -385,12 +402,10 @@ impl SchedulingApi {
         v.finish()?;
         let mut v = Violations::default();
         // An archived specialization is no longer offered for new listings.
-        let specializations = dir::list_specializations(&self.db, false)
+        let Some(specialization) = dir::get_specialization(&self.db, &specialization_id)
             .await
-            .map_err(internal)?;
-        let Some(specialization) = specializations
-            .iter()
-            .find(|s| s.specialization_id == specialization_id)
+            .map_err(internal)?
+            .filter(|s| !s.archived)
         else {
             return Err(field("doctor.specialization_id", "no such specialization"));
         };

@@ -189,16 +189,26 @@ pub async fn get_cabinet<C: ConnectionTrait>(
     .transpose()
 }
 
+/// A clinic's cabinets by room, after the room `after`, `limit` of them.
 pub async fn list_cabinets<C: ConnectionTrait>(
     conn: &C,
     clinic_id: &str,
     include_archived: bool,
+    after: Option<&str>,
+    limit: u64,
 ) -> Result<Vec<CabinetRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
-            "SELECT * FROM cabinets WHERE clinic_id = $1 AND ($2 OR archived = $3) ORDER BY room",
-            [clinic_id.into(), include_archived.into(), false.into()],
+            "SELECT * FROM cabinets WHERE clinic_id = $1 AND ($2 OR archived = $3) AND room > $4
+             ORDER BY room LIMIT $5",
+            [
+                clinic_id.into(),
+                include_archived.into(),
+                false.into(),
+                after.unwrap_or("").into(),
+                (limit as i64).into(),
+            ],
         ))
         .await?;
     rows.iter().map(cabinet).collect()
@@ -267,16 +277,44 @@ pub async fn update_specialization<C: ConnectionTrait>(
     Ok((result.rows_affected() == 1).then_some(true))
 }
 
+pub async fn get_specialization<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<SpecializationRecord>, DbErr> {
+    conn.query_one_raw(stmt(
+        conn.get_database_backend(),
+        "SELECT specialization_id, name, archived FROM specializations WHERE specialization_id = $1",
+        [id.into()],
+    ))
+    .await?
+    .map(|r| {
+        Ok(SpecializationRecord {
+            specialization_id: r.try_get("", "specialization_id")?,
+            name: r.try_get("", "name")?,
+            archived: get_bool(&r, "archived")?,
+        })
+    })
+    .transpose()
+}
+
+/// Specializations by name (case-insensitively), after the name key `after`, `limit` of them.
 pub async fn list_specializations<C: ConnectionTrait>(
     conn: &C,
     include_archived: bool,
+    after: Option<&str>,
+    limit: u64,
 ) -> Result<Vec<SpecializationRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
             "SELECT specialization_id, name, archived FROM specializations
-             WHERE $1 OR archived = $2 ORDER BY name_key",
-            [include_archived.into(), false.into()],
+             WHERE ($1 OR archived = $2) AND name_key > $3 ORDER BY name_key LIMIT $4",
+            [
+                include_archived.into(),
+                false.into(),
+                after.unwrap_or("").into(),
+                (limit as i64).into(),
+            ],
         ))
         .await?;
     rows.iter()

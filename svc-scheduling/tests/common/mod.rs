@@ -290,7 +290,7 @@ impl Harness {
             .list_cabinets(with(
                 pb::ListCabinetsRequest {
                     clinic_id: clinic_id.to_string(),
-                    include_archived: false,
+                    ..Default::default()
                 },
                 &self.token("admin"),
             ))
