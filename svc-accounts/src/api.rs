@@ -2,7 +2,6 @@
 //! request says (parsed into domain values), then one transaction per change holding the
 //! change, its audit entry, its event and its idempotency key.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use medmesh_proto::accounts::v1::{self as pb, accounts_service_server::AccountsService};
 use prost::Message;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
@@ -12,6 +11,7 @@ use svc_kit::{
     error::{FieldViolation, invalid_argument},
     events::{NewEvent, Outbox},
     idempotency::{IdempotencyError, IdempotencyKey},
+    paging::{bad_page_token, decode_token, next_page, page_size},
 };
 use tonic::{Request, Response, Status};
 
@@ -23,8 +23,6 @@ use crate::{
     store::{self, AffiliationRecord, AuditRecord, UserFilter, UserRecord},
 };
 
-const DEFAULT_PAGE_SIZE: u64 = 50;
-const MAX_PAGE_SIZE: u64 = 200;
 const EVENT_PAYLOAD: &str = "medmesh.accounts.v1.UserEvent";
 
 /// The tonic handlers.
@@ -128,53 +126,6 @@ fn audit(
         after: after.map(|u| u.audit_view().to_string()),
         reason: reason.to_string(),
     }
-}
-
-fn page_size(requested: i32) -> Result<u64, Status> {
-    match requested {
-        n if n < 0 => Err(invalid_argument(&[FieldViolation::new(
-            "page_size",
-            "must not be negative",
-        )])),
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        n => Ok((n as u64).min(MAX_PAGE_SIZE)),
-    }
-}
-
-fn bad_page_token() -> Status {
-    invalid_argument(&[FieldViolation::new(
-        "page_token",
-        "is not a token this listing returned",
-    )])
-}
-
-fn encode_token(value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(value)
-}
-
-/// Trims a fetch of `limit + 1` items to `limit` and returns the token of the page after it,
-/// empty on the last page.
-fn next_page<T>(items: &mut Vec<T>, limit: u64, cursor: impl Fn(&T) -> String) -> String {
-    if items.len() as u64 <= limit {
-        return String::new();
-    }
-    items.truncate(limit as usize);
-    items
-        .last()
-        .map(|item| encode_token(&cursor(item)))
-        .unwrap_or_default()
-}
-
-fn decode_token(token: &str) -> Result<Option<String>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad_page_token())?;
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| bad_page_token())
 }
 
 impl AccountsApi {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod idempotency;
+pub mod paging;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

@@ -918,7 +918,7 @@ impl SchedulingApi {
         let after = match decode_token(&body.page_token)? {
             None => None,
             Some(raw) => {
-                let bad = || field("page_token", "is not a token this listing returned");
+                let bad = svc_kit::paging::bad_page_token;
                 let (micros, id) = raw.split_once('|').ok_or_else(bad)?;
                 let at = micros
                     .parse::<i64>()

@@ -11,9 +11,9 @@ mod waitlist;
 
 use std::{future::Future, time::Duration};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use prost::Message;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+pub(crate) use svc_kit::paging::{decode_token, next_page, page_size};
 use svc_kit::{
     auth::{Principal, parse_bearer},
     cache::Cache,
@@ -29,8 +29,6 @@ use crate::{
     store::{self, Failure, appointments::WriteError, classify},
 };
 
-const DEFAULT_PAGE_SIZE: u64 = 50;
-const MAX_PAGE_SIZE: u64 = 200;
 /// Attempts of one write transaction under contention before the caller is told to retry.
 const MAX_ATTEMPTS: u32 = 12;
 
@@ -147,39 +145,6 @@ pub(crate) fn check(violations: Vec<FieldViolation>) -> Result<(), Status> {
 
 pub(crate) fn field(field: &str, description: impl Into<String>) -> Status {
     invalid_argument(&[FieldViolation::new(field, description)])
-}
-
-pub(crate) fn page_size(requested: i32) -> Result<u64, Status> {
-    match requested {
-        n if n < 0 => Err(field("page_size", "must not be negative")),
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        n => Ok((n as u64).min(MAX_PAGE_SIZE)),
-    }
-}
-
-/// Trims a fetch of `limit + 1` items to `limit`; the token of the next page, empty on the last.
-pub(crate) fn next_page<T>(
-    items: &mut Vec<T>,
-    limit: u64,
-    cursor: impl Fn(&T) -> String,
-) -> String {
-    if items.len() as u64 <= limit {
-        return String::new();
-    }
-    items.truncate(limit as usize);
-    items
-        .last()
-        .map(|item| URL_SAFE_NO_PAD.encode(cursor(item)))
-        .unwrap_or_default()
-}
-
-pub(crate) fn decode_token(token: &str) -> Result<Option<String>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || field("page_token", "is not a token this listing returned");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    String::from_utf8(bytes).map(Some).map_err(|_| bad())
 }
 
 fn idempotency_status(error: IdempotencyError) -> Status {
