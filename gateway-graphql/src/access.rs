@@ -12,7 +12,7 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
-use svc_kit::auth::{PERSON_ROLES, Principal};
+use svc_kit::auth::{Principal, Role};
 
 use crate::errors::ErrorCode;
 
@@ -24,7 +24,7 @@ pub enum Access {
     /// Any signed-in caller.
     Authenticated,
     /// A caller holding at least one of these realm roles.
-    AnyRole(&'static [&'static str]),
+    AnyRole(&'static [Role]),
 }
 
 /// Every root field and its rule: (root type, field, access).
@@ -35,12 +35,12 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Query", "version", Access::Public),
     ("Subscription", "meshHealth", Access::Public),
     // Accounts. svc-accounts checks again, and decides whose data a caller reaches.
-    ("Query", "me", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "user", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "me", Access::AnyRole(&Role::ALL)),
+    ("Query", "user", Access::AnyRole(&Role::ALL)),
     ("Query", "users", Access::AnyRole(ADMIN)),
     ("Query", "auditEvents", Access::AnyRole(ADMIN)),
-    ("Query", "myDataExport", Access::AnyRole(&PERSON_ROLES)),
-    ("Mutation", "updateProfile", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "myDataExport", Access::AnyRole(&Role::ALL)),
+    ("Mutation", "updateProfile", Access::AnyRole(&Role::ALL)),
     // Visitors register themselves; the gateway calls with its own token, and svc-accounts
     // grants nothing but the patient role this way.
     ("Mutation", "registerPatient", Access::Public),
@@ -48,15 +48,15 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "addAffiliation", Access::AnyRole(ADMIN)),
     ("Mutation", "removeAffiliation", Access::AnyRole(ADMIN)),
     ("Mutation", "deactivateUser", Access::AnyRole(ADMIN)),
-    ("Mutation", "eraseMyAccount", Access::AnyRole(&PERSON_ROLES)),
+    ("Mutation", "eraseMyAccount", Access::AnyRole(&Role::ALL)),
     // Scheduling. svc-scheduling checks again, and decides whose appointments a caller reaches.
-    ("Query", "clinics", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "clinic", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "cabinets", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "specializations", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "doctors", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "doctor", Access::AnyRole(&PERSON_ROLES)),
-    ("Query", "freeSlots", Access::AnyRole(&PERSON_ROLES)),
+    ("Query", "clinics", Access::AnyRole(&Role::ALL)),
+    ("Query", "clinic", Access::AnyRole(&Role::ALL)),
+    ("Query", "cabinets", Access::AnyRole(&Role::ALL)),
+    ("Query", "specializations", Access::AnyRole(&Role::ALL)),
+    ("Query", "doctors", Access::AnyRole(&Role::ALL)),
+    ("Query", "doctor", Access::AnyRole(&Role::ALL)),
+    ("Query", "freeSlots", Access::AnyRole(&Role::ALL)),
     ("Query", "schedule", Access::AnyRole(STAFF)),
     ("Query", "appointment", Access::AnyRole(BOOKERS)),
     ("Query", "appointments", Access::AnyRole(BOOKERS)),
@@ -65,7 +65,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     (
         "Subscription",
         "doctorAvailability",
-        Access::AnyRole(&PERSON_ROLES),
+        Access::AnyRole(&Role::ALL),
     ),
     ("Mutation", "saveClinic", Access::AnyRole(ADMIN)),
     ("Mutation", "createCabinet", Access::AnyRole(ADMIN)),
@@ -106,13 +106,13 @@ pub const RULES: &[(&str, &str, Access)] = &[
 ];
 
 /// Who keeps calendars: doctors their own, admins anyone's.
-const SCHEDULERS: &[&str] = &["admin", "doctor"];
+const SCHEDULERS: &[Role] = &[Role::Admin, Role::Doctor];
 /// Clinic staff.
-const STAFF: &[&str] = &["admin", "doctor", "nurse"];
+const STAFF: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse];
 /// Who books: patients for themselves, staff for patients.
-const BOOKERS: &[&str] = &["admin", "doctor", "nurse", "patient"];
+const BOOKERS: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Patient];
 
-const ADMIN: &[&str] = &["admin"];
+const ADMIN: &[Role] = &[Role::Admin];
 
 pub fn rule(root: &str, field: &str) -> Option<Access> {
     RULES
@@ -145,7 +145,7 @@ pub fn decide(access: Option<Access>, principal: Option<&Principal>) -> Result<(
         (Some(Access::Public), _) => Ok(()),
         (Some(_), None) => Err(ErrorCode::Unauthenticated),
         (Some(Access::Authenticated), Some(_)) => Ok(()),
-        (Some(Access::AnyRole(roles)), Some(p)) if p.has_any_role(roles) => Ok(()),
+        (Some(Access::AnyRole(roles)), Some(p)) if p.holds_any(roles) => Ok(()),
         (Some(Access::AnyRole(_)), Some(_)) => Err(ErrorCode::Forbidden),
     }
 }
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn deny_by_default_and_by_role() {
         let doctor = caller(&["doctor"]);
-        let staff = Some(Access::AnyRole(&["doctor", "nurse"]));
+        let staff = Some(Access::AnyRole(&[Role::Doctor, Role::Nurse]));
         assert_eq!(
             decide(None, Some(&caller(&["admin"]))),
             Err(ErrorCode::Forbidden),

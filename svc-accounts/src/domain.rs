@@ -3,56 +3,11 @@
 
 use std::{collections::BTreeSet, fmt};
 
+pub use svc_kit::auth::Role;
 use svc_kit::{
-    auth::{PARTNER_ROLE, PERSON_ROLES, Principal, SERVICE_ROLE},
+    auth::{ClientRole, Principal},
     error::FieldViolation,
 };
-
-/// A platform role a person can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Admin,
-    Doctor,
-    Nurse,
-    Pharmacist,
-    Patient,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::Doctor,
-        Role::Nurse,
-        Role::Pharmacist,
-        Role::Patient,
-    ];
-
-    /// The realm role's name, as in tokens and at the identity provider.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Doctor => "doctor",
-            Role::Nurse => "nurse",
-            Role::Pharmacist => "pharmacist",
-            Role::Patient => "patient",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == name)
-    }
-
-    /// The platform roles among a token's realm roles (Keycloak adds its own, which we ignore).
-    pub fn from_token(roles: &BTreeSet<String>) -> BTreeSet<Role> {
-        roles.iter().filter_map(|r| Role::parse(r)).collect()
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Roles as one column: `,doctor,patient,` (sorted; the commas make `LIKE '%,doctor,%'` exact).
 pub fn roles_column(roles: &BTreeSet<Role>) -> String {
@@ -336,10 +291,10 @@ pub enum Reach {
 /// Who may call `operation`, and on whom; `None` is PERMISSION_DENIED. The table is
 /// docs/api/accounts.md.
 pub fn reach(operation: Operation, caller: &Principal) -> Option<Reach> {
-    let admin = caller.has_role(Role::Admin.as_str());
-    let person = caller.has_any_role(&PERSON_ROLES);
-    let service = caller.has_role(SERVICE_ROLE);
-    let partner = caller.has_role(PARTNER_ROLE);
+    let admin = caller.holds(Role::Admin);
+    let person = caller.is_person();
+    let service = caller.is_client(ClientRole::Service);
+    let partner = caller.is_client(ClientRole::Partner);
     match operation {
         Operation::GetMyProfile | Operation::ExportMyData | Operation::EraseMyAccount => {
             person.then_some(Reach::OwnOnly)

@@ -97,12 +97,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     ],
 }];
 
-/// Now, at the precision both databases keep (microseconds), so what a call answers is what
-/// a later read returns.
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
+pub use svc_kit::write::now;
 
 /// A staff member's place of work.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! same way for every service.
 
 pub mod admin;
+pub mod api_error;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -16,9 +17,11 @@ pub mod paging;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
+pub mod write;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_error::ApiError;
 pub use config::{ServiceName, Settings};
 pub use runtime::{EventBus, MeshService, ServiceContext, StartedService};
 

@@ -7,7 +7,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use svc_kit::{
     auth::{
-        AuthError, AuthSettings, Authenticator,
+        AuthError, AuthSettings, Authenticator, Role,
         dev_issuer::{DEV_CLIENT_SECRET, DevIssuer, DevIssuerServer, WEB_CLIENT},
     },
     config::Mode,
@@ -94,12 +94,12 @@ async fn a_demo_user_signs_in_and_gets_a_keycloak_shaped_token() {
     );
     assert_eq!(principal.username.as_deref(), Some("doctor"));
     assert_eq!(principal.client_id, WEB_CLIENT);
-    assert!(principal.has_role("doctor"));
+    assert!(principal.holds(Role::Doctor));
     assert!(
-        principal.has_role("offline_access"),
+        principal.roles.contains("offline_access"),
         "Keycloak's default roles come along"
     );
-    assert!(!principal.has_role("admin"));
+    assert!(!principal.holds(Role::Admin));
 
     // The token's header and claims are shaped like Keycloak's.
     let token = body["access_token"].as_str().unwrap();

@@ -6,10 +6,12 @@
 
 pub mod dev_issuer;
 pub mod grpc;
+mod role;
 mod service_tokens;
 mod validate;
 
 pub use grpc::{RequireAuth, bearer_token, parse_bearer};
+pub use role::{ClientRole, Role};
 pub use service_tokens::{ServiceTokenError, ServiceTokens};
 pub use validate::{AuthError, AuthSettings, Authenticator};
 
@@ -31,28 +33,31 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+    /// Whether the token carries the platform role `role`.
+    pub fn holds(&self, role: Role) -> bool {
+        self.roles.contains(role.as_str())
     }
 
-    pub fn has_any_role(&self, roles: &[&str]) -> bool {
-        roles.iter().any(|r| self.has_role(r))
+    pub fn holds_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.holds(*r))
+    }
+
+    /// Whether the token is a client's holding `role` (a service or a partner system).
+    pub fn is_client(&self, role: ClientRole) -> bool {
+        self.roles.contains(role.as_str())
+    }
+
+    /// The platform roles the token carries.
+    pub fn platform_roles(&self) -> BTreeSet<Role> {
+        Role::from_token(&self.roles)
     }
 
     /// A person signed in (as opposed to a client acting with client credentials): holds one of
     /// the platform's person roles.
     pub fn is_person(&self) -> bool {
-        self.has_any_role(&PERSON_ROLES)
+        self.holds_any(&Role::ALL)
     }
 }
-
-/// The realm roles a person can hold.
-pub const PERSON_ROLES: [&str; 5] = ["admin", "doctor", "nurse", "pharmacist", "patient"];
-
-/// The realm role of MedMesh's own services acting with client credentials.
-pub const SERVICE_ROLE: &str = "service";
-/// The realm role of partner systems' clients.
-pub const PARTNER_ROLE: &str = "partner";
 
 impl Principal {
     /// A principal for tests and tools: `subject` holding `roles`, through `client_id`.

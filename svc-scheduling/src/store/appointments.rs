@@ -80,10 +80,10 @@ pub enum WriteError {
 impl From<DbErr> for WriteError {
     fn from(error: DbErr) -> Self {
         match classify(&error) {
-            Failure::Overlap(constraint) if constraint.contains("patient") => {
+            Failure::Exclusion(constraint) if constraint.contains("patient") => {
                 WriteError::Conflict(Conflict::Patient)
             }
-            Failure::Overlap(_) => WriteError::Conflict(Conflict::Doctor),
+            Failure::Exclusion(_) => WriteError::Conflict(Conflict::Doctor),
             _ => WriteError::Db(error),
         }
     }

@@ -298,9 +298,9 @@ impl DevIssuer {
         }
         let subject = format!("service-account-{client}");
         let role = if client == PARTNER_CLIENT {
-            crate::auth::PARTNER_ROLE
+            crate::auth::ClientRole::Partner.as_str()
         } else {
-            crate::auth::SERVICE_ROLE
+            crate::auth::ClientRole::Service.as_str()
         };
         Some(self.sign(&self.claims(&subject, &subject, &[role], client)))
     }

@@ -1,0 +1,95 @@
+//! The platform's roles, one typed enum for the services and the gateway: a role is never a
+//! string literal outside this file.
+
+use std::{collections::BTreeSet, fmt};
+
+/// A platform role a person can hold (a Keycloak realm role, `realm_access.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Admin,
+    Doctor,
+    Nurse,
+    Pharmacist,
+    Patient,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Doctor,
+        Role::Nurse,
+        Role::Pharmacist,
+        Role::Patient,
+    ];
+
+    /// The staff roles: everyone who works at a clinic or pharmacy.
+    pub const STAFF: [Role; 4] = [Role::Admin, Role::Doctor, Role::Nurse, Role::Pharmacist];
+
+    /// The realm role's name, as in tokens and at the identity provider.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Doctor => "doctor",
+            Role::Nurse => "nurse",
+            Role::Pharmacist => "pharmacist",
+            Role::Patient => "patient",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The platform roles among a token's realm roles (Keycloak adds its own, which are ignored).
+    pub fn from_token(roles: &BTreeSet<String>) -> BTreeSet<Role> {
+        roles.iter().filter_map(|r| Role::parse(r)).collect()
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role a client (not a person) holds when it calls with client credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClientRole {
+    /// MedMesh's own services acting for the platform.
+    Service,
+    /// A partner system (another hospital, an insurer).
+    Partner,
+}
+
+impl ClientRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientRole::Service => "service",
+            ClientRole::Partner => "partner",
+        }
+    }
+}
+
+impl fmt::Display for ClientRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_not_roles() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("offline_access"), None);
+        assert_eq!(Role::parse("Admin"), None);
+        let token: BTreeSet<String> = ["doctor", "uma_authorization", "default-roles-medmesh"]
+            .map(String::from)
+            .into();
+        assert_eq!(Role::from_token(&token), [Role::Doctor].into());
+    }
+}
