@@ -37,16 +37,12 @@ pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
     }
 }
 
-pub(crate) const DOCTOR: &str = "doctor";
-pub(crate) const NURSE: &str = "nurse";
-pub(crate) const PHARMACIST: &str = "pharmacist";
-
 fn affiliation(a: &AffiliationRecord) -> pb::Affiliation {
-    let kind = match a.kind.as_str() {
-        DOCTOR => pb::AffiliationKind::Doctor,
-        NURSE => pb::AffiliationKind::Nurse,
-        PHARMACIST => pb::AffiliationKind::Pharmacist,
-        _ => pb::AffiliationKind::Unspecified,
+    let kind = match Role::parse(&a.kind) {
+        Some(Role::Doctor) => pb::AffiliationKind::Doctor,
+        Some(Role::Nurse) => pb::AffiliationKind::Nurse,
+        Some(Role::Pharmacist) => pb::AffiliationKind::Pharmacist,
+        Some(Role::Admin | Role::Patient) | None => pb::AffiliationKind::Unspecified,
     };
     pb::Affiliation {
         affiliation_id: a.affiliation_id.clone(),

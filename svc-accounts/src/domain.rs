@@ -1,7 +1,7 @@
 //! Accounts' rules, with no I/O: the values a profile may hold (parsed, so a bad one cannot be
 //! built), roles, and who may do what.
 
-use std::{collections::BTreeSet, fmt};
+use std::collections::BTreeSet;
 
 pub use svc_kit::auth::Role;
 use svc_kit::{
@@ -260,6 +260,64 @@ pub fn check_user_id(field: &str, value: &str) -> Result<String, FieldViolation>
     uuid::Uuid::parse_str(value.trim())
         .map(|id| id.to_string())
         .map_err(|_| violation(field, "must be a user id (UUID)"))
+}
+
+/// A staff member's place of work, as the kind of affiliation says it must be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affiliation {
+    Doctor {
+        clinic_id: String,
+        specialization: String,
+    },
+    Nurse {
+        clinic_id: String,
+    },
+    Pharmacist {
+        pharmacy_id: String,
+    },
+}
+
+impl Affiliation {
+    /// The role a user must hold to be affiliated this way.
+    pub fn role(&self) -> Role {
+        match self {
+            Affiliation::Doctor { .. } => Role::Doctor,
+            Affiliation::Nurse { .. } => Role::Nurse,
+            Affiliation::Pharmacist { .. } => Role::Pharmacist,
+        }
+    }
+
+    /// The stored kind.
+    pub fn kind_name(&self) -> &'static str {
+        self.role().as_str()
+    }
+
+    pub fn clinic_id(&self) -> &str {
+        match self {
+            Affiliation::Doctor { clinic_id, .. } | Affiliation::Nurse { clinic_id } => clinic_id,
+            Affiliation::Pharmacist { .. } => "",
+        }
+    }
+
+    pub fn pharmacy_id(&self) -> &str {
+        match self {
+            Affiliation::Pharmacist { pharmacy_id } => pharmacy_id,
+            Affiliation::Doctor { .. } | Affiliation::Nurse { .. } => "",
+        }
+    }
+
+    pub fn specialization(&self) -> &str {
+        match self {
+            Affiliation::Doctor { specialization, .. } => specialization,
+            Affiliation::Nurse { .. } | Affiliation::Pharmacist { .. } => "",
+        }
+    }
+}
+
+/// Whether an admin may give `target` these roles: an admin cannot take the admin role from
+/// themselves (the last admin would lock everyone out).
+pub fn may_set_roles(actor_subject: &str, target_subject: &str, roles: &BTreeSet<Role>) -> bool {
+    actor_subject != target_subject || roles.contains(&Role::Admin)
 }
 
 /// What an accounts operation is.

@@ -1,11 +1,11 @@
 //! Turning requests into domain values: every bad field is collected and reported at once.
 
 use medmesh_proto::accounts::v1 as pb;
-use svc_kit::error::{FieldViolation, invalid_argument};
-use tonic::Status;
+use svc_kit::error::FieldViolation;
 
 use crate::{
-    domain::{self, Email, LanguageTag, Name, Phone, TimeZone, Username},
+    domain::{self, Affiliation, Email, LanguageTag, Name, Phone, TimeZone, Username},
+    error::AccountsError,
     store::UserRecord,
 };
 
@@ -88,6 +88,7 @@ pub(crate) fn apply_changes(
 }
 
 /// The validated fields of a registration.
+#[derive(Debug)]
 pub(crate) struct Registration {
     pub(crate) username: Username,
     pub(crate) email: Email,
@@ -100,7 +101,7 @@ pub(crate) struct Registration {
 
 pub(crate) fn parse_registration(
     request: &pb::RegisterPatientRequest,
-) -> Result<Registration, Status> {
+) -> Result<Registration, AccountsError> {
     let mut violations = Vec::new();
     let mut keep = |v: FieldViolation| violations.push(v);
     let username = Username::parse("username", &request.username).map_err(&mut keep);
@@ -150,6 +151,60 @@ pub(crate) fn parse_registration(
             language,
             time_zone,
         }),
-        _ => Err(invalid_argument(&violations)),
+        _ => Err(violations.into()),
+    }
+}
+
+/// The affiliation an `AddAffiliation` names: the fields its kind needs, and none it doesn't.
+pub(crate) fn parse_affiliation(
+    request: &pb::AddAffiliationRequest,
+) -> Result<Affiliation, AccountsError> {
+    let mut violations = Vec::new();
+    let mut reference = |name: &str, value: &str| {
+        domain::check_reference(name, value).unwrap_or_else(|v| {
+            violations.push(v);
+            String::new()
+        })
+    };
+    let kind = pb::AffiliationKind::try_from(request.kind).unwrap_or_default();
+    let affiliation = match kind {
+        pb::AffiliationKind::Doctor => Affiliation::Doctor {
+            clinic_id: reference("clinic_id", &request.clinic_id),
+            specialization: Name::parse("specialization", &request.specialization)
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_else(|v| {
+                    violations.push(v);
+                    String::new()
+                }),
+        },
+        pb::AffiliationKind::Nurse => Affiliation::Nurse {
+            clinic_id: reference("clinic_id", &request.clinic_id),
+        },
+        pb::AffiliationKind::Pharmacist => Affiliation::Pharmacist {
+            pharmacy_id: reference("pharmacy_id", &request.pharmacy_id),
+        },
+        pb::AffiliationKind::Unspecified => {
+            return Err(FieldViolation::new("kind", "must be DOCTOR, NURSE or PHARMACIST").into());
+        }
+    };
+    let (clinic, pharmacy, specialization) = match &affiliation {
+        Affiliation::Doctor { .. } => (true, false, true),
+        Affiliation::Nurse { .. } => (true, false, false),
+        Affiliation::Pharmacist { .. } => (false, true, false),
+    };
+    let fields = [
+        ("clinic_id", &request.clinic_id, clinic),
+        ("pharmacy_id", &request.pharmacy_id, pharmacy),
+        ("specialization", &request.specialization, specialization),
+    ];
+    for (name, raw, applies) in fields {
+        if !applies && !raw.trim().is_empty() {
+            violations.push(FieldViolation::new(name, "does not apply to this kind"));
+        }
+    }
+    if violations.is_empty() {
+        Ok(affiliation)
+    } else {
+        Err(violations.into())
     }
 }

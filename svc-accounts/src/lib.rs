@@ -2,12 +2,15 @@
 //! registration, export and erase, and the audit trail of every change.
 //!
 //! Reads top-down: [`domain`] holds the rules (values, roles, who may do what) and no I/O;
-//! [`store`] the SQL; [`identity`] the identity provider's admin API; `api` the gRPC handlers
-//! that tie them together.
+//! `app` one function per use case (through svc-kit's write helper); [`store`] the SQL;
+//! [`identity`] the identity provider's admin API; `api` the thin gRPC adapters; [`error`] the
+//! service's one error type.
 
 mod api;
+mod app;
 mod convert;
 pub mod domain;
+pub mod error;
 pub mod identity;
 mod input;
 pub mod store;
@@ -41,9 +44,11 @@ impl MeshService for Accounts {
                 .expect("the issuer URL was validated before start");
         server.add_service(
             context.require_auth(AccountsServiceServer::new(api::AccountsApi {
-                db: context.db.clone(),
-                outbox: context.outbox.clone(),
-                identity,
+                app: app::AccountsApp {
+                    db: context.db.clone(),
+                    outbox: context.outbox.clone(),
+                    identity,
+                },
             })),
         )
     }

@@ -4,7 +4,7 @@
 //! of a race runs again and then sees the winner's rows, so contention never reaches a caller
 //! as a false conflict.
 
-use std::time::Duration;
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use prost::Message;
@@ -93,24 +93,38 @@ impl WriteFailure for ApiError {
 /// A retried request finds its first answer: when the change fails (the first attempt already
 /// took the slot, say) or a concurrent call with the same key committed first, the answer
 /// recorded under `key` is returned instead; a key reused for a different request is refused.
-pub async fn write<M, E>(
+///
+/// `change` gets the attempt's transaction as a [`Tx`] (`|tx| async move { ... &*tx ... }`):
+/// its future owns a handle rather than a borrow, so it may borrow the caller's values and
+/// stays `Send` as tonic needs, which a closure over `&DatabaseTransaction` cannot promise.
+pub async fn write<M, E, F, Fut>(
     db: &DatabaseConnection,
     key: &IdempotencyKey,
-    mut change: impl AsyncFnMut(&DatabaseTransaction) -> Result<M, E>,
+    mut change: F,
 ) -> Result<M, E>
 where
     M: Message + Default,
     E: WriteFailure,
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<M, E>>,
 {
-    let outcome = retrying(db, async |txn| {
-        let response = change(txn).await?;
-        key.record(txn, &response).await?;
-        Ok(response)
-    })
-    .await;
+    let mut backoff = Backoff::new();
+    let outcome = loop {
+        let outcome = match attempt(db, &mut change).await {
+            Ok((txn, response)) => match key.record(&txn, &response).await {
+                Ok(()) => txn.commit().await.map(|()| response).map_err(E::from),
+                Err(error) => Err(E::from(error)),
+            },
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Err(error) if backoff.again(&error).await => {}
+            other => break other,
+        }
+    };
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay(db, key).await? {
+        Err(error) => match replay::<M>(db, key).await.map_err(E::from)? {
             Some(first) => Ok(first),
             None => Err(error),
         },
@@ -118,51 +132,91 @@ where
 }
 
 /// Runs `change` in a write transaction and commits, running it again on contention; for
-/// changes no caller retries (workers, first sign-in).
-pub async fn retrying<T, E>(
-    db: &DatabaseConnection,
-    mut change: impl AsyncFnMut(&DatabaseTransaction) -> Result<T, E>,
-) -> Result<T, E>
+/// changes no caller retries (workers, first sign-in). `change` is written as for [`write`].
+pub async fn retrying<T, E, F, Fut>(db: &DatabaseConnection, mut change: F) -> Result<T, E>
 where
     E: WriteFailure,
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
-    let mut delay = Duration::from_millis(2);
-    let mut attempt = 1;
+    let mut backoff = Backoff::new();
     loop {
-        let outcome = match begin_write(db).await {
-            Ok(txn) => match change(&txn).await {
-                Ok(value) => txn.commit().await.map(|()| value).map_err(E::from),
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(E::from(error)),
+        let outcome = match attempt(db, &mut change).await {
+            Ok((txn, value)) => txn.commit().await.map(|()| value).map_err(E::from),
+            Err(error) => Err(error),
         };
         match outcome {
-            Err(error) if error.is_contention() && attempt < MAX_ATTEMPTS => {
-                metrics::counter!("medmesh_write_retries_total").increment(1);
-                let jitter = Duration::from_micros(rand::random::<u64>() % 2000);
-                tokio::time::sleep(delay + jitter).await;
-                delay = (delay * 2).min(Duration::from_millis(100));
-                attempt += 1;
-            }
-            Err(error) if error.is_contention() => {
-                tracing::warn!(attempts = attempt, "write transaction kept meeting contention");
-                return Err(error);
-            }
+            Err(error) if backoff.again(&error).await => {}
             other => return other,
         }
     }
 }
 
+/// The transaction of one attempt, as a change sees it.
+pub type Tx = Arc<DatabaseTransaction>;
+
+/// Begins a write transaction and runs `change` in it; the transaction comes back to be
+/// finished (the change's future has ended, so its handle is the only one left).
+async fn attempt<T, E, F, Fut>(
+    db: &DatabaseConnection,
+    change: &mut F,
+) -> Result<(DatabaseTransaction, T), E>
+where
+    E: WriteFailure,
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let txn = Arc::new(begin_write(db).await?);
+    let value = change(Arc::clone(&txn)).await?;
+    let txn = Arc::into_inner(txn)
+        .ok_or_else(|| ApiError::internal("a change kept its transaction handle"))?;
+    Ok((txn, value))
+}
+
+/// When to run a transaction again: on contention, up to [`MAX_ATTEMPTS`], after a pause that
+/// doubles (to 100 ms) with jitter, so racing replicas do not meet again in lockstep.
+struct Backoff {
+    attempt: u32,
+    delay: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            attempt: 1,
+            delay: Duration::from_millis(2),
+        }
+    }
+
+    async fn again<E: WriteFailure>(&mut self, error: &E) -> bool {
+        if !error.is_contention() {
+            return false;
+        }
+        if self.attempt >= MAX_ATTEMPTS {
+            tracing::warn!(
+                attempts = self.attempt,
+                "write transaction kept meeting contention"
+            );
+            return false;
+        }
+        metrics::counter!("medmesh_write_retries_total").increment(1);
+        let jitter = Duration::from_micros(rand::random::<u64>() % 2000);
+        tokio::time::sleep(self.delay + jitter).await;
+        self.delay = (self.delay * 2).min(Duration::from_millis(100));
+        self.attempt += 1;
+        true
+    }
+}
+
 /// The answer first recorded under `key`, if the request ran before.
-pub async fn replay<M, E>(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<Option<M>, E>
+pub async fn replay<M>(db: &DatabaseConnection, key: &IdempotencyKey) -> Result<Option<M>, ApiError>
 where
     M: Message + Default,
-    E: WriteFailure,
 {
     match key.replay(db).await? {
         Some(bytes) => M::decode(bytes.as_slice())
             .map(Some)
-            .map_err(|_| E::from(ApiError::internal("a recorded answer does not decode"))),
+            .map_err(|_| ApiError::internal("a recorded answer does not decode")),
         None => Ok(None),
     }
 }

@@ -1,0 +1,119 @@
+//! Patient self-registration: a user at the identity provider and an account here, both or
+//! neither. The identity provider cannot join our transaction, so the local account is written
+//! after it, and a failed local write deletes the user it created: a person whose registration
+//! failed can register again under the same username.
+
+use medmesh_proto::accounts::v1 as pb;
+use secrecy::SecretString;
+use svc_kit::{auth::Principal, idempotency::IdempotencyKey, write};
+
+use super::{AccountsApp, Audit, user_event};
+use crate::{
+    convert,
+    domain::Role,
+    error::AccountsError,
+    identity::NewIdentity,
+    input::Registration,
+    store::{self, UserRecord},
+};
+
+/// A registration, parsed, with its password and the caller's request id.
+#[derive(Debug)]
+pub(crate) struct NewPatient {
+    pub(crate) registration: Registration,
+    pub(crate) password: SecretString,
+    pub(crate) request_id: String,
+}
+
+impl AccountsApp {
+    pub(crate) async fn register_patient(
+        &self,
+        principal: &Principal,
+        key: &IdempotencyKey,
+        patient: NewPatient,
+    ) -> Result<pb::Profile, AccountsError> {
+        if let Some(first) = write::replay(&self.db, key).await? {
+            return Ok(first);
+        }
+        let registration = &patient.registration;
+        let subject = self
+            .identity
+            .create_patient(&NewIdentity {
+                username: registration.username.as_str(),
+                email: registration.email.as_str(),
+                given_name: registration.given_name.as_str(),
+                family_name: registration.family_name.as_str(),
+                password: &patient.password,
+                request_id: patient.request_id.trim(),
+            })
+            .await?;
+        let subject = &subject;
+        let outcome = write::write(&self.db, key, |tx| async move {
+            let txn = &*tx;
+            // A first attempt of this request may have got this far before failing.
+            let user = match store::find_by_subject(txn, &subject).await? {
+                Some(user) => user,
+                None => {
+                    let user = new_patient(&subject, registration);
+                    store::insert(txn, &user).await?;
+                    Audit {
+                        actor: principal,
+                        action: "user.registered",
+                        user_id: &user.user_id,
+                        before: None,
+                        after: Some(&user),
+                        reason: "",
+                    }
+                    .append(txn)
+                    .await?;
+                    self.outbox
+                        .enqueue(txn, user_event("registered", &user, None))
+                        .await?;
+                    user
+                }
+            };
+            Ok(convert::profile(&user))
+        })
+        .await;
+        match outcome {
+            Ok(profile) => {
+                tracing::info!(user_id = %profile.user_id, "patient registered");
+                Ok(profile)
+            }
+            Err(error) => {
+                self.undo_identity(subject).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Deletes the identity provider's user of a registration whose account was not written,
+    /// so nothing is left behind that locks the person out of their username.
+    async fn undo_identity(&self, subject: &str) {
+        match store::find_by_subject(&self.db, subject).await {
+            Ok(None) => {
+                if let Err(error) = self.identity.delete_user(subject).await {
+                    tracing::warn!(%error, "could not undo a failed registration at the identity provider");
+                }
+            }
+            // Another attempt of the same request wrote the account: keep its user.
+            Ok(Some(_)) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not check a failed registration; its user is kept");
+            }
+        }
+    }
+}
+
+fn new_patient(subject: &str, registration: &Registration) -> UserRecord {
+    let optional = |value: Option<&str>| value.unwrap_or_default().to_string();
+    let mut user = UserRecord::new(subject, registration.username.as_str());
+    user.email = registration.email.as_str().to_string();
+    user.given_name = registration.given_name.as_str().to_string();
+    user.family_name = registration.family_name.as_str().to_string();
+    user.phone = optional(registration.phone.as_ref().map(|p| p.as_str()));
+    user.preferred_language = optional(registration.language.as_ref().map(|l| l.as_str()));
+    user.time_zone = optional(registration.time_zone.as_ref().map(|t| t.as_str()));
+    user.roles = [Role::Patient].into();
+    user
+}
