@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Harness, code, fields, mask, registration, start, with};
+use futures::StreamExt;
 use medmesh_proto::accounts::v1 as pb;
 use serde_json::Value;
 use svc_kit::{backend_test, testing::TestDb};
@@ -271,6 +272,71 @@ async fn registration_once(db: TestDb) {
         Code::PermissionDenied
     );
     assert!(h.issuer.directory.by_username("eve.doe").is_none());
+}
+
+backend_test!(
+    many_patients_register_at_once_and_every_one_gets_an_account,
+    registration_storm
+);
+async fn registration_storm(db: TestDb) {
+    let h = std::sync::Arc::new(start(db).await);
+    // 60 people filling in the form at once, 32 in flight: a busy database (SQLite's single
+    // writer) is waited out and retried, never answered as an error.
+    let outcomes = futures::stream::iter(0..60)
+        .map(|n| {
+            let h = h.clone();
+            async move {
+                let username = format!("patient.{n:02}");
+                (
+                    username.clone(),
+                    h.register(&username, &format!("storm-{n}")).await,
+                )
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    for (username, outcome) in &outcomes {
+        let profile = outcome
+            .as_ref()
+            .unwrap_or_else(|status| panic!("{username}: {status:?}"));
+        assert_eq!(&profile.username, username);
+        let idp = h.issuer.directory.by_username(username).unwrap();
+        assert_eq!(idp.id, profile.subject);
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 60);
+    assert_eq!(h.events("registered").await, 60);
+    assert_eq!(h.count("SELECT COUNT(*) FROM audit_log").await, 60);
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, 60);
+}
+
+backend_test!(
+    a_registration_that_fails_leaves_nothing_behind,
+    failed_registration
+);
+async fn failed_registration(db: TestDb) {
+    let h = start(db).await;
+    // The local write fails after the identity provider created the user (here: the audit
+    // table is gone for a moment).
+    svc_kit::testing::execute(&h.db, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
+    let failed = h.register("dana.popescu", "form-1").await;
+    assert_eq!(code(&failed), Code::Internal);
+    assert!(
+        h.issuer.directory.by_username("dana.popescu").is_none(),
+        "the user created at the identity provider was deleted again"
+    );
+    svc_kit::testing::execute(&h.db, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+    assert_eq!(h.events("registered").await, 0);
+
+    // The person fills in the form again (a new request id): their username is still theirs.
+    let profile = h.register("dana.popescu", "form-2").await.unwrap();
+    assert_eq!(
+        h.issuer.directory.by_username("dana.popescu").unwrap().id,
+        profile.subject
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 1);
 }
 
 backend_test!(

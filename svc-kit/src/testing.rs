@@ -48,6 +48,11 @@ pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
         .expect("a count is an integer")
 }
 
+/// Runs one statement (test set-up: breaking or mending a table on purpose).
+pub async fn execute(db: &sea_orm::DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql).await.expect("test statement");
+}
+
 /// A SQLite database file inside `dir`.
 pub fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> SecretString {
     SecretString::from(format!(
