@@ -138,6 +138,9 @@ if [ "$lint" = 1 ]; then
   cargo fmt --all -- --check
   say "cargo clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings
+  # Production builds leave the development issuer out; they must still compile.
+  say "cargo check -p medmesh --no-default-features"
+  cargo check -p medmesh --no-default-features --locked
 fi
 say "cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast "${nextest_args[@]}"

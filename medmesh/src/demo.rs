@@ -10,13 +10,10 @@ use medmesh_proto::{
     common::v1::{Date, TimeOfDay},
     scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
 };
-use svc_kit::{
-    ServiceName,
-    auth::dev_issuer::{DevIssuer, WEB_CLIENT},
-};
+use svc_kit::ServiceName;
 use tonic::{Request, transport::Channel};
 
-use crate::Platform;
+use crate::{Platform, dev_sso};
 
 /// What the demo data holds, for the banner.
 #[derive(Debug, Clone)]
@@ -52,7 +49,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
         return Ok(None);
     };
     let token = |user: &str| -> Result<String, tonic::Status> {
-        DevIssuer::password_grant(issuer, user, user, WEB_CLIENT)
+        dev_sso::token_for(issuer, user)
             .ok_or_else(|| tonic::Status::internal("demo user cannot sign in"))
     };
     let admin = token("admin")?;

@@ -2,17 +2,15 @@
 //! component per process (`medmesh serve <component>`). Both go through the same code path.
 
 pub mod demo;
+pub mod dev_sso;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens, server::DevSignIn};
+use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
-    auth::{
-        Authenticator, ServiceTokens,
-        dev_issuer::{DevIssuer, DevIssuerServer},
-    },
+    auth::{Authenticator, ServiceTokens},
     config::ConfigError,
     events::MemoryBus,
     runtime::{self, KitError},
@@ -63,7 +61,7 @@ pub struct Platform {
     /// The issuer tokens must come from.
     pub issuer_url: String,
     /// The development issuer this process runs (dev mode without `auth.issuer`).
-    pub dev_issuer: Option<Arc<DevIssuer>>,
+    pub dev_issuer: Option<dev_sso::DevIssuerHandle>,
     pub services: Vec<StartedService>,
     shutdown: CancellationToken,
     readiness: Readiness,
@@ -145,21 +143,8 @@ impl Platform {
         let (issuer_url, dev_issuer) = match configured {
             Some(issuer) => (issuer, None),
             None => {
-                let key_file = settings.data_dir.join("dev-issuer-key.pem");
-                let server = DevIssuerServer::bind(
-                    settings.mode,
-                    settings.dev_issuer.addr(),
-                    Some(&key_file),
-                )
-                .await?;
-                let issuer = server.issuer.clone();
-                let token = shutdown.clone();
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = server.serve(token).await {
-                        tracing::error!(%error, "dev issuer stopped with an error");
-                    }
-                }));
-                (issuer.issuer(), Some(issuer))
+                let (url, issuer) = dev_sso::start(&settings, shutdown.clone(), &mut tasks).await?;
+                (url, Some(issuer))
             }
         };
         let mut auth_settings = settings.auth.settings_for(issuer_url.clone());
@@ -241,12 +226,7 @@ impl Platform {
                     source,
                 })?;
             let gateway = match &dev_issuer {
-                Some(issuer) => gateway.with_dev_sign_in(&DevSignIn {
-                    token_url: issuer.token_endpoint(),
-                    users: svc_kit::auth::dev_issuer::DEMO_USERS
-                        .map(String::from)
-                        .to_vec(),
-                }),
+                Some(issuer) => gateway.with_dev_sign_in(&dev_sso::sign_in(issuer)),
                 None => gateway,
             };
             gateway_addr = Some(gateway.local_addr());

@@ -582,9 +582,7 @@ impl Settings {
     ) -> Result<SecretString, ConfigError> {
         match configured {
             Some(secret) if !secret.expose_secret().is_empty() => Ok(secret.clone()),
-            _ if self.mode == Mode::Dev => Ok(SecretString::from(
-                crate::auth::dev_issuer::DEV_CLIENT_SECRET,
-            )),
+            _ if self.mode == Mode::Dev => Ok(SecretString::from(crate::auth::DEV_CLIENT_SECRET)),
             _ => Err(ConfigError::key(key, "is required in production mode")),
         }
     }

@@ -4,6 +4,7 @@
 //!
 //! [`dev_issuer`] is the development OIDC issuer `medmesh dev` runs (and the tests use).
 
+#[cfg(feature = "dev-issuer")]
 pub mod dev_issuer;
 pub mod grpc;
 mod role;
@@ -58,6 +59,10 @@ impl Principal {
         self.holds_any(&Role::ALL)
     }
 }
+
+/// The client secret every confidential client has under `medmesh dev` (mode `dev` only; the
+/// configuration refuses to fall back to it in production).
+pub const DEV_CLIENT_SECRET: &str = "dev-secret";
 
 impl Principal {
     /// A principal for tests and tools: `subject` holding `roles`, through `client_id`.

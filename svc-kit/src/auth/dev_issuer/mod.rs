@@ -42,7 +42,7 @@ pub const AUDIENCE: &str = "medmesh";
 /// The public client of the web and mobile apps (and the playground).
 pub const WEB_CLIENT: &str = "medmesh-web";
 /// The secret of every confidential client in dev. Never used outside dev mode.
-pub const DEV_CLIENT_SECRET: &str = "dev-secret";
+pub use crate::auth::DEV_CLIENT_SECRET;
 /// One demo user per role; each signs in with username = password = the role.
 pub const DEMO_USERS: [&str; 5] = ["admin", "doctor", "nurse", "pharmacist", "patient"];
 /// Confidential clients that get client-credentials tokens in dev.
