@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
-use svc_kit::db::{Migration, stmt};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult, Value};
+use svc_kit::db::{Migration, opt_ts, stmt, ts};
 
 use crate::domain::{Role, roles_column, roles_from_column};
 
@@ -100,10 +100,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 pub use svc_kit::write::now;
 
 /// A staff member's place of work.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct AffiliationRecord {
     pub affiliation_id: String,
-    /// "doctor" or "pharmacist".
+    /// The role it goes with: "doctor", "nurse" or "pharmacist".
     pub kind: String,
     pub clinic_id: String,
     pub specialization: String,
@@ -191,25 +191,46 @@ const USER_COLUMNS: &str = "user_id, subject, username, email, phone, given_name
      preferred_language, time_zone, roles, active, deactivation_reason, erased_at, version, \
      created_at, updated_at";
 
+/// A `users` row as sea-orm maps it; the roles column becomes a set.
+#[derive(Debug, FromQueryResult)]
+struct UserRow {
+    user_id: String,
+    subject: String,
+    username: String,
+    email: String,
+    phone: String,
+    given_name: String,
+    family_name: String,
+    preferred_language: String,
+    time_zone: String,
+    roles: String,
+    active: bool,
+    deactivation_reason: String,
+    erased_at: Option<DateTime<Utc>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
 fn user_from_row(row: &QueryResult) -> Result<UserRecord, DbErr> {
-    let roles: String = row.try_get("", "roles")?;
+    let row = UserRow::from_query_result(row, "")?;
     Ok(UserRecord {
-        user_id: row.try_get("", "user_id")?,
-        subject: row.try_get("", "subject")?,
-        username: row.try_get("", "username")?,
-        email: row.try_get("", "email")?,
-        phone: row.try_get("", "phone")?,
-        given_name: row.try_get("", "given_name")?,
-        family_name: row.try_get("", "family_name")?,
-        preferred_language: row.try_get("", "preferred_language")?,
-        time_zone: row.try_get("", "time_zone")?,
-        roles: roles_from_column(&roles),
-        active: row.try_get("", "active")?,
-        deactivation_reason: row.try_get("", "deactivation_reason")?,
-        erased_at: row.try_get("", "erased_at")?,
-        version: row.try_get("", "version")?,
-        created_at: row.try_get("", "created_at")?,
-        updated_at: row.try_get("", "updated_at")?,
+        user_id: row.user_id,
+        subject: row.subject,
+        username: row.username,
+        email: row.email,
+        phone: row.phone,
+        given_name: row.given_name,
+        family_name: row.family_name,
+        preferred_language: row.preferred_language,
+        time_zone: row.time_zone,
+        roles: roles_from_column(&row.roles),
+        active: row.active,
+        deactivation_reason: row.deactivation_reason,
+        erased_at: row.erased_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
         affiliations: Vec::new(),
     })
 }
@@ -247,6 +268,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
 
 /// Inserts `user` unless its subject already has an account; true if it was inserted.
 pub async fn insert<C: ConnectionTrait>(conn: &C, user: &UserRecord) -> Result<bool, DbErr> {
+    let backend = conn.get_database_backend();
     let sql = format!(
         "INSERT INTO users ({USER_COLUMNS}, search) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
@@ -265,21 +287,20 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, user: &UserRecord) -> Result<b
         roles_column(&user.roles).into(),
         user.active.into(),
         user.deactivation_reason.clone().into(),
-        user.erased_at.into(),
+        opt_ts(backend, user.erased_at),
         user.version.into(),
-        user.created_at.into(),
-        user.updated_at.into(),
+        ts(backend, user.created_at),
+        ts(backend, user.updated_at),
         user.search_text().into(),
     ];
-    let result = conn
-        .execute_raw(stmt(conn.get_database_backend(), &sql, values))
-        .await?;
+    let result = conn.execute_raw(stmt(backend, &sql, values)).await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Writes every mutable column of `user` if the stored version is still `user.version`; the
 /// stored version becomes `user.version + 1`. False if someone else changed it first.
 pub async fn save<C: ConnectionTrait>(conn: &C, user: &UserRecord) -> Result<bool, DbErr> {
+    let backend = conn.get_database_backend();
     let sql = "UPDATE users SET username = $1, email = $2, phone = $3, given_name = $4, \
          family_name = $5, preferred_language = $6, time_zone = $7, roles = $8, active = $9, \
          deactivation_reason = $10, erased_at = $11, search = $12, updated_at = $13, \
@@ -295,15 +316,13 @@ pub async fn save<C: ConnectionTrait>(conn: &C, user: &UserRecord) -> Result<boo
         roles_column(&user.roles).into(),
         user.active.into(),
         user.deactivation_reason.clone().into(),
-        user.erased_at.into(),
+        opt_ts(backend, user.erased_at),
         user.search_text().into(),
-        now().into(),
+        ts(backend, now()),
         user.user_id.clone().into(),
         user.version.into(),
     ];
-    let result = conn
-        .execute_raw(stmt(conn.get_database_backend(), sql, values))
-        .await?;
+    let result = conn.execute_raw(stmt(backend, sql, values)).await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -320,16 +339,7 @@ pub async fn affiliations<C: ConnectionTrait>(
         ))
         .await?;
     rows.iter()
-        .map(|row| {
-            Ok(AffiliationRecord {
-                affiliation_id: row.try_get("", "affiliation_id")?,
-                kind: row.try_get("", "kind")?,
-                clinic_id: row.try_get("", "clinic_id")?,
-                specialization: row.try_get("", "specialization")?,
-                pharmacy_id: row.try_get("", "pharmacy_id")?,
-                created_at: row.try_get("", "created_at")?,
-            })
-        })
+        .map(|row| AffiliationRecord::from_query_result(row, ""))
         .collect()
 }
 
@@ -353,7 +363,7 @@ pub async fn add_affiliation<C: ConnectionTrait>(
                 affiliation.clinic_id.clone().into(),
                 affiliation.specialization.clone().into(),
                 affiliation.pharmacy_id.clone().into(),
-                affiliation.created_at.into(),
+                ts(conn.get_database_backend(), affiliation.created_at),
             ],
         ))
         .await?;
@@ -449,7 +459,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// One audit entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct AuditRecord {
     pub seq: i64,
     pub audit_id: String,
@@ -458,7 +468,9 @@ pub struct AuditRecord {
     pub actor_username: String,
     pub action: String,
     pub user_id: String,
+    #[sea_orm(from_alias = "before_json")]
     pub before: Option<String>,
+    #[sea_orm(from_alias = "after_json")]
     pub after: Option<String>,
     pub reason: String,
 }
@@ -470,7 +482,7 @@ pub async fn append_audit<C: ConnectionTrait>(conn: &C, entry: &AuditRecord) -> 
          before_json, after_json, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         [
             entry.audit_id.clone().into(),
-            entry.at.into(),
+            ts(conn.get_database_backend(), entry.at),
             entry.actor_subject.clone().into(),
             entry.actor_username.clone().into(),
             entry.action.clone().into(),
@@ -509,20 +521,7 @@ pub async fn list_audit<C: ConnectionTrait>(
         .query_all_raw(stmt(conn.get_database_backend(), &sql, values))
         .await?;
     rows.iter()
-        .map(|row| {
-            Ok(AuditRecord {
-                seq: row.try_get("", "seq")?,
-                audit_id: row.try_get("", "audit_id")?,
-                at: row.try_get("", "at")?,
-                actor_subject: row.try_get("", "actor_subject")?,
-                actor_username: row.try_get("", "actor_username")?,
-                action: row.try_get("", "action")?,
-                user_id: row.try_get("", "user_id")?,
-                before: row.try_get("", "before_json")?,
-                after: row.try_get("", "after_json")?,
-                reason: row.try_get("", "reason")?,
-            })
-        })
+        .map(|row| AuditRecord::from_query_result(row, ""))
         .collect()
 }
 

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait, Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
+    Statement, TransactionTrait, Value,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -92,6 +92,44 @@ fn sqlite_parent_dir(url: &str) -> Option<String> {
 /// both PostgreSQL and SQLite accept.
 pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// A timestamp as every service stores it: `timestamptz` on PostgreSQL; on SQLite fixed-width
+/// RFC 3339 text in UTC with microseconds (`2026-03-29T01:30:00.000000Z`), so that comparing
+/// the text compares the instants (ADR 0008).
+pub fn ts(backend: DbBackend, at: DateTime<Utc>) -> Value {
+    match backend {
+        DbBackend::Postgres => at.into(),
+        _ => at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().into(),
+    }
+}
+
+/// [`ts`] for a column that may be NULL.
+pub fn opt_ts(backend: DbBackend, at: Option<DateTime<Utc>>) -> Value {
+    match (backend, at) {
+        (_, Some(at)) => ts(backend, at),
+        (DbBackend::Postgres, None) => Value::ChronoDateTimeUtc(None),
+        (_, None) => Value::String(None),
+    }
+}
+
+/// Reads a timestamp written by [`ts`].
+pub fn get_ts(row: &QueryResult, column: &str) -> Result<DateTime<Utc>, DbErr> {
+    get_opt_ts(row, column)?.ok_or_else(|| DbErr::Type(format!("{column} is NULL")))
+}
+
+/// Reads a timestamp written by [`opt_ts`].
+pub fn get_opt_ts(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
+    if let Ok(value) = row.try_get::<Option<DateTime<Utc>>>("", column) {
+        return Ok(value);
+    }
+    let text: Option<String> = row.try_get("", column)?;
+    text.map(|t| {
+        DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| DbErr::Type(format!("{column}: {e}")))
+    })
+    .transpose()
 }
 
 /// One schema change, written once per backend as a list of statements.
@@ -187,10 +225,7 @@ pub async fn migrate(
                     source,
                 })?;
         }
-        let applied_at: Value = match backend {
-            DbBackend::Postgres => Utc::now().into(),
-            _ => Utc::now().to_rfc3339().into(),
-        };
+        let applied_at = ts(backend, Utc::now());
         txn.execute_raw(stmt(
             backend,
             "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)",
@@ -217,6 +252,24 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_timestamps_sort_as_text_in_time_order() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let text = |t: DateTime<Utc>| match ts(DbBackend::Sqlite, t) {
+            Value::String(Some(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        let times = [
+            "2026-03-29T00:59:59.999999Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-29T01:00:00.5Z",
+            "2026-03-29T03:30:00+02:00",
+        ];
+        let texts: Vec<String> = times.iter().map(|t| text(at(t))).collect();
+        assert_eq!(texts[1], "2026-03-29T01:00:00.000000Z");
+        assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
+    }
 
     #[test]
     fn sqlite_parent_dir_is_found() {
