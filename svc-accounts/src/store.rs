@@ -160,11 +160,10 @@ impl UserRecord {
 
     /// What a case-insensitive search matches: names, username, email.
     fn search_text(&self) -> String {
-        format!(
+        svc_kit::text::search_key(&format!(
             "{} {} {} {}",
             self.given_name, self.family_name, self.username, self.email
-        )
-        .to_lowercase()
+        ))
     }
 
     /// The fields an audit entry shows, as JSON.
@@ -433,7 +432,7 @@ pub async fn list<C: ConnectionTrait>(
         sql.push_str(" AND active = TRUE");
     }
     if let Some(query) = filter.query.as_deref() {
-        values.push(format!("%{}%", like_escape(&query.to_lowercase())).into());
+        values.push(format!("%{}%", like_escape(&svc_kit::text::search_key(query))).into());
         sql.push_str(&format!(" AND search LIKE ${} ESCAPE '\\'", values.len()));
     }
     if let Some(role) = filter.role {

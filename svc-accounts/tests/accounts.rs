@@ -311,6 +311,67 @@ async fn registration_storm(db: TestDb) {
 }
 
 backend_test!(
+    names_in_romanian_and_cyrillic_are_found_however_they_are_typed,
+    unicode_search
+);
+async fn unicode_search(db: TestDb) {
+    let h = start(db).await;
+    for (username, given, family) in [
+        ("stefan.t", "Ștefan", "Țurcanu"),
+        ("olena.k", "Олена", "Коваленко"),
+        ("maryana.p", "Мар’яна", "Петренко"),
+        ("ann.s", "Ann", "Smith"),
+    ] {
+        let mut request = registration(username, &format!("reg-{username}"));
+        request.given_name = given.to_string();
+        request.family_name = family.to_string();
+        h.client()
+            .register_patient(with(request, &h.client_token("medmesh-gateway")))
+            .await
+            .unwrap();
+    }
+    let admin = h.token("admin");
+    let found = |query: &str| {
+        let client = h.client();
+        let admin = admin.clone();
+        let query = query.to_string();
+        async move {
+            let mut client = client;
+            let mut names: Vec<String> = client
+                .list_users(with(
+                    pb::ListUsersRequest {
+                        query,
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .users
+                .into_iter()
+                .map(|u| format!("{} {}", u.given_name, u.family_name))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    // The names print as they were written...
+    assert_eq!(found("turcanu").await, vec!["Ștefan Țurcanu"]);
+    // ...and are found with or without diacritics, in the cedilla forms, in any case.
+    for query in ["Ștefan", "stefan", "ŞTEFAN", "ţurc", "Stefan Turcanu"] {
+        assert_eq!(found(query).await, vec!["Ștefan Țurcanu"], "{query}");
+    }
+    for query in ["КОВАЛЕНКО", "олена", "Олена Коваленко"] {
+        assert_eq!(found(query).await, vec!["Олена Коваленко"], "{query}");
+    }
+    for query in ["Мар'яна", "мар’яна", "МАРʼЯНА"] {
+        assert_eq!(found(query).await, vec!["Мар’яна Петренко"], "{query}");
+    }
+    assert!(found("Țurcanu Ann").await.is_empty());
+}
+
+backend_test!(
     a_registration_that_fails_leaves_nothing_behind,
     failed_registration
 );

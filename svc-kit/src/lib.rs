@@ -19,6 +19,7 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod write;
 
 pub use api_error::ApiError;
