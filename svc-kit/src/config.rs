@@ -20,6 +20,21 @@ use serde::Deserialize;
 /// The built-in defaults, also the reference for every key (`svc-kit/src/defaults.toml`).
 pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 
+/// The top-level keys the kit itself reads; every other one is a part's section.
+pub const KIT_SECTIONS: &[&str] = &[
+    "mode",
+    "data_dir",
+    "shutdown_grace_ms",
+    "log",
+    "admin",
+    "auth",
+    "dev_issuer",
+    "database",
+    "cache",
+    "events",
+    "services",
+];
+
 /// Exit code for a configuration error (sysexits' EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
 
@@ -74,6 +89,9 @@ pub enum Mode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The layers these settings were read from, for the parts' own sections.
+    #[serde(skip, default = "Figment::new")]
+    layers: Figment,
     pub mode: Mode,
     pub data_dir: PathBuf,
     pub shutdown_grace_ms: u64,
@@ -336,9 +354,26 @@ impl ConfigError {
         ConfigError(message.into())
     }
 
-    fn key(key: &str, message: impl fmt::Display) -> Self {
+    /// A problem with the value at `key` (`section.key`), as one line.
+    pub fn key(key: &str, message: impl fmt::Display) -> Self {
         ConfigError(format!("`{key}` {message}"))
     }
+}
+
+/// A part's own settings (a service's, the gateway's): its section of the configuration, read
+/// by the kit's loader from the same layers (its defaults, then the file, then `MEDMESH_*`
+/// variables) and validated before any port is bound. The part owns the type, its defaults
+/// and its checks; the kit only loads and layers.
+pub trait SectionConfig:
+    serde::de::DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static
+{
+    /// The section's key: `[scheduling]` in the file, `MEDMESH_SCHEDULING__...` in the
+    /// environment.
+    const SECTION: &'static str;
+    /// The section's defaults, as TOML under its own `[section]` header(s).
+    const DEFAULTS: &'static str;
+    /// What types alone cannot check; errors name the key (`section.key`).
+    fn validate(&self, settings: &Settings) -> Result<(), ConfigError>;
 }
 
 impl From<figment::Error> for ConfigError {
@@ -401,9 +436,34 @@ impl Settings {
     }
 
     pub fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
-        let settings: Settings = figment.extract()?;
+        let mut settings: Settings = figment.extract()?;
         settings.validate()?;
+        settings.layers = figment;
         Ok(settings)
+    }
+
+    /// The section `C` owns, layered like the rest (its defaults under the file and the
+    /// environment) and validated.
+    pub fn section<C: SectionConfig>(&self) -> Result<C, ConfigError> {
+        let section: C = Figment::from(Toml::string(C::DEFAULTS))
+            .merge(self.layers.clone())
+            .extract_inner(C::SECTION)?;
+        section.validate(self)?;
+        Ok(section)
+    }
+
+    /// Refuses top-level keys that are neither the kit's nor one of `sections` (a typo such as
+    /// `[schedulng]` must not be ignored).
+    pub fn check_sections(&self, sections: &[&str]) -> Result<(), ConfigError> {
+        let data = figment::Provider::data(&self.layers).map_err(ConfigError::from)?;
+        for dict in data.values() {
+            for key in dict.keys() {
+                if !KIT_SECTIONS.contains(&key.as_str()) && !sections.contains(&key.as_str()) {
+                    return Err(ConfigError::key(key, "is not a configuration key"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks what types alone cannot: required keys per mode and backend, sane bounds.
