@@ -110,7 +110,7 @@ where
     .await;
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay(db, key).await? {
+        Err(error) => match replay::<M, E>(db, key).await? {
             Some(first) => Ok(first),
             None => Err(error),
         },
@@ -145,7 +145,10 @@ where
                 attempt += 1;
             }
             Err(error) if error.is_contention() => {
-                tracing::warn!(attempts = attempt, "write transaction kept meeting contention");
+                tracing::warn!(
+                    attempts = attempt,
+                    "write transaction kept meeting contention"
+                );
                 return Err(error);
             }
             other => return other,
