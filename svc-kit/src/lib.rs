@@ -14,12 +14,14 @@ pub mod events;
 pub mod grpc;
 pub mod idempotency;
 pub mod paging;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
-pub mod write;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod write;
 
 pub use api_error::ApiError;
 pub use config::{ServiceName, Settings};
