@@ -14,11 +14,7 @@ mod layout;
 mod tests;
 
 use krilla::{
-    Document as PdfDocument,
-    geom::Point,
-    metadata::Metadata,
-    page::PageSettings,
-    text::{Font, KrillaGlyph},
+    Document as PdfDocument, geom::Point, metadata::Metadata, page::PageSettings, surface::Surface,
 };
 
 use fonts::Face;
@@ -120,12 +116,12 @@ pub fn render(document: &Document) -> Result<Vec<u8>, RenderError> {
         },
     );
 
+    let a4 = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
+        .ok_or_else(|| RenderError::Pdf("bad page size".to_string()))?;
     let mut pdf = PdfDocument::new();
     pdf.set_metadata(Metadata::new().title(document.title.clone()));
     for runs in &pages {
-        let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
-            .ok_or_else(|| RenderError::Pdf("bad page size".to_string()))?;
-        let mut page = pdf.start_page_with(settings);
+        let mut page = pdf.start_page_with(a4.clone());
         let mut surface = page.surface();
         for run in runs {
             let face = match run.weight {
@@ -141,13 +137,11 @@ pub fn render(document: &Document) -> Result<Vec<u8>, RenderError> {
         .map_err(|error| RenderError::Pdf(error.to_string()))
 }
 
-fn draw(surface: &mut krilla::surface::Surface<'_>, face: &Face, run: &Run) {
-    let glyphs: Vec<KrillaGlyph> = face.glyphs(&run.text);
-    let font: Font = face.pdf_font();
+fn draw(surface: &mut Surface<'_>, face: &Face, run: &Run) {
     surface.draw_glyphs(
         Point::from_xy(run.x, run.baseline),
-        &glyphs,
-        font,
+        &face.glyphs(&run.text),
+        face.pdf_font(),
         &run.text,
         run.size,
         false,
