@@ -14,6 +14,8 @@ pub mod events;
 pub mod grpc;
 pub mod idempotency;
 pub mod paging;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, code, date, day, fields, start, ts, with};
+use common::{Harness, code, date, day, fields, pdf_text, start, ts, with};
 use medmesh_proto::{
     common::v1::TimeOfDay,
     scheduling::v1::{self as pb, AppointmentStatus as S},
@@ -1273,16 +1273,18 @@ async fn confirmation(db: TestDb) {
         .into_inner();
     assert_eq!(document.content_type, "application/pdf");
     assert!(document.file_name.ends_with(".pdf"));
-    let text = String::from_utf8_lossy(&document.content).to_string();
-    assert!(text.starts_with("%PDF-1.4"), "a PDF");
+    assert!(document.content.starts_with(b"%PDF-"), "a PDF");
+    let text = pdf_text(&document.content);
     for expected in [
-        "(Demo patient) Tj",
-        "(Demo doctor \\(Cardiology\\)) Tj",
-        "(Central) Tj",
-        "(Room 101, floor 1) Tj",
-        "\\(Europe/Kyiv\\)",
+        "Demo patient",
+        "Demo doctor (Cardiology)",
+        "Central",
+        "101, floor 1",
+        "(Europe/Kyiv)",
+        booked.appointment_id.as_str(),
+        "confirmed",
     ] {
-        assert!(text.contains(expected), "{expected} in the confirmation");
+        assert!(text.contains(expected), "{expected} in {text}");
     }
     // The wall-clock time in the clinic's zone.
     let start = chrono::DateTime::from_timestamp(slots[2].start.unwrap().seconds, 0).unwrap();
@@ -1344,7 +1346,57 @@ async fn confirmation(db: TestDb) {
         .with_timezone(&"Europe/Kyiv".parse::<chrono_tz::Tz>().unwrap())
         .format("%H:%M")
         .to_string();
-    assert!(String::from_utf8_lossy(&fresh.content).contains(&local));
+    assert!(pdf_text(&fresh.content).contains(&local));
+}
+
+backend_test!(
+    a_confirmation_prints_romanian_and_cyrillic_names_as_written,
+    confirmation_names
+);
+async fn confirmation_names(db: TestDb) {
+    let h = start(db).await;
+    let (clinic, _) = h.clinic("Central", "Europe/Kyiv").await;
+    let spec = h.specialization("Cardiology").await;
+    let doctor_token = h.token_named("olena", "Олена", "Коваленко", &["doctor"]);
+    let doctor = h.doctor(&doctor_token, &clinic, &spec).await;
+    let patient = h.token_named("stefan", "Ștefan", "Țurcanu", &["patient"]);
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    let booked = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[0], "b-1"), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    h.client()
+        .change_appointment_status(with(
+            pb::ChangeAppointmentStatusRequest {
+                request_id: "s-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                status: S::Confirmed as i32,
+                reason: String::new(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap();
+
+    let document = h
+        .client()
+        .get_appointment_confirmation(with(
+            pb::GetAppointmentConfirmationRequest {
+                appointment_id: booked.appointment_id,
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let text = pdf_text(&document.content);
+    assert!(text.contains("Ștefan Țurcanu"), "the patient in {text}");
+    assert!(
+        text.contains("Олена Коваленко (Cardiology)"),
+        "the doctor in {text}"
+    );
 }
 
 backend_test!(every_rpc_refuses_the_roles_it_does_not_name, role_matrix);

@@ -10,6 +10,11 @@ use crate::{
     store::{appointments, directory as dir},
 };
 
+fn not_rendered(error: svc_kit::pdf::RenderError) -> Status {
+    tracing::error!(%error, "confirmation not rendered");
+    Status::internal("internal error")
+}
+
 fn unavailable(error: documents::StoreError) -> Status {
     tracing::error!(%error, "document store unavailable");
     Status::unavailable("the document store is unavailable; retry")
@@ -92,7 +97,8 @@ impl SchedulingApi {
             clinic: &clinic,
             cabinet: cabinet.as_ref(),
         }
-        .render();
+        .render()
+        .map_err(not_rendered)?;
         self.documents
             .put(&key, pdf.clone(), documents::PDF)
             .await

@@ -1,11 +1,12 @@
-//! Documents scheduling produces: the appointment confirmation (a PDF), rendered on first
-//! request and kept in the document store under the appointment's version, so a later change
-//! (a reschedule) gets a fresh one and an unchanged appointment is never rendered twice.
+//! Documents scheduling produces: the appointment confirmation (a PDF, from svc-kit's
+//! renderer), rendered on first request and kept in the document store under the
+//! appointment's version, so a later change (a reschedule) gets a fresh one and an unchanged
+//! appointment is never rendered twice.
 
-pub mod pdf;
 pub mod store;
 
 use chrono_tz::Tz;
+use svc_kit::pdf::{self, Document, RenderError};
 
 pub use store::{DocumentStore, S3Bucket, StoreError};
 
@@ -13,7 +14,6 @@ use crate::store::{
     appointments::AppointmentRecord,
     directory::{CabinetRecord, ClinicRecord, DoctorRecord},
 };
-use pdf::Line;
 
 pub const PDF: &str = "application/pdf";
 
@@ -36,55 +36,53 @@ pub struct Confirmation<'a> {
 }
 
 impl Confirmation<'_> {
-    pub fn render(&self) -> Vec<u8> {
+    pub fn render(&self) -> Result<Vec<u8>, RenderError> {
         let a = self.appointment;
         let tz: Tz = self.clinic.time_zone.parse().unwrap_or(Tz::UTC);
         let start = a.starts_at.with_timezone(&tz);
         let end = a.ends_at.with_timezone(&tz);
-        let mut lines = vec![
-            Line::title("Appointment confirmation"),
-            Line::gap(),
-            Line::label("Patient"),
-            Line::body(self.patient_name),
-            Line::label("Doctor"),
-            Line::body(format!(
-                "{} ({})",
-                self.doctor.display_name, self.doctor.specialization_name
-            )),
-            Line::label("When"),
-            Line::body(format!(
-                "{} {}-{} ({})",
-                start.format("%A, %-d %B %Y"),
-                start.format("%H:%M"),
-                end.format("%H:%M"),
-                self.clinic.time_zone
-            )),
-            Line::label("Where"),
-            Line::body(self.clinic.name.clone()),
-        ];
+        let mut document = Document::new("Appointment confirmation");
+        document
+            .field("Patient", self.patient_name)
+            .field(
+                "Doctor",
+                format!(
+                    "{} ({})",
+                    self.doctor.display_name, self.doctor.specialization_name
+                ),
+            )
+            .field(
+                "When",
+                format!(
+                    "{} {}-{} ({})",
+                    start.format("%A, %-d %B %Y"),
+                    start.format("%H:%M"),
+                    end.format("%H:%M"),
+                    self.clinic.time_zone
+                ),
+            )
+            .field("Where", self.clinic.name.as_str());
         if !self.clinic.address.is_empty() {
-            lines.push(Line::body(self.clinic.address.clone()));
+            document.field("Address", self.clinic.address.as_str());
         }
         if let Some(cabinet) = self.cabinet {
-            let floor = if cabinet.floor.is_empty() {
-                String::new()
+            let room = if cabinet.floor.is_empty() {
+                cabinet.room.clone()
             } else {
-                format!(", floor {}", cabinet.floor)
+                format!("{}, floor {}", cabinet.room, cabinet.floor)
             };
-            lines.push(Line::body(format!("Room {}{floor}", cabinet.room)));
+            document.field("Room", room);
         }
-        lines.push(Line::gap());
-        lines.push(Line::label("Reference"));
-        lines.push(Line::body(a.appointment_id.clone()));
-        lines.push(Line::label("Status"));
-        lines.push(Line::body(a.status.as_str().replace('_', " ")));
+        document
+            .space()
+            .field("Reference", a.appointment_id.as_str())
+            .field("Status", a.status.as_str().replace('_', " "));
         if self.clinic.cancellation_cutoff_minutes > 0 {
-            lines.push(Line::gap());
-            lines.push(Line::body(format!(
+            document.space().paragraph(format!(
                 "Cancel or reschedule at least {} minutes before the start.",
                 self.clinic.cancellation_cutoff_minutes
-            )));
+            ));
         }
-        pdf::render(&lines)
+        pdf::render(&document)
     }
 }

@@ -147,6 +147,14 @@ pub async fn start_replicas(test_db: TestDb, n: usize) -> Harness {
     }
 }
 
+/// A stable subject for a test user's name.
+fn subject_of(username: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    username.hash(&mut hasher);
+    uuid::Uuid::from_u64_pair(hasher.finish(), 0x4000_8000_0000_0001).to_string()
+}
+
 pub fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
@@ -164,12 +172,23 @@ impl Harness {
 
     /// A token for `username` (subject derived from it) holding `roles`.
     pub fn token_for(&self, username: &str, roles: &[&str]) -> String {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        username.hash(&mut hasher);
-        let subject = uuid::Uuid::from_u64_pair(hasher.finish(), 0x4000_8000_0000_0001).to_string();
-        self.issuer
-            .sign(&self.issuer.claims(&subject, username, roles, WEB_CLIENT))
+        self.issuer.sign(
+            &self
+                .issuer
+                .claims(&subject_of(username), username, roles, WEB_CLIENT),
+        )
+    }
+
+    /// A token like [`Harness::token_for`] for a person with a given and a family name, as
+    /// svc-accounts records them on first sight.
+    pub fn token_named(&self, username: &str, given: &str, family: &str, roles: &[&str]) -> String {
+        let mut claims = self
+            .issuer
+            .claims(&subject_of(username), username, roles, WEB_CLIENT);
+        claims["given_name"] = given.into();
+        claims["family_name"] = family.into();
+        claims["name"] = format!("{given} {family}").into();
+        self.issuer.sign(&claims)
     }
 
     /// A demo user's token (username = password).
@@ -405,6 +424,13 @@ pub fn day(days_ahead: i64) -> (prost_types::Timestamp, prost_types::Timestamp) 
         .unwrap()
         .and_utc();
     (ts(start), ts(start + Duration::days(1)))
+}
+
+/// The text of every page of a PDF, as a reader extracts it through the fonts' ToUnicode maps.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let document = lopdf::Document::load_mem(pdf).unwrap();
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    document.extract_text(&pages).unwrap()
 }
 
 /// `message` with a bearer token.
