@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use medmesh_proto::accounts::v1 as pb;
 use svc_kit::{auth::Principal, idempotency::IdempotencyKey, write};
 
-use super::{AccountsApp, Audit, reload, save, user_event};
+use super::{AccountsApp, Audit, Change, reload};
 use crate::{
     convert,
     domain::{self, Affiliation, Reach, Role},
@@ -61,27 +61,16 @@ impl AccountsApp {
         }
         let (roles, before) = (&roles, &before);
         write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
-            let previous = reload(txn, &before.user_id).await?;
-            let mut after = previous.clone();
-            if after.roles != *roles {
-                after.roles = roles.clone();
-                save(txn, &after).await?;
-                Audit {
-                    actor: principal,
-                    action: "roles.set",
-                    user_id: &after.user_id,
-                    before: Some(&previous),
-                    after: Some(&after),
-                    reason: "",
-                }
-                .append(txn)
-                .await?;
-                self.outbox
-                    .enqueue(txn, user_event("roles_changed", &after, Some(&previous)))
-                    .await?;
-            }
-            Ok(convert::profile(&reload(txn, &before.user_id).await?))
+            let change = Change {
+                action: "roles.set",
+                event: Some("roles_changed"),
+                reason: "",
+            };
+            self.change_user(&tx, principal, &before.user_id, change, |user| {
+                user.roles = roles.clone();
+                Ok(())
+            })
+            .await
         })
         .await
     }
@@ -181,28 +170,19 @@ impl AccountsApp {
         }
         let before = &before;
         write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
-            let previous = reload(txn, &before.user_id).await?;
-            let mut after = previous.clone();
-            if after.active {
-                after.active = false;
-                after.deactivation_reason = reason.to_string();
-                save(txn, &after).await?;
-                Audit {
-                    actor: principal,
-                    action: "user.deactivated",
-                    user_id: &after.user_id,
-                    before: Some(&previous),
-                    after: Some(&after),
-                    reason,
+            let change = Change {
+                action: "user.deactivated",
+                event: Some("deactivated"),
+                reason,
+            };
+            self.change_user(&tx, principal, &before.user_id, change, |user| {
+                if user.active {
+                    user.active = false;
+                    user.deactivation_reason = reason.to_string();
                 }
-                .append(txn)
-                .await?;
-                self.outbox
-                    .enqueue(txn, user_event("deactivated", &after, Some(&previous)))
-                    .await?;
-            }
-            Ok(convert::profile(&reload(txn, &before.user_id).await?))
+                Ok(())
+            })
+            .await
         })
         .await
     }

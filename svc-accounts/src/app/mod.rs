@@ -8,6 +8,7 @@ mod admin;
 mod profile;
 mod registration;
 
+use medmesh_proto::accounts::v1 as pb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use svc_kit::{
     auth::Principal,
@@ -94,7 +95,49 @@ async fn save(txn: &DatabaseTransaction, after: &UserRecord) -> Result<(), Accou
     }
 }
 
+/// What a change to an account is called in the audit trail and the event stream.
+struct Change<'a> {
+    action: &'static str,
+    /// The event kind (`medmesh.accounts.v1.user.<kind>`), if the change is one others hear of.
+    event: Option<&'static str>,
+    reason: &'a str,
+}
+
 impl AccountsApp {
+    /// Reads the account inside `txn`, lets `apply` change it, and if anything changed saves
+    /// it with its audit entry and event. Answers the profile as stored.
+    async fn change_user(
+        &self,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        user_id: &str,
+        change: Change<'_>,
+        apply: impl FnOnce(&mut UserRecord) -> Result<(), AccountsError>,
+    ) -> Result<pb::Profile, AccountsError> {
+        let before = reload(txn, user_id).await?;
+        let mut after = before.clone();
+        apply(&mut after)?;
+        if after.audit_view() != before.audit_view() {
+            save(txn, &after).await?;
+            Audit {
+                actor: principal,
+                action: change.action,
+                user_id,
+                before: Some(&before),
+                after: Some(&after),
+                reason: change.reason,
+            }
+            .append(txn)
+            .await?;
+            if let Some(kind) = change.event {
+                self.outbox
+                    .enqueue(txn, user_event(kind, &after, Some(&before)))
+                    .await?;
+            }
+        }
+        Ok(convert::profile(&reload(txn, user_id).await?))
+    }
+
     /// The caller's account, refusing a deactivated or erased one: their token outlives the
     /// change by a few minutes, their access must not.
     async fn active_account(

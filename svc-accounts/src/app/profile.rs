@@ -3,7 +3,7 @@
 use medmesh_proto::accounts::v1 as pb;
 use svc_kit::{auth::Principal, idempotency::IdempotencyKey, write};
 
-use super::{AccountsApp, Audit, reload, save, user_event};
+use super::{AccountsApp, Audit, Change, reload, save, user_event};
 use crate::{
     convert,
     domain::{Email, Name, Reach},
@@ -111,30 +111,25 @@ impl AccountsApp {
         let target = &self.target(principal, reach, &update.user_id).await?;
         let update = &update;
         write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
-            let before = reload(txn, &target.user_id).await?;
-            if update.version != 0 && update.version != before.version {
-                return Err(AccountsError::StaleVersion {
-                    current: before.version,
-                    given: update.version,
-                });
-            }
-            let mut after = before.clone();
-            svc_kit::ApiError::check(apply_changes(&mut after, &update.changes, &update.paths))?;
-            if after.audit_view() != before.audit_view() {
-                save(txn, &after).await?;
-                Audit {
-                    actor: principal,
-                    action: "profile.updated",
-                    user_id: &before.user_id,
-                    before: Some(&before),
-                    after: Some(&after),
-                    reason: "",
+            let change = Change {
+                action: "profile.updated",
+                event: None,
+                reason: "",
+            };
+            self.change_user(&tx, principal, &target.user_id, change, |user| {
+                if update.version != 0 && update.version != user.version {
+                    return Err(AccountsError::StaleVersion {
+                        current: user.version,
+                        given: update.version,
+                    });
                 }
-                .append(txn)
-                .await?;
-            }
-            Ok(convert::profile(&reload(txn, &before.user_id).await?))
+                Ok(svc_kit::ApiError::check(apply_changes(
+                    user,
+                    &update.changes,
+                    &update.paths,
+                ))?)
+            })
+            .await
         })
         .await
     }
