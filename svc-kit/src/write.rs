@@ -94,10 +94,28 @@ impl WriteFailure for ApiError {
 /// took the slot, say) or a concurrent call with the same key committed first, the answer
 /// recorded under `key` is returned instead; a key reused for a different request is refused.
 ///
-/// `change` gets the attempt's transaction as a [`Tx`] (`|tx| async move { ... &*tx ... }`):
+/// `change` gets the attempt's transaction as a [`Txn`] (`|txn| async move { ... &*txn ... }`):
 /// its future owns a handle rather than a borrow, so it may borrow the caller's values and
 /// stays `Send` as tonic needs, which a closure over `&DatabaseTransaction` cannot promise.
 pub async fn write<M, E, F, Fut>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    change: F,
+) -> Result<M, E>
+where
+    M: Message + Default,
+    E: WriteFailure,
+    F: FnMut(Txn) -> Fut,
+    Fut: Future<Output = Result<M, E>>,
+{
+    let outcome = recorded(db, key, change).await;
+    or_replay(db, key, outcome).await
+}
+
+/// [`write`] without the replay: for a use case that checks things before its transaction
+/// (and wants a refusal there answered by the first answer too), wrapping the whole of it in
+/// [`or_replay`].
+pub async fn recorded<M, E, F, Fut>(
     db: &DatabaseConnection,
     key: &IdempotencyKey,
     mut change: F,
@@ -105,26 +123,65 @@ pub async fn write<M, E, F, Fut>(
 where
     M: Message + Default,
     E: WriteFailure,
-    F: FnMut(Tx) -> Fut,
+    F: FnMut(Txn) -> Fut,
     Fut: Future<Output = Result<M, E>>,
 {
-    let mut backoff = Backoff::new();
-    let outcome = loop {
-        let outcome = match attempt(db, &mut change).await {
-            Ok((txn, response)) => match key.record(&txn, &response).await {
-                Ok(()) => txn.commit().await.map(|()| response).map_err(E::from),
-                Err(error) => Err(E::from(error)),
-            },
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Err(error) if backoff.again(&error).await => {}
-            other => break other,
+    retrying(db, |txn: Txn| {
+        let run = change(Arc::clone(&txn));
+        async move {
+            let response = run.await?;
+            key.record(&*txn, &response).await?;
+            Ok(response)
         }
-    };
+    })
+    .await
+}
+
+/// [`write`] for a change that also returns something besides its answer (what to refresh
+/// after the commit, say): `Some` of it when the change ran, `None` when the answer is a
+/// replay of the first one.
+pub async fn write_with<M, X, E, F, Fut>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    mut change: F,
+) -> Result<(M, Option<X>), E>
+where
+    M: Message + Default,
+    E: WriteFailure,
+    F: FnMut(Txn) -> Fut,
+    Fut: Future<Output = Result<(M, X), E>>,
+{
+    let outcome = retrying(db, |txn: Txn| {
+        let run = change(Arc::clone(&txn));
+        async move {
+            let (response, extra) = run.await?;
+            key.record(&*txn, &response).await?;
+            Ok((response, extra))
+        }
+    })
+    .await;
+    match outcome {
+        Ok((response, extra)) => Ok((response, Some(extra))),
+        Err(error) => match replay::<M>(db, key).await? {
+            Some(first) => Ok((first, None)),
+            None => Err(error),
+        },
+    }
+}
+
+/// `outcome`, or, if it failed, the answer first recorded under `key` when there is one.
+pub async fn or_replay<M, E>(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    outcome: Result<M, E>,
+) -> Result<M, E>
+where
+    M: Message + Default,
+    E: WriteFailure,
+{
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay::<M>(db, key).await.map_err(E::from)? {
+        Err(error) => match replay::<M>(db, key).await? {
             Some(first) => Ok(first),
             None => Err(error),
         },
@@ -136,14 +193,26 @@ where
 pub async fn retrying<T, E, F, Fut>(db: &DatabaseConnection, mut change: F) -> Result<T, E>
 where
     E: WriteFailure,
-    F: FnMut(Tx) -> Fut,
+    F: FnMut(Txn) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let mut backoff = Backoff::new();
     loop {
-        let outcome = match attempt(db, &mut change).await {
-            Ok((txn, value)) => txn.commit().await.map(|()| value).map_err(E::from),
-            Err(error) => Err(error),
+        let outcome = match begin_write(db).await {
+            Ok(txn) => {
+                let txn = Arc::new(txn);
+                match change(Arc::clone(&txn)).await {
+                    // The change's future has ended: its handle is gone, this is the last one.
+                    Ok(value) => match Arc::into_inner(txn) {
+                        Some(txn) => txn.commit().await.map(|()| value).map_err(E::from),
+                        None => Err(E::from(ApiError::internal(
+                            "a change kept its transaction past its end",
+                        ))),
+                    },
+                    Err(error) => Err(error),
+                }
+            }
+            Err(error) => Err(E::from(error)),
         };
         match outcome {
             Err(error) if backoff.again(&error).await => {}
@@ -152,26 +221,10 @@ where
     }
 }
 
-/// The transaction of one attempt, as a change sees it.
-pub type Tx = Arc<DatabaseTransaction>;
-
-/// Begins a write transaction and runs `change` in it; the transaction comes back to be
-/// finished (the change's future has ended, so its handle is the only one left).
-async fn attempt<T, E, F, Fut>(
-    db: &DatabaseConnection,
-    change: &mut F,
-) -> Result<(DatabaseTransaction, T), E>
-where
-    E: WriteFailure,
-    F: FnMut(Tx) -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    let txn = Arc::new(begin_write(db).await?);
-    let value = change(Arc::clone(&txn)).await?;
-    let txn = Arc::into_inner(txn)
-        .ok_or_else(|| ApiError::internal("a change kept its transaction handle"))?;
-    Ok((txn, value))
-}
+/// The transaction a change runs in. Shared, so that the change's future owns a handle
+/// rather than a borrow (and so stays `Send` without higher-ranked lifetimes); the helper
+/// commits it once the change is done. Statements take `&*txn`.
+pub type Txn = Arc<DatabaseTransaction>;
 
 /// When to run a transaction again: on contention, up to [`MAX_ATTEMPTS`], after a pause that
 /// doubles (to 100 ms) with jitter, so racing replicas do not meet again in lockstep.

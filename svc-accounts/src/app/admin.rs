@@ -60,13 +60,13 @@ impl AccountsApp {
             self.identity.set_roles(&before.subject, &roles).await?;
         }
         let (roles, before) = (&roles, &before);
-        write::write(&self.db, key, |tx| async move {
+        write::write(&self.db, key, |txn| async move {
             let change = Change {
                 action: "roles.set",
                 event: Some("roles_changed"),
                 reason: "",
             };
-            self.change_user(&tx, principal, &before.user_id, change, |user| {
+            self.change_user(&txn, principal, &before.user_id, change, |user| {
                 user.roles = roles.clone();
                 Ok(())
             })
@@ -89,8 +89,8 @@ impl AccountsApp {
             return Err(AccountsError::MissingRole(role));
         }
         let (affiliation, before) = (&affiliation, &before);
-        write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
+        write::write(&self.db, key, |txn| async move {
+            let txn = &*txn;
             let record = AffiliationRecord {
                 affiliation_id: uuid::Uuid::now_v7().to_string(),
                 kind: affiliation.kind_name().to_string(),
@@ -127,8 +127,8 @@ impl AccountsApp {
         affiliation_id: &str,
     ) -> Result<pb::Profile, AccountsError> {
         let before = &self.target(principal, reach, user_id).await?;
-        write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
+        write::write(&self.db, key, |txn| async move {
+            let txn = &*txn;
             let previous = reload(txn, &before.user_id).await?;
             if !store::remove_affiliation(txn, &before.user_id, affiliation_id).await? {
                 return Err(AccountsError::NoSuchAffiliation);
@@ -169,13 +169,13 @@ impl AccountsApp {
             self.identity.set_enabled(&before.subject, false).await?;
         }
         let before = &before;
-        write::write(&self.db, key, |tx| async move {
+        write::write(&self.db, key, |txn| async move {
             let change = Change {
                 action: "user.deactivated",
                 event: Some("deactivated"),
                 reason,
             };
-            self.change_user(&tx, principal, &before.user_id, change, |user| {
+            self.change_user(&txn, principal, &before.user_id, change, |user| {
                 if user.active {
                     user.active = false;
                     user.deactivation_reason = reason.to_string();

@@ -39,8 +39,8 @@ impl AccountsApp {
                 return Ok(user);
             }
             let (roles, username, user) = (&roles, &username, &user);
-            write::retrying(&self.db, |tx| async move {
-                let txn = &*tx;
+            write::retrying(&self.db, |txn| async move {
+                let txn = &*txn;
                 let previous = reload(txn, &user.user_id).await?;
                 let mut after = previous.clone();
                 after.roles = roles.clone();
@@ -72,8 +72,8 @@ impl AccountsApp {
         user.given_name = name(&principal.given_name);
         user.family_name = name(&principal.family_name);
         let user = &user;
-        write::retrying(&self.db, |tx| async move {
-            let txn = &*tx;
+        write::retrying(&self.db, |txn| async move {
+            let txn = &*txn;
             // A concurrent first sign-in may have created it: then there is nothing to do.
             if store::insert(txn, &user).await? {
                 self.outbox
@@ -110,13 +110,13 @@ impl AccountsApp {
     ) -> Result<pb::Profile, AccountsError> {
         let target = &self.target(principal, reach, &update.user_id).await?;
         let update = &update;
-        write::write(&self.db, key, |tx| async move {
+        write::write(&self.db, key, |txn| async move {
             let change = Change {
                 action: "profile.updated",
                 event: None,
                 reason: "",
             };
-            self.change_user(&tx, principal, &target.user_id, change, |user| {
+            self.change_user(&txn, principal, &target.user_id, change, |user| {
                 if update.version != 0 && update.version != user.version {
                     return Err(AccountsError::StaleVersion {
                         current: user.version,
@@ -186,8 +186,8 @@ impl AccountsApp {
         }
         let user = &self.sync_from_claims(principal).await?;
         let erased_at = store::now();
-        let response = write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
+        let response = write::write(&self.db, key, |txn| async move {
+            let txn = &*txn;
             let mut after = reload(txn, &user.user_id).await?;
             after.username = "erased".to_string();
             for field in [

@@ -48,8 +48,8 @@ impl AccountsApp {
             })
             .await?;
         let subject = &subject;
-        let outcome = write::write(&self.db, key, |tx| async move {
-            let txn = &*tx;
+        let outcome = write::write(&self.db, key, |txn| async move {
+            let txn = &*txn;
             // A first attempt of this request may have got this far before failing.
             let user = match store::find_by_subject(txn, &subject).await? {
                 Some(user) => user,
