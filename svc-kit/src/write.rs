@@ -110,7 +110,7 @@ where
     .await;
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay(db, key).await? {
+        Err(error) => match replay::<M, E>(db, key).await? {
             Some(first) => Ok(first),
             None => Err(error),
         },
