@@ -17,6 +17,7 @@ use tonic::transport::Channel;
 use crate::{
     clients::ServiceClients,
     errors::{ErrorCode, upstream_error},
+    input::PAGE_SIZE,
     schema::RequestAuth,
 };
 
@@ -317,7 +318,7 @@ impl AccountsQuery {
         ctx: &Context<'_>,
         query: Option<String>,
         role: Option<Role>,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
         #[graphql(default = false)] include_inactive: bool,
     ) -> Result<UserPage> {
@@ -347,7 +348,7 @@ impl AccountsQuery {
         &self,
         ctx: &Context<'_>,
         user_id: Option<ID>,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<AuditPage> {
         let request = as_caller(

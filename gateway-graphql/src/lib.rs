@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounts;
 pub mod clients;
 pub mod errors;
+pub mod input;
 pub mod live;
 pub mod scheduling;
 pub mod schema;

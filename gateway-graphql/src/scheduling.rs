@@ -15,6 +15,7 @@ use crate::{
     accounts::{as_caller, non_empty, time},
     clients::ServiceClients,
     errors::upstream_error,
+    input::PAGE_SIZE,
 };
 
 fn client(ctx: &Context<'_>) -> SchedulingServiceClient<Channel> {
@@ -519,7 +520,7 @@ impl SchedulingQuery {
     async fn clinics(
         &self,
         ctx: &Context<'_>,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
         #[graphql(default = false)] include_archived: bool,
     ) -> Result<ClinicPage> {
@@ -558,7 +559,7 @@ impl SchedulingQuery {
         ctx: &Context<'_>,
         clinic_id: ID,
         #[graphql(default = false)] include_archived: bool,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<CabinetPage> {
         let request = as_caller(
@@ -586,7 +587,7 @@ impl SchedulingQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] include_archived: bool,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<SpecializationPage> {
         let request = as_caller(
@@ -619,7 +620,7 @@ impl SchedulingQuery {
         specialization_id: Option<ID>,
         clinic_id: Option<ID>,
         name: Option<String>,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<DoctorPage> {
         let request = as_caller(
@@ -720,7 +721,7 @@ impl SchedulingQuery {
         statuses: Option<Vec<AppointmentStatus>>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-        #[graphql(validator(minimum = 1, maximum = 200))] page_size: Option<i32>,
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<AppointmentPage> {
         let request = as_caller(

@@ -13,6 +13,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use crate::{
     accounts::{AccountsMutation, AccountsQuery, PlatformTokens},
     clients::ServiceClients,
+    input::INTERVAL_SECONDS,
     scheduling::{SchedulingMutation, SchedulingQuery},
 };
 
@@ -105,7 +106,7 @@ impl SubscriptionRoot {
     async fn mesh_health(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 5, validator(minimum = 1, maximum = 300))] interval_seconds: i32,
+        #[graphql(default = 5, validator(custom = "INTERVAL_SECONDS"))] interval_seconds: i32,
     ) -> impl Stream<Item = MeshHealth> + use<> {
         let clients = ctx.data_unchecked::<ServiceClients>().clone();
         let period = Duration::from_secs(interval_seconds as u64);

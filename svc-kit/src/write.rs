@@ -145,7 +145,10 @@ where
                 attempt += 1;
             }
             Err(error) if error.is_contention() => {
-                tracing::warn!(attempts = attempt, "write transaction kept meeting contention");
+                tracing::warn!(
+                    attempts = attempt,
+                    "write transaction kept meeting contention"
+                );
                 return Err(error);
             }
             other => return other,
