@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use medmesh_proto::accounts::v1 as pb;
 use pb::accounts_service_client::AccountsServiceClient;
 use secrecy::ExposeSecret;
-use svc_kit::{ServiceName, auth::ServiceTokens};
+use svc_kit::{
+    ServiceName,
+    auth::{ServiceTokens, with_bearer},
+};
 use tonic::transport::Channel;
 
 use crate::{
@@ -240,7 +243,7 @@ fn client(ctx: &Context<'_>) -> AccountsServiceClient<Channel> {
     )
 }
 
-fn unauthenticated() -> async_graphql::Error {
+pub(crate) fn unauthenticated() -> async_graphql::Error {
     async_graphql::Error::new("sign in first").extend_with(|_, e| {
         e.set("code", ErrorCode::Unauthenticated.as_str());
         e.set("service", "gateway");
@@ -251,14 +254,9 @@ fn unauthenticated() -> async_graphql::Error {
 pub(crate) fn as_caller<T>(ctx: &Context<'_>, message: T) -> Result<tonic::Request<T>> {
     let bearer = ctx
         .data_opt::<RequestAuth>()
-        .and_then(|a| a.bearer.clone())
+        .and_then(|a| a.bearer.as_deref())
         .ok_or_else(unauthenticated)?;
-    let mut request = tonic::Request::new(message);
-    let value = format!("Bearer {bearer}")
-        .parse()
-        .map_err(|_| unauthenticated())?;
-    request.metadata_mut().insert("authorization", value);
-    Ok(request)
+    with_bearer(tonic::Request::new(message), bearer).map_err(|_| unauthenticated())
 }
 
 /// `message` with the gateway's own token.
@@ -274,12 +272,7 @@ async fn as_platform<T>(ctx: &Context<'_>, message: T) -> Result<tonic::Request<
         tracing::warn!(%error, "no platform token");
         unavailable()
     })?;
-    let mut request = tonic::Request::new(message);
-    let value = format!("Bearer {}", token.expose_secret())
-        .parse()
-        .map_err(|_| unavailable())?;
-    request.metadata_mut().insert("authorization", value);
-    Ok(request)
+    with_bearer(tonic::Request::new(message), token.expose_secret()).map_err(|_| unavailable())
 }
 
 fn upstream(status: tonic::Status) -> async_graphql::Error {

@@ -1322,15 +1322,15 @@ async fn fetch_free_slots(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<FreeSlots> {
-    let mut request = tonic::Request::new(pb::ListFreeSlotsRequest {
-        doctor_id: doctor_id.0.clone(),
-        from: Some(timestamp(from)),
-        to: Some(timestamp(to)),
-    });
-    let value = format!("Bearer {bearer}")
-        .parse()
-        .map_err(|_| async_graphql::Error::new("invalid token"))?;
-    request.metadata_mut().insert("authorization", value);
+    let request = svc_kit::auth::with_bearer(
+        tonic::Request::new(pb::ListFreeSlotsRequest {
+            doctor_id: doctor_id.0.clone(),
+            from: Some(timestamp(from)),
+            to: Some(timestamp(to)),
+        }),
+        bearer,
+    )
+    .map_err(|_| crate::accounts::unauthenticated())?;
     let list = SchedulingServiceClient::new(clients.channel(ServiceName::Scheduling))
         .list_free_slots(request)
         .await
