@@ -24,10 +24,7 @@ use svc_kit::auth::{Authenticator, Principal, bearer_token, parse_bearer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    errors::ErrorCode,
-    schema::{MeshSchema, RequestAuth},
-};
+use crate::{context::RequestAuth, errors::ErrorCode, schema::MeshSchema};
 
 pub const GRAPHQL_PATH: &str = "/graphql";
 pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";

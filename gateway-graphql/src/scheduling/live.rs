@@ -24,6 +24,8 @@ use svc_kit::events::{EventSource, kafka_client_config};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::types::FreeSlots;
+
 /// How long a free-slot answer is reused at most, should an event be lost.
 const ANSWER_TTL: Duration = Duration::from_secs(5);
 
@@ -35,7 +37,7 @@ type AnswerKey = (String, u64, i64, i64);
 pub struct AvailabilityFeed {
     changes: broadcast::Sender<String>,
     generations: Arc<Mutex<HashMap<String, u64>>>,
-    answers: moka::future::Cache<AnswerKey, crate::scheduling::FreeSlots>,
+    answers: moka::future::Cache<AnswerKey, FreeSlots>,
 }
 
 impl std::fmt::Debug for AvailabilityFeed {
@@ -144,7 +146,7 @@ impl AvailabilityFeed {
         doctor_id: &str,
         from: i64,
         to: i64,
-    ) -> (u64, Option<crate::scheduling::FreeSlots>) {
+    ) -> (u64, Option<FreeSlots>) {
         let generation = self.generation(doctor_id);
         let key = (doctor_id.to_string(), generation, from, to);
         (generation, self.answers.get(&key).await)
@@ -158,7 +160,7 @@ impl AvailabilityFeed {
         generation: u64,
         from: i64,
         to: i64,
-        answer: crate::scheduling::FreeSlots,
+        answer: FreeSlots,
     ) {
         self.answers
             .insert((doctor_id.to_string(), generation, from, to), answer)
