@@ -209,7 +209,7 @@ impl Extension for AccessControlRequest {
             root_fields(&document, &operation.node.selection_set.node, &mut fields);
             seen.extend(fields.into_iter().map(|f| (root, f.to_string())));
         }
-        *self.root_fields.lock().expect("not poisoned") = seen;
+        *self.root_fields.lock().unwrap_or_else(|e| e.into_inner()) = seen;
         Ok(document)
     }
 
@@ -220,7 +220,8 @@ impl Extension for AccessControlRequest {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         let principal = ctx.data_opt::<Principal>();
-        let fields = std::mem::take(&mut *self.root_fields.lock().expect("not poisoned"));
+        let fields =
+            std::mem::take(&mut *self.root_fields.lock().unwrap_or_else(|e| e.into_inner()));
         let refused: Vec<ServerError> = fields
             .iter()
             .filter_map(|(root, field)| check(root, field, principal).err())

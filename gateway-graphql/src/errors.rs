@@ -82,6 +82,14 @@ pub fn upstream_error(service: ServiceName, status: &tonic::Status) -> Error {
     })
 }
 
+/// An error the gateway raises itself, with its code.
+pub fn gateway_error(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| {
+        e.set("code", code.as_str());
+        e.set("service", "gateway");
+    })
+}
+
 /// A service's field path (`profile.given_name`) as the graph names it (`profile.givenName`).
 fn camel_case(path: &str) -> String {
     let mut out = String::with_capacity(path.len());

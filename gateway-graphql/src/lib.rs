@@ -5,12 +5,17 @@
 pub mod access;
 pub mod accounts;
 pub mod clients;
+pub mod context;
+mod convert;
 pub mod errors;
-pub mod live;
+pub mod health;
+pub mod input;
 pub mod scheduling;
 pub mod schema;
 pub mod server;
 
 pub use clients::ServiceClients;
-pub use schema::{MeshSchema, build_schema, schema_sdl};
+pub use context::{PlatformTokens, RequestAuth};
+pub use scheduling::AvailabilityFeed;
+pub use schema::{MeshSchema, build_schema, build_schema_with_feed, schema_sdl};
 pub use server::GatewayServer;

@@ -24,10 +24,7 @@ use svc_kit::auth::{Authenticator, Principal, bearer_token, parse_bearer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    errors::ErrorCode,
-    schema::{MeshSchema, RequestAuth},
-};
+use crate::{context::RequestAuth, errors::ErrorCode, schema::MeshSchema};
 
 pub const GRAPHQL_PATH: &str = "/graphql";
 pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
@@ -220,7 +217,10 @@ async fn subscriptions(
 
 /// Errors raised by the gateway itself (parse, validation, depth and complexity limits) get a
 /// code too: with no path they concern the request as a whole, so the client's input is at
-/// fault; with a path and no code, something inside failed, and its details stay inside.
+/// fault; so is an argument value the schema could not read (a malformed `DateTime` in the
+/// variables, say), which keeps its message. Otherwise, with a path and no code, something
+/// inside failed, and its details stay inside. The gateway's own argument checks
+/// (`crate::input`) carry their code already.
 fn stamp_error_code(error: &mut async_graphql::ServerError) {
     let has_code = error
         .extensions
@@ -229,7 +229,7 @@ fn stamp_error_code(error: &mut async_graphql::ServerError) {
     if has_code {
         return;
     }
-    let code = if error.path.is_empty() {
+    let code = if error.path.is_empty() || is_input_value_error(&error.message) {
         ErrorCode::BadUserInput
     } else {
         error.message = "internal error".to_string();
@@ -238,4 +238,42 @@ fn stamp_error_code(error: &mut async_graphql::ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", code.as_str());
     extensions.set("service", "gateway");
+}
+
+/// Whether `message` is one async-graphql writes when an argument's value does not parse as
+/// its type (`async_graphql::InputValueError`); resolvers' own errors always carry a code.
+fn is_input_value_error(message: &str) -> bool {
+    message.starts_with("Failed to parse \"") || message.starts_with("Expected input type \"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamped(message: &str, path: bool) -> (String, serde_json::Value) {
+        let mut error = async_graphql::ServerError::new(message, None);
+        if path {
+            error.path = vec![async_graphql::PathSegment::Field("doctors".into())];
+        }
+        stamp_error_code(&mut error);
+        let ext = serde_json::to_value(&error.extensions).unwrap_or_default();
+        (error.message, ext["code"].clone())
+    }
+
+    #[test]
+    fn an_unreadable_argument_is_bad_input_and_anything_else_inside_is_internal() {
+        let bad_date = r#"Failed to parse "DateTime": input contains invalid characters"#;
+        assert_eq!(
+            stamped(bad_date, true),
+            (bad_date.to_string(), "BAD_USER_INPUT".into())
+        );
+        assert_eq!(
+            stamped("connection refused to 10.0.0.7", true),
+            ("internal error".to_string(), "INTERNAL".into())
+        );
+        assert_eq!(
+            stamped("Unknown field \"nope\"", false).1,
+            serde_json::Value::from("BAD_USER_INPUT")
+        );
+    }
 }

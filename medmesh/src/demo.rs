@@ -22,13 +22,8 @@ pub struct Demo {
     pub doctor_id: String,
 }
 
-fn bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("a token is ASCII"),
-    );
-    request
+fn bearer<T>(message: T, token: &str) -> Result<Request<T>, tonic::Status> {
+    Ok(svc_kit::auth::with_bearer(Request::new(message), token)?)
 }
 
 fn channel(platform: &Platform, service: ServiceName) -> Option<Channel> {
@@ -56,7 +51,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
     let doctor = token("doctor")?;
     let mut scheduling = SchedulingServiceClient::new(scheduling);
     let existing = scheduling
-        .list_doctors(bearer(pb::ListDoctorsRequest::default(), &admin))
+        .list_doctors(bearer(pb::ListDoctorsRequest::default(), &admin)?)
         .await?
         .into_inner();
     if let Some(first) = existing.doctors.first() {
@@ -66,7 +61,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                     clinic_id: first.clinic_id.clone(),
                 },
                 &admin,
-            ))
+            )?)
             .await?
             .into_inner();
         return Ok(Some(Demo {
@@ -87,7 +82,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                 }),
             },
             &admin,
-        ))
+        )?)
         .await?
         .into_inner();
     let cabinet = scheduling
@@ -102,7 +97,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                 }),
             },
             &admin,
-        ))
+        )?)
         .await?
         .into_inner();
     let specialization = scheduling
@@ -115,11 +110,11 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                 }),
             },
             &admin,
-        ))
+        )?)
         .await?
         .into_inner();
     let doctor_id = AccountsServiceClient::new(accounts)
-        .get_my_profile(bearer(GetMyProfileRequest {}, &doctor))
+        .get_my_profile(bearer(GetMyProfileRequest {}, &doctor)?)
         .await?
         .into_inner()
         .user_id;
@@ -139,7 +134,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                 }),
             },
             &admin,
-        ))
+        )?)
         .await?;
     let today = Utc::now().date_naive() - Duration::days(1);
     for weekday in 1..=5 {
@@ -167,7 +162,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
                     }),
                 },
                 &doctor,
-            ))
+            )?)
             .await?;
     }
     Ok(Some(Demo {

@@ -6,7 +6,7 @@ pub mod dev_sso;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{GatewayServer, ServiceClients, accounts::PlatformTokens};
+use gateway_graphql::{GatewayServer, PlatformTokens, ServiceClients};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
@@ -206,12 +206,12 @@ impl Platform {
             let token_url = format!("{issuer_url}/protocol/openid-connect/token");
             let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
                 .map_err(|e| ConfigError::new(format!("gateway client credentials: {e}")))?;
-            let feed = gateway_graphql::live::AvailabilityFeed::start(
+            let feed = gateway_graphql::AvailabilityFeed::start(
                 bus.source.clone(),
                 svc_kit::events::topic_for(&settings.events.topic_prefix, ServiceName::Scheduling),
                 shutdown.clone(),
             );
-            let schema = gateway_graphql::schema::build_schema_with_feed(
+            let schema = gateway_graphql::build_schema_with_feed(
                 clients,
                 &settings.gateway,
                 Some(PlatformTokens(Arc::new(platform))),

@@ -131,9 +131,11 @@ impl GrpcServer {
 
         let layers = tower::ServiceBuilder::new()
             .layer(
-                tower_http::trace::TraceLayer::new_for_grpc().make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().include_headers(false),
-                ),
+                tower_http::trace::TraceLayer::new_for_grpc()
+                    .make_span_with(
+                        tower_http::trace::DefaultMakeSpan::new().include_headers(false),
+                    )
+                    .on_failure(LogFailure),
             )
             .layer(RedLayer)
             .layer(CatchPanicLayer::custom(panic_response));
@@ -167,6 +169,68 @@ impl GrpcServer {
             }
         }
         Ok(())
+    }
+}
+
+/// How loudly a call that did not answer OK is logged. A refusal the client caused (bad input,
+/// a slot already taken, a missing token) is a normal answer: a booking storm must not fill
+/// the log with errors, so those go to DEBUG. What the server failed at is an ERROR, and what
+/// is likely to pass (overload, a dependency away, a deadline) a WARN. Exhaustive on purpose:
+/// a new code is a decision.
+pub fn failure_level(code: tonic::Code) -> tracing::Level {
+    use tonic::Code;
+    match code {
+        Code::Ok
+        | Code::InvalidArgument
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::FailedPrecondition
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Cancelled => tracing::Level::DEBUG,
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+            tracing::Level::WARN
+        }
+        Code::Internal | Code::Unknown | Code::DataLoss | Code::Unimplemented => {
+            tracing::Level::ERROR
+        }
+    }
+}
+
+/// Logs a failed call at the level its code deserves (see [`failure_level`]); the span names
+/// the method.
+#[derive(Debug, Clone, Copy)]
+struct LogFailure;
+
+impl tower_http::trace::OnFailure<tower_http::classify::GrpcFailureClass> for LogFailure {
+    fn on_failure(
+        &mut self,
+        class: tower_http::classify::GrpcFailureClass,
+        latency: Duration,
+        _span: &tracing::Span,
+    ) {
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        let code = match class {
+            tower_http::classify::GrpcFailureClass::Code(code) => tonic::Code::from(code.get()),
+            tower_http::classify::GrpcFailureClass::Error(error) => {
+                // The response broke off (a transport or body error), no status was sent.
+                tracing::error!(%error, latency_ms, "gRPC response failed");
+                return;
+            }
+        };
+        let grpc_code = format!("{code:?}");
+        let level = failure_level(code);
+        if level == tracing::Level::ERROR {
+            tracing::error!(grpc_code, latency_ms, "gRPC call failed");
+        } else if level == tracing::Level::WARN {
+            tracing::warn!(grpc_code, latency_ms, "gRPC call failed");
+        } else if level == tracing::Level::INFO {
+            tracing::info!(grpc_code, latency_ms, "gRPC call refused");
+        } else {
+            tracing::debug!(grpc_code, latency_ms, "gRPC call refused");
+        }
     }
 }
 
@@ -332,6 +396,42 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for RedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_caused_codes_are_not_logged_as_errors() {
+        use tonic::Code;
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Cancelled,
+        ] {
+            assert!(
+                failure_level(code) >= tracing::Level::INFO,
+                "{code:?} is the client's doing: at most INFO"
+            );
+        }
+        for code in [
+            Code::Internal,
+            Code::Unknown,
+            Code::DataLoss,
+            Code::Unimplemented,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+        ] {
+            assert!(
+                failure_level(code) <= tracing::Level::WARN,
+                "{code:?} is the server's: WARN or ERROR"
+            );
+        }
+        assert_eq!(failure_level(Code::Internal), tracing::Level::ERROR);
+    }
 
     #[test]
     fn splits_grpc_paths() {

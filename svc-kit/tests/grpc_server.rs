@@ -21,7 +21,8 @@ use tonic_health::pb::{
 };
 use tonic_prost::ProstCodec;
 
-/// A test service, written the way tonic's generated code is: `/Sleep` waits, `/Panic` panics.
+/// A test service, written the way tonic's generated code is: `/Sleep` waits, `/Panic` panics,
+/// `/Taken` refuses as a booking of a taken slot does (ALREADY_EXISTS), `/Broken` fails inside.
 #[derive(Clone)]
 struct Slow {
     delay: Duration,
@@ -34,6 +35,7 @@ impl NamedService for Slow {
 struct Handler {
     delay: Duration,
     panic: bool,
+    answer: Option<tonic::Status>,
 }
 
 impl UnaryService<()> for Handler {
@@ -41,10 +43,13 @@ impl UnaryService<()> for Handler {
     type Future = BoxFuture<'static, Result<tonic::Response<()>, tonic::Status>>;
 
     fn call(&mut self, _request: tonic::Request<()>) -> Self::Future {
-        let (delay, panic) = (self.delay, self.panic);
+        let (delay, panic, answer) = (self.delay, self.panic, self.answer.take());
         Box::pin(async move {
             if panic {
                 panic!("handler bug");
+            }
+            if let Some(status) = answer {
+                return Err(status);
             }
             tokio::time::sleep(delay).await;
             Ok(tonic::Response::new(()))
@@ -62,9 +67,18 @@ impl tower::Service<http::Request<Body>> for Slow {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let path = request.uri().path();
+        let answer = if path.ends_with("/Taken") {
+            Some(tonic::Status::already_exists("the slot is taken"))
+        } else if path.ends_with("/Broken") {
+            Some(tonic::Status::internal("internal error"))
+        } else {
+            None
+        };
         let handler = Handler {
             delay: self.delay,
-            panic: request.uri().path().ends_with("/Panic"),
+            panic: path.ends_with("/Panic"),
+            answer,
         };
         Box::pin(async move {
             let mut grpc = tonic::server::Grpc::new(ProstCodec::<(), ()>::default());
@@ -168,6 +182,85 @@ async fn a_panicking_handler_answers_internal_and_the_server_lives_on() {
                 && l.contains("grpc_method=\"Panic\"")
                 && l.contains("grpc_code=\"Internal\"")),
         "the panic is counted as Internal:\n{metrics}"
+    );
+    token.cancel();
+}
+
+/// What the process logs, as text, while the test holds it.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+// One thread: the server's tasks run where the test's log subscriber is installed.
+#[tokio::test(flavor = "current_thread")]
+async fn a_refusal_the_client_caused_is_not_logged_as_an_error() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let ch = channel(addr).await;
+    for _ in 0..3 {
+        let status = call(ch.clone(), "/medmesh.testing.v1.Slow/Taken")
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::AlreadyExists);
+    }
+    let refused: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("AlreadyExists"))
+        .collect();
+    assert_eq!(
+        refused.len(),
+        3,
+        "each refusal is logged: {:?}",
+        log.lines()
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|l| !l.contains("ERROR") && !l.contains("WARN")),
+        "a taken slot is a normal answer, not an error: {refused:?}"
+    );
+
+    let status = call(ch, "/medmesh.testing.v1.Slow/Broken")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal);
+    assert!(
+        log.lines()
+            .iter()
+            .any(|l| l.contains("ERROR") && l.contains("Internal")),
+        "a server failure is an error: {:?}",
+        log.lines()
     );
     token.cancel();
 }

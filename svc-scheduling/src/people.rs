@@ -58,12 +58,7 @@ fn from_accounts(status: Status) -> Status {
 }
 
 fn bearer<T>(message: T, token: &str) -> Result<Request<T>, Status> {
-    let mut request = Request::new(message);
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| Status::unauthenticated("malformed bearer token"))?;
-    request.metadata_mut().insert("authorization", value);
-    Ok(request)
+    Ok(svc_kit::auth::with_bearer(Request::new(message), token)?)
 }
 
 impl People {

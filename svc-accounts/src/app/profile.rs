@@ -75,9 +75,9 @@ impl AccountsApp {
         write::retrying(&self.db, |txn| async move {
             let txn = &*txn;
             // A concurrent first sign-in may have created it: then there is nothing to do.
-            if store::insert(txn, &user).await? {
+            if store::insert(txn, user).await? {
                 self.outbox
-                    .enqueue(txn, user_event("created", &user, None))
+                    .enqueue(txn, user_event("created", user, None))
                     .await?;
             }
             Ok::<_, AccountsError>(())

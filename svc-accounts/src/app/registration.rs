@@ -51,10 +51,10 @@ impl AccountsApp {
         let outcome = write::write(&self.db, key, |txn| async move {
             let txn = &*txn;
             // A first attempt of this request may have got this far before failing.
-            let user = match store::find_by_subject(txn, &subject).await? {
+            let user = match store::find_by_subject(txn, subject).await? {
                 Some(user) => user,
                 None => {
-                    let user = new_patient(&subject, registration);
+                    let user = new_patient(subject, registration);
                     store::insert(txn, &user).await?;
                     Audit {
                         actor: principal,

@@ -52,6 +52,32 @@ pub fn parse_bearer(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A token that cannot travel in a header (it holds a control character, say). The
+/// token itself is not kept: it is never printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the bearer token is not valid header text")]
+pub struct InvalidBearer;
+
+impl From<InvalidBearer> for tonic::Status {
+    fn from(_: InvalidBearer) -> tonic::Status {
+        tonic::Status::unauthenticated("malformed bearer token")
+    }
+}
+
+/// `request` with `authorization: Bearer <token>`, the one way an outgoing call carries a
+/// token (the caller's, forwarded, or a service's own).
+pub fn with_bearer<T>(
+    mut request: tonic::Request<T>,
+    token: &str,
+) -> Result<tonic::Request<T>, InvalidBearer> {
+    let value = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| InvalidBearer)?;
+    request
+        .metadata_mut()
+        .insert(http::header::AUTHORIZATION.as_str(), value);
+    Ok(request)
+}
+
 impl<S> Service<Request<Body>> for RequireAuth<S>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
@@ -94,7 +120,24 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bearer;
+    use super::{InvalidBearer, parse_bearer, with_bearer};
+
+    #[test]
+    fn a_bearer_goes_on_the_request_and_a_bad_one_is_an_error() {
+        let request = with_bearer(tonic::Request::new(()), "abc.def.ghi").unwrap();
+        let value = request.metadata().get("authorization").unwrap();
+        assert_eq!(value.to_str().unwrap(), "Bearer abc.def.ghi");
+        assert_eq!(parse_bearer(value.to_str().unwrap()), Some("abc.def.ghi"));
+        for bad in ["abc\ndef", "abc\u{7f}", "abc\rdef"] {
+            assert_eq!(
+                with_bearer(tonic::Request::new(()), bad).unwrap_err(),
+                InvalidBearer,
+                "{bad:?}"
+            );
+        }
+        let status = tonic::Status::from(InvalidBearer);
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    }
 
     #[test]
     fn bearer_values_parse_the_same_everywhere() {

@@ -11,7 +11,7 @@ mod role;
 mod service_tokens;
 mod validate;
 
-pub use grpc::{RequireAuth, bearer_token, parse_bearer};
+pub use grpc::{InvalidBearer, RequireAuth, bearer_token, parse_bearer, with_bearer};
 pub use role::{ClientRole, Role};
 pub use service_tokens::{ServiceTokenError, ServiceTokens};
 pub use validate::{AuthError, AuthSettings, Authenticator};

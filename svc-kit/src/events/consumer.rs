@@ -35,6 +35,36 @@ pub enum EventSource {
     Memory(MemoryBus),
 }
 
+/// Creates `topics` if missing, retrying until it works (subscribing to a missing topic is an
+/// error on some brokers). False when shut down first.
+pub(super) async fn ensure_topics_until_ready(
+    base: &ClientConfig,
+    topics: &[String],
+    settings: &KafkaSettings,
+    who: &str,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        match ensure_topics(
+            base,
+            topics,
+            settings.partitions,
+            settings.replication_factor,
+        )
+        .await
+        {
+            Ok(()) => return true,
+            Err(error) => {
+                tracing::warn!(consumer = %who, %error, "could not ensure topics; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return false,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
 enum Outcome {
     Handled,
     Duplicate,
@@ -109,25 +139,8 @@ impl<H: EventHandler> Consumer<H> {
         shutdown: CancellationToken,
     ) -> Result<(), String> {
         let base: ClientConfig = kafka_client_config(brokers);
-        // Subscribing to a missing topic is an error on some brokers: create them first.
-        loop {
-            match ensure_topics(
-                &base,
-                &self.topics,
-                settings.partitions,
-                settings.replication_factor,
-            )
-            .await
-            {
-                Ok(()) => break,
-                Err(error) => {
-                    tracing::warn!(group = %self.group, %error, "consumer could not ensure topics; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
+        if !ensure_topics_until_ready(&base, &self.topics, settings, &self.group, &shutdown).await {
+            return Ok(());
         }
         let mut config = base;
         config

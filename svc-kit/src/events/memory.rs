@@ -69,6 +69,25 @@ impl MemoryBus {
             changes: self.inner.version.subscribe(),
         }
     }
+
+    /// Follows `topics` from their current end, as a reader of its own that commits nothing
+    /// (see [`super::Follower`]).
+    pub fn tail(&self, topics: &[String]) -> MemorySubscription {
+        let positions = {
+            let mut logs = self.inner.topics.lock().unwrap_or_else(|e| e.into_inner());
+            topics
+                .iter()
+                .map(|t| (t.clone(), logs.entry(t.clone()).or_default().messages.len()))
+                .collect()
+        };
+        MemorySubscription {
+            bus: self.clone(),
+            group: String::new(),
+            topics: topics.to_vec(),
+            positions,
+            changes: self.inner.version.subscribe(),
+        }
+    }
 }
 
 impl Publisher for MemoryBus {

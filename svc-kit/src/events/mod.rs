@@ -4,14 +4,17 @@
 //! A state change and its event are written in one transaction ([`Outbox::enqueue`]); the
 //! [`Relay`] publishes committed events in order and marks them published only after the
 //! broker acknowledged them; a [`Consumer`] records each event id it handled in the same
-//! transaction as the handler's own writes, so a redelivered event acts once.
+//! transaction as the handler's own writes, so a redelivered event acts once. A [`Follower`]
+//! is for what every process needs to hear for itself (live updates, cache invalidation).
 
 mod consumer;
+mod follower;
 mod kafka;
 mod memory;
 mod outbox;
 
 pub use consumer::{Consumer, EventHandler, EventSource, HandlerError};
+pub use follower::Follower;
 pub use kafka::{KafkaPublisher, ensure_topics, kafka_client_config};
 pub use memory::{MemoryBus, MemorySubscription};
 pub use outbox::{MIGRATION, NewEvent, Outbox, Relay, pending_count};

@@ -16,13 +16,11 @@ use std::{
 
 use medmesh_proto::{events::v1::EventEnvelope, scheduling::v1::AppointmentEvent};
 use prost::Message;
-use rdkafka::{
-    Message as _,
-    consumer::{Consumer, StreamConsumer},
-};
-use svc_kit::events::{EventSource, kafka_client_config};
+use svc_kit::events::{EventSource, Follower};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+
+use super::types::FreeSlots;
 
 /// How long a free-slot answer is reused at most, should an event be lost.
 const ANSWER_TTL: Duration = Duration::from_secs(5);
@@ -35,7 +33,7 @@ type AnswerKey = (String, u64, i64, i64);
 pub struct AvailabilityFeed {
     changes: broadcast::Sender<String>,
     generations: Arc<Mutex<HashMap<String, u64>>>,
-    answers: moka::future::Cache<AnswerKey, crate::scheduling::FreeSlots>,
+    answers: moka::future::Cache<AnswerKey, FreeSlots>,
 }
 
 impl std::fmt::Debug for AvailabilityFeed {
@@ -61,59 +59,15 @@ impl AvailabilityFeed {
                 .build(),
         };
         let sender = feed.clone();
+        // Every gateway replica needs every event for its own subscribers and answers: the
+        // follower reads as a listener of its own and shares no progress with other replicas.
+        let follower = Follower::new("gateway-live", vec![topic]);
         tokio::spawn(async move {
-            match source {
-                EventSource::Memory(bus) => {
-                    // Each gateway process is its own group: every process sees every event.
-                    let group = format!("gateway-live-{}", uuid::Uuid::new_v4());
-                    let mut subscription = bus.subscribe(&group, std::slice::from_ref(&topic));
-                    loop {
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            (topic, offset, payload) = subscription.next() => {
-                                subscription.commit(&topic, offset);
-                                announce(&sender, &payload);
-                            }
-                        }
-                    }
-                }
-                EventSource::Kafka { brokers, .. } => {
-                    let consumer: StreamConsumer = match kafka_client_config(&brokers)
-                        .set(
-                            "group.id",
-                            format!("medmesh-gateway-live-{}", uuid::Uuid::new_v4()),
-                        )
-                        .set("auto.offset.reset", "latest")
-                        .set("enable.auto.commit", "false")
-                        .create()
-                    {
-                        Ok(consumer) => consumer,
-                        Err(error) => {
-                            tracing::error!(%error, "live availability feed could not start");
-                            return;
-                        }
-                    };
-                    let mut subscribed = false;
-                    loop {
-                        if !subscribed {
-                            subscribed = consumer.subscribe(&[topic.as_str()]).is_ok();
-                        }
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            message = consumer.recv() => match message {
-                                Ok(message) => {
-                                    if let Some(payload) = message.payload() {
-                                        announce(&sender, payload);
-                                    }
-                                }
-                                Err(error) => {
-                                    tracing::warn!(%error, "live availability feed: broker error");
-                                    tokio::time::sleep(Duration::from_millis(500)).await;
-                                }
-                            }
-                        }
-                    }
-                }
+            let result = follower
+                .run(source, shutdown, move |event| announce(&sender, &event))
+                .await;
+            if let Err(error) = result {
+                tracing::error!(%error, "live availability feed stopped");
             }
         });
         feed
@@ -144,7 +98,7 @@ impl AvailabilityFeed {
         doctor_id: &str,
         from: i64,
         to: i64,
-    ) -> (u64, Option<crate::scheduling::FreeSlots>) {
+    ) -> (u64, Option<FreeSlots>) {
         let generation = self.generation(doctor_id);
         let key = (doctor_id.to_string(), generation, from, to);
         (generation, self.answers.get(&key).await)
@@ -158,7 +112,7 @@ impl AvailabilityFeed {
         generation: u64,
         from: i64,
         to: i64,
-        answer: crate::scheduling::FreeSlots,
+        answer: FreeSlots,
     ) {
         self.answers
             .insert((doctor_id.to_string(), generation, from, to), answer)
@@ -167,11 +121,8 @@ impl AvailabilityFeed {
 }
 
 /// Moves on the doctors an event touches (before and after a reschedule).
-fn announce(sender: &AvailabilityFeed, payload: &[u8]) {
-    let Ok(envelope) = EventEnvelope::decode(payload) else {
-        return;
-    };
-    let Some(any) = envelope.payload else {
+fn announce(sender: &AvailabilityFeed, envelope: &EventEnvelope) {
+    let Some(any) = envelope.payload.as_ref() else {
         return;
     };
     let Ok(event) = AppointmentEvent::decode(any.value.as_slice()) else {

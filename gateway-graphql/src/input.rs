@@ -1,0 +1,79 @@
+//! Checks the gateway makes on arguments before anything is asked of a service. A refused
+//! argument answers `BAD_USER_INPUT` naming the argument and what it must be, so the client
+//! learns what to change (the generic validators name neither).
+
+use async_graphql::{CustomValidator, InputValueError};
+
+use crate::errors::ErrorCode;
+
+/// An integer argument that must lie between `min` and `max`, both included.
+#[derive(Debug, Clone, Copy)]
+pub struct Within {
+    pub argument: &'static str,
+    pub min: i32,
+    pub max: i32,
+}
+
+/// `pageSize` of every list: at most a page of 200.
+pub const PAGE_SIZE: Within = Within {
+    argument: "pageSize",
+    min: 1,
+    max: 200,
+};
+
+/// `intervalSeconds` of the health subscription: between a second and five minutes.
+pub const INTERVAL_SECONDS: Within = Within {
+    argument: "intervalSeconds",
+    min: 1,
+    max: 300,
+};
+
+impl CustomValidator<i32> for Within {
+    fn check(&self, value: &i32) -> Result<(), InputValueError<i32>> {
+        if (self.min..=self.max).contains(value) {
+            return Ok(());
+        }
+        Err(refused(
+            self.argument,
+            format!(
+                "{} must be between {} and {}, not {value}",
+                self.argument, self.min, self.max
+            ),
+        ))
+    }
+}
+
+/// The error for a refused argument: the client's input is at fault, and the message says why.
+fn refused<T: async_graphql::InputType>(argument: &str, message: String) -> InputValueError<T> {
+    InputValueError::custom(message)
+        .with_extension("code", ErrorCode::BadUserInput.as_str())
+        .with_extension("service", "gateway")
+        .with_extension("argument", argument)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_outside_the_limits_names_the_argument_and_the_limits() {
+        assert!(PAGE_SIZE.check(&1).is_ok());
+        assert!(PAGE_SIZE.check(&200).is_ok());
+        for bad in [0, -3, 201, 500] {
+            let error = PAGE_SIZE
+                .check(&bad)
+                .unwrap_err()
+                .into_server_error(async_graphql::Pos::default());
+            assert!(
+                error
+                    .message
+                    .contains(&format!("pageSize must be between 1 and 200, not {bad}")),
+                "{}",
+                error.message
+            );
+            let ext = serde_json::to_value(&error.extensions).unwrap();
+            assert_eq!(ext["code"], "BAD_USER_INPUT");
+            assert_eq!(ext["argument"], "pageSize");
+        }
+    }
+}

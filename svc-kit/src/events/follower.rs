@@ -1,0 +1,120 @@
+//! Following topics for in-memory reactions (a cache's invalidation, live updates) that every
+//! process needs for itself, as opposed to a [`super::Consumer`]'s work that one process of a
+//! group does once.
+
+use std::time::Duration;
+
+use prost::Message as _;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer as _, StreamConsumer},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{EventSource, consumer::ensure_topics_until_ready, kafka_client_config};
+use medmesh_proto::events::v1::EventEnvelope;
+
+/// Follows topics from the moment it starts, on its own: every process that follows sees every
+/// event published after that, however many replicas follow the same topics. Each run is a
+/// Kafka consumer group of its own (`<name>-<uuid>`) that never commits an offset, so there is
+/// no shared progress in which one replica's reads would hide an event from another, and
+/// nothing is left behind to resume from: a follower that stops misses what is published
+/// meanwhile, and reads the current state again instead. What must act exactly once (writes,
+/// notifications) is a [`super::Consumer`]'s job.
+#[derive(Debug, Clone)]
+pub struct Follower {
+    name: String,
+    topics: Vec<String>,
+}
+
+impl Follower {
+    /// `name` says who follows (in the group id and the logs), e.g. `gateway-live`.
+    pub fn new(name: impl Into<String>, topics: Vec<String>) -> Follower {
+        Follower {
+            name: name.into(),
+            topics,
+        }
+    }
+
+    /// Hands every event to `on_event` until `shutdown`. An undecodable message is skipped.
+    pub async fn run(
+        self,
+        source: EventSource,
+        shutdown: CancellationToken,
+        mut on_event: impl FnMut(EventEnvelope) + Send,
+    ) -> Result<(), String> {
+        match source {
+            EventSource::Memory(bus) => {
+                let mut tail = bus.tail(&self.topics);
+                loop {
+                    let (_, _, payload) = tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        next = tail.next() => next,
+                    };
+                    if let Some(envelope) = self.decode(&payload) {
+                        on_event(envelope);
+                    }
+                }
+            }
+            EventSource::Kafka { brokers, settings } => {
+                let base: ClientConfig = kafka_client_config(&brokers);
+                if !ensure_topics_until_ready(&base, &self.topics, &settings, &self.name, &shutdown)
+                    .await
+                {
+                    return Ok(());
+                }
+                let mut config = base;
+                config
+                    .set(
+                        "group.id",
+                        format!("medmesh-{}-{}", self.name, uuid::Uuid::new_v4()),
+                    )
+                    .set("enable.auto.commit", "false")
+                    .set("enable.auto.offset.store", "false")
+                    .set("auto.offset.reset", "latest")
+                    .set("enable.partition.eof", "false")
+                    .set("session.timeout.ms", "10000");
+                let consumer: StreamConsumer = config.create().map_err(|e| e.to_string())?;
+                let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+                consumer.subscribe(&topics).map_err(|e| e.to_string())?;
+                let mut receive_failures: u32 = 0;
+                loop {
+                    let message = tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        message = consumer.recv() => message,
+                    };
+                    match message {
+                        Ok(message) => {
+                            receive_failures = 0;
+                            if let Some(envelope) =
+                                message.payload().and_then(|payload| self.decode(payload))
+                            {
+                                on_event(envelope);
+                            }
+                        }
+                        Err(error) => {
+                            // librdkafka reconnects by itself; log the first failure, then sparsely.
+                            receive_failures = receive_failures.saturating_add(1);
+                            if receive_failures.is_power_of_two() {
+                                tracing::warn!(follower = %self.name, %error, failures = receive_failures, "kafka receive failed");
+                            }
+                            let backoff = Duration::from_millis(100)
+                                * 2u32.saturating_pow(receive_failures.min(5));
+                            tokio::time::sleep(backoff.min(Duration::from_secs(2))).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode(&self, payload: &[u8]) -> Option<EventEnvelope> {
+        match EventEnvelope::decode(payload) {
+            Ok(envelope) => Some(envelope),
+            Err(error) => {
+                tracing::debug!(follower = %self.name, %error, "undecodable event skipped");
+                None
+            }
+        }
+    }
+}
