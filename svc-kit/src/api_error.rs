@@ -6,9 +6,9 @@ use sea_orm::DbErr;
 use tonic::Status;
 
 use crate::{
+    db::{DbFailure, classify},
     error::{FieldViolation, invalid_argument},
     idempotency::IdempotencyError,
-    write::{DbFailure, classify},
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+pub use crate::db::{DbFailure, classify};
 use crate::{
     api_error::ApiError,
     idempotency::{IdempotencyError, IdempotencyKey},
@@ -25,43 +26,6 @@ pub const MAX_ATTEMPTS: u32 = 12;
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
-
-/// What a failed statement means for the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbFailure {
-    /// An exclusion constraint (PostgreSQL `23P01`) named this.
-    Exclusion(String),
-    /// Contention: try the whole transaction again.
-    Contention,
-    /// A unique key was violated (the constraint's name, or SQLite's message).
-    Duplicate(String),
-    Other,
-}
-
-/// Reads the SQLSTATE (PostgreSQL) or result code (SQLite) of `error`.
-pub fn classify(error: &DbErr) -> DbFailure {
-    use sea_orm::{RuntimeErr, sqlx};
-    let database = match error {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match e.as_ref() {
-                sqlx::Error::Database(d) => d,
-                _ => return DbFailure::Other,
-            }
-        }
-        _ => return DbFailure::Other,
-    };
-    let code = database.code().map(|c| c.to_string()).unwrap_or_default();
-    let constraint = database.constraint().unwrap_or_default().to_string();
-    match code.as_str() {
-        "23P01" => DbFailure::Exclusion(constraint),
-        "40001" | "40P01" | "55P03" => DbFailure::Contention,
-        "23505" => DbFailure::Duplicate(constraint),
-        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes.
-        "5" | "6" | "261" | "517" | "262" => DbFailure::Contention,
-        "2067" | "1555" => DbFailure::Duplicate(database.message().to_string()),
-        _ => DbFailure::Other,
-    }
 }
 
 /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
