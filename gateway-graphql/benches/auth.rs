@@ -93,8 +93,20 @@ async fn run() {
     // 2. Gateway latency, anonymous versus authenticated.
     let port = svc_kit::testing::free_port();
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &settings.gateway, None);
+    let clients = gateway_graphql::ServiceClients::new(
+        endpoints,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = gateway_graphql::build_schema(
+        clients,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+        None,
+    );
     let server =
         gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth.clone())
             .await

@@ -8,6 +8,8 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
+use crate::config::GatewayConfig;
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid endpoint for service {service}: {reason}")]
 pub struct EndpointError {
@@ -23,17 +25,20 @@ pub struct ServiceClients {
 
 impl ServiceClients {
     /// Channels to the endpoints the settings name, connected on first use.
-    pub fn from_settings(settings: &Settings) -> Result<ServiceClients, EndpointError> {
+    pub fn from_settings(
+        settings: &Settings,
+        config: &GatewayConfig,
+    ) -> Result<ServiceClients, EndpointError> {
         let endpoints = ServiceName::ALL.map(|s| (s, settings.services.get(s).endpoint()));
-        ServiceClients::new(endpoints, settings)
+        ServiceClients::new(endpoints, config)
     }
 
     pub fn new(
         endpoints: impl IntoIterator<Item = (ServiceName, String)>,
-        settings: &Settings,
+        config: &GatewayConfig,
     ) -> Result<ServiceClients, EndpointError> {
-        let connect_timeout = Duration::from_millis(settings.gateway.connect_timeout_ms);
-        let timeout = Duration::from_millis(settings.gateway.upstream_timeout_ms);
+        let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        let timeout = Duration::from_millis(config.upstream_timeout_ms);
         let mut channels = HashMap::new();
         for (service, url) in endpoints {
             let endpoint = Endpoint::from_shared(url)

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod clients;
+pub mod config;
 pub mod context;
 mod convert;
 pub mod errors;
@@ -15,6 +16,7 @@ pub mod schema;
 pub mod server;
 
 pub use clients::ServiceClients;
+pub use config::GatewayConfig;
 pub use context::{PlatformTokens, RequestAuth};
 pub use scheduling::AvailabilityFeed;
 pub use schema::{MeshSchema, build_schema, build_schema_with_feed, schema_sdl};

@@ -3,12 +3,12 @@
 //! types here, and the schema gets its clients, tokens, feed and limits.
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
-use svc_kit::config::GatewaySettings;
 
 use crate::{
     access::AccessControl,
     accounts::{AccountsMutation, AccountsQuery},
     clients::ServiceClients,
+    config::GatewayConfig,
     context::PlatformTokens,
     health::{HealthQuery, HealthSubscription},
     scheduling::{AvailabilityFeed, SchedulingMutation, SchedulingQuery, SchedulingSubscription},
@@ -44,7 +44,7 @@ fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> 
 /// (registration); without it those answer UNAVAILABLE.
 pub fn build_schema(
     clients: ServiceClients,
-    settings: &GatewaySettings,
+    settings: &GatewayConfig,
     platform: Option<PlatformTokens>,
 ) -> MeshSchema {
     build_schema_with_feed(clients, settings, platform, None)
@@ -54,7 +54,7 @@ pub fn build_schema(
 /// (without it, that subscription answers the current slots once and ends).
 pub fn build_schema_with_feed(
     clients: ServiceClients,
-    settings: &GatewaySettings,
+    settings: &GatewayConfig,
     platform: Option<PlatformTokens>,
     feed: Option<AvailabilityFeed>,
 ) -> MeshSchema {

@@ -38,8 +38,20 @@ async fn gateway() -> Gateway {
     // No service runs: a refused argument must be answered before any is asked.
     let port = svc_kit::testing::free_port();
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &settings.gateway, None);
+    let clients = gateway_graphql::ServiceClients::new(
+        endpoints,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = gateway_graphql::build_schema(
+        clients,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+        None,
+    );
     let auth = Arc::new(Authenticator::new(
         settings.auth.settings_for(issuer.issuer()),
     ));

@@ -32,8 +32,20 @@ async fn gateway() -> Gateway {
     let settings = Settings::from_figment(Settings::figment(None)).unwrap();
     let port = svc_kit::testing::free_port();
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &settings.gateway, None);
+    let clients = gateway_graphql::ServiceClients::new(
+        endpoints,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = gateway_graphql::build_schema(
+        clients,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+        None,
+    );
     let auth = Arc::new(Authenticator::new(
         settings.auth.settings_for(issuer.issuer()),
     ));
@@ -152,8 +164,20 @@ impl WsPath for String {
 #[tokio::test]
 async fn every_root_field_has_an_access_rule() {
     let settings = Settings::from_figment(Settings::figment(None)).unwrap();
-    let clients = gateway_graphql::ServiceClients::from_settings(&settings).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &settings.gateway, None);
+    let clients = gateway_graphql::ServiceClients::from_settings(
+        &settings,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = gateway_graphql::build_schema(
+        clients,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+        None,
+    );
     let query = "{ __schema { queryType { name fields { name } } mutationType { name fields { name } } subscriptionType { name fields { name } } } }";
     let response = serde_json::to_value(schema.execute(query).await).unwrap();
     let mut in_schema = BTreeSet::new();

@@ -10,8 +10,20 @@ async fn gateway() -> (String, CancellationToken) {
     // No service is needed for these queries; the channels connect lazily and never do.
     let port = svc_kit::testing::free_port();
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(endpoints, &settings).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &settings.gateway, None);
+    let clients = gateway_graphql::ServiceClients::new(
+        endpoints,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = gateway_graphql::build_schema(
+        clients,
+        &settings
+            .section::<gateway_graphql::GatewayConfig>()
+            .unwrap(),
+        None,
+    );
     // These tests send no tokens; the validator's issuer is never asked.
     let auth = std::sync::Arc::new(svc_kit::auth::Authenticator::new(
         settings

@@ -6,12 +6,12 @@ pub mod dev_sso;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use gateway_graphql::{GatewayServer, PlatformTokens, ServiceClients};
+use gateway_graphql::{GatewayConfig, GatewayServer, PlatformTokens, ServiceClients};
 use svc_kit::{
     EventBus, ServiceName, Settings, StartedService,
     admin::{AdminServer, Readiness},
     auth::{Authenticator, ServiceTokens},
-    config::ConfigError,
+    config::{ConfigError, SectionConfig},
     events::MemoryBus,
     runtime::{self, KitError},
 };
@@ -51,6 +51,15 @@ pub enum StartError {
     Endpoint(#[from] gateway_graphql::clients::EndpointError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+/// The sections of the configuration that parts own (beside svc-kit's own keys).
+pub const PART_SECTIONS: [&str; 2] = [GatewayConfig::SECTION, "scheduling"];
+
+/// The parts' own settings, read and checked before anything starts.
+#[derive(Debug, Default)]
+pub struct PartConfigs {
+    pub gateway: Option<GatewayConfig>,
 }
 
 /// A running set of components and the token that stops them.
@@ -113,10 +122,29 @@ pub async fn migrate(settings: &Settings, name: ServiceName) -> Result<(), KitEr
 impl Platform {
     /// Starts `components` in this process, with one admin port for all of them. The gateway
     /// reaches services started here at their bound addresses, others at their endpoints.
+    /// Reads and checks the settings of `components` (each part's own section included) and
+    /// refuses keys no part reads: everything `start` would find wrong before it binds a port.
+    pub fn validate(
+        settings: &Settings,
+        components: &[Component],
+    ) -> Result<PartConfigs, ConfigError> {
+        settings.check_sections(&PART_SECTIONS)?;
+        let mut configs = PartConfigs::default();
+        for component in components {
+            match component {
+                Component::Service(name) => settings.validate_service(*name)?,
+                Component::Gateway => configs.gateway = Some(settings.section()?),
+            }
+        }
+        Ok(configs)
+    }
+
     pub async fn start(
         settings: Settings,
         components: &[Component],
     ) -> Result<Platform, StartError> {
+        // Every part's own section is read and checked before any port is bound.
+        let configs = Platform::validate(&settings, components)?;
         let settings = Arc::new(settings);
         let shutdown = CancellationToken::new();
         let readiness = Readiness::default();
@@ -189,7 +217,7 @@ impl Platform {
         }
 
         let mut gateway_addr = None;
-        if components.contains(&Component::Gateway) {
+        if let Some(gateway_config) = &configs.gateway {
             let endpoints = ServiceName::ALL.map(|name| {
                 let local = services.iter().find(|s| s.service == name);
                 let url = match local {
@@ -198,11 +226,8 @@ impl Platform {
                 };
                 (name, url)
             });
-            let clients = ServiceClients::new(endpoints, &settings)?;
-            let secret = settings.client_secret(
-                settings.gateway.client_secret.as_ref(),
-                "gateway.client_secret",
-            )?;
+            let clients = ServiceClients::new(endpoints, gateway_config)?;
+            let secret = gateway_config.client_secret(&settings)?;
             let token_url = format!("{issuer_url}/protocol/openid-connect/token");
             let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
                 .map_err(|e| ConfigError::new(format!("gateway client credentials: {e}")))?;
@@ -213,11 +238,11 @@ impl Platform {
             );
             let schema = gateway_graphql::build_schema_with_feed(
                 clients,
-                &settings.gateway,
+                gateway_config,
                 Some(PlatformTokens(Arc::new(platform))),
                 Some(feed),
             );
-            let addr = std::net::SocketAddr::new(settings.gateway.host, settings.gateway.port);
+            let addr = gateway_config.listen_addr();
             let gateway = GatewayServer::bind(addr, schema, authenticator.clone())
                 .await
                 .map_err(|source| StartError::Bind {

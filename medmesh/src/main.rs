@@ -107,7 +107,10 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
 
     let platform = match Platform::start(settings.clone(), &components).await {
         Ok(platform) => platform,
-        Err(medmesh::StartError::Kit(svc_kit::runtime::KitError::Config(error))) => {
+        Err(
+            medmesh::StartError::Kit(svc_kit::runtime::KitError::Config(error))
+            | medmesh::StartError::Config(error),
+        ) => {
             return config_failure(error);
         }
         Err(error) => {

@@ -111,6 +111,39 @@ fn production_mode_requires_an_issuer() {
 }
 
 #[test]
+fn a_bad_value_in_a_parts_own_section_fails_with_64_naming_the_key() {
+    // The gateway's section is the gateway's (not svc-kit's), and still checked before start.
+    let output = medmesh(&["dev"], &[("MEDMESH_GATEWAY__MAX_DEPTH", "0")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr_line(&output).contains("`gateway.max_depth`"),
+        "{}",
+        stderr_line(&output)
+    );
+    let output = medmesh(
+        &["serve", "gateway"],
+        &[("MEDMESH_GATEWAY__PORT", "eighty")],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr_line(&output).contains("MEDMESH_GATEWAY__PORT"),
+        "{}",
+        stderr_line(&output)
+    );
+}
+
+#[test]
+fn an_unknown_top_level_key_is_refused() {
+    let output = medmesh(&["dev"], &[("MEDMESH_GATEWAAY__PORT", "8080")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr_line(&output).contains("`gatewaay`"),
+        "{}",
+        stderr_line(&output)
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_reported() {
     let output = medmesh(&["dev", "--config", "/nonexistent/medmesh.toml"], &[]);
     assert_eq!(output.status.code(), Some(64));

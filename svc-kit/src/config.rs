@@ -86,8 +86,9 @@ pub enum Mode {
     Production,
 }
 
+/// The kit's own keys. Unknown keys inside its sections are refused here; a top-level key
+/// that is neither the kit's nor a part's section is refused by [`Settings::check_sections`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The layers these settings were read from, for the parts' own sections.
     #[serde(skip, default = "Figment::new")]
@@ -102,7 +103,6 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub cache: CacheSettings,
     pub events: EventSettings,
-    pub gateway: GatewaySettings,
     pub services: ServicesSettings,
     pub scheduling: SchedulingSettings,
 }
@@ -272,20 +272,6 @@ pub struct KafkaSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GatewaySettings {
-    pub host: IpAddr,
-    pub port: u16,
-    pub upstream_timeout_ms: u64,
-    pub connect_timeout_ms: u64,
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    /// The secret of the `medmesh-gateway` client, for calls the gateway makes on the platform's
-    /// behalf (patient self-registration). Required in production; dev uses the dev issuer's.
-    pub client_secret: Option<SecretString>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ServicesSettings {
     pub accounts: ServiceSettings,
     pub scheduling: ServiceSettings,
@@ -447,7 +433,14 @@ impl Settings {
     pub fn section<C: SectionConfig>(&self) -> Result<C, ConfigError> {
         let section: C = Figment::from(Toml::string(C::DEFAULTS))
             .merge(self.layers.clone())
-            .extract_inner(C::SECTION)?;
+            .focus(C::SECTION)
+            .extract()
+            .map_err(|mut error| {
+                // The focused figment names keys inside the section; the operator set them
+                // with the section's name in front.
+                error.path.insert(0, C::SECTION.to_string());
+                ConfigError::from(error)
+            })?;
         section.validate(self)?;
         Ok(section)
     }
@@ -515,12 +508,6 @@ impl Settings {
             return Err(ConfigError::key(
                 "events.consumer_max_attempts",
                 "must be at least 1",
-            ));
-        }
-        if self.gateway.max_depth == 0 || self.gateway.max_complexity == 0 {
-            return Err(ConfigError::key(
-                "gateway.max_depth",
-                "and gateway.max_complexity must be at least 1",
             ));
         }
         if self.auth.audiences.is_empty() {
