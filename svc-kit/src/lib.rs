@@ -17,9 +17,9 @@ pub mod paging;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
-pub mod write;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod write;
 
 pub use api_error::ApiError;
 pub use config::{ServiceName, Settings};

@@ -1,32 +1,29 @@
 //! Paged listings, the same in every service: `page_size` (0: the default, capped at the
 //! maximum) and an opaque `page_token` that carries the last item's sort key.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use tonic::Status;
+//!
+//! Errors are [`ApiError`]s, so a use case returns them as they are and a handler's `?` turns
+//! them into a `tonic::Status`.
 
-use crate::error::{FieldViolation, invalid_argument};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::api_error::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 200;
 
 /// The page size a request asks for, as the listing will use it.
-pub fn page_size(requested: i32) -> Result<u64, Status> {
+pub fn page_size(requested: i32) -> Result<u64, ApiError> {
     match requested {
-        n if n < 0 => Err(invalid_argument(&[FieldViolation::new(
-            "page_size",
-            "must not be negative",
-        )])),
+        n if n < 0 => Err(ApiError::field("page_size", "must not be negative")),
         0 => Ok(DEFAULT_PAGE_SIZE),
         n => Ok((n as u64).min(MAX_PAGE_SIZE)),
     }
 }
 
 /// The answer to a page token no listing returned.
-pub fn bad_page_token() -> Status {
-    invalid_argument(&[FieldViolation::new(
-        "page_token",
-        "is not a token this listing returned",
-    )])
+pub fn bad_page_token() -> ApiError {
+    ApiError::field("page_token", "is not a token this listing returned")
 }
 
 /// Trims a fetch of `limit + 1` items to `limit` and returns the token of the page after it,
@@ -43,7 +40,7 @@ pub fn next_page<T>(items: &mut Vec<T>, limit: u64, cursor: impl Fn(&T) -> Strin
 }
 
 /// The sort key a page token carries; `None` for the first page.
-pub fn decode_token(token: &str) -> Result<Option<String>, Status> {
+pub fn decode_token(token: &str) -> Result<Option<String>, ApiError> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -4,9 +4,10 @@
 //! of a race runs again and then sees the winner's rows, so contention never reaches a caller
 //! as a false conflict.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use prost::Message;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
@@ -87,30 +88,108 @@ impl WriteFailure for ApiError {
     }
 }
 
+/// The transaction a change runs in. Shared so that the change's future can own it (and so be
+/// `Send` without higher-ranked lifetimes); the helper commits it once the change is done.
+/// Statements take `&*txn`.
+pub type Txn = Arc<DatabaseTransaction>;
+
+/// One run of a change: a boxed `Send` future, so services' handlers stay `Send`.
+pub type Change<'a, T, E> = BoxFuture<'a, Result<T, E>>;
+
 /// Runs `change` in a write transaction, records its answer under `key` and commits; on
 /// contention, runs it again from the start (with backoff and jitter).
 ///
 /// A retried request finds its first answer: when the change fails (the first attempt already
 /// took the slot, say) or a concurrent call with the same key committed first, the answer
 /// recorded under `key` is returned instead; a key reused for a different request is refused.
-pub async fn write<M, E>(
+/// The happy path costs no lookup of the key.
+///
+/// ```ignore
+/// write(&db, &key, |txn| Box::pin(async move {
+///     store::insert(&*txn, record).await?;
+///     Ok(convert::clinic(record))
+/// }))
+/// ```
+pub async fn write<'a, M, E>(
+    db: &DatabaseConnection,
+    key: &'a IdempotencyKey,
+    change: impl FnMut(Txn) -> Change<'a, M, E>,
+) -> Result<M, E>
+where
+    M: Message + Default + Send + 'a,
+    E: WriteFailure + Send + 'a,
+{
+    let outcome = recorded(db, key, change).await;
+    or_replay(db, key, outcome).await
+}
+
+/// [`write`] without the replay: for a use case that checks things before its transaction (and
+/// wants a refusal there answered by the first answer too), wrapping the whole of it in
+/// [`or_replay`].
+pub async fn recorded<'a, M, E>(
+    db: &DatabaseConnection,
+    key: &'a IdempotencyKey,
+    mut change: impl FnMut(Txn) -> Change<'a, M, E>,
+) -> Result<M, E>
+where
+    M: Message + Default + Send + 'a,
+    E: WriteFailure + Send + 'a,
+{
+    retrying(db, |txn| {
+        let run = change(txn.clone());
+        Box::pin(async move {
+            let response = run.await?;
+            key.record(&*txn, &response).await?;
+            Ok(response)
+        })
+    })
+    .await
+}
+
+/// [`write`] for a change that also returns something besides its answer (what to refresh
+/// after the commit, say): `Some` of it when the change ran, `None` when the answer is a replay
+/// of the first one.
+pub async fn write_with<'a, M, X, E>(
+    db: &DatabaseConnection,
+    key: &'a IdempotencyKey,
+    mut change: impl FnMut(Txn) -> Change<'a, (M, X), E>,
+) -> Result<(M, Option<X>), E>
+where
+    M: Message + Default + Send + 'a,
+    X: Send + 'a,
+    E: WriteFailure + Send + 'a,
+{
+    let outcome = retrying(db, |txn| {
+        let run = change(txn.clone());
+        Box::pin(async move {
+            let (response, extra) = run.await?;
+            key.record(&*txn, &response).await?;
+            Ok((response, extra))
+        })
+    })
+    .await;
+    match outcome {
+        Ok((response, extra)) => Ok((response, Some(extra))),
+        Err(error) => match replay::<M, E>(db, key).await? {
+            Some(first) => Ok((first, None)),
+            None => Err(error),
+        },
+    }
+}
+
+/// `outcome`, or, if it failed, the answer first recorded under `key` when there is one.
+pub async fn or_replay<M, E>(
     db: &DatabaseConnection,
     key: &IdempotencyKey,
-    mut change: impl AsyncFnMut(&DatabaseTransaction) -> Result<M, E>,
+    outcome: Result<M, E>,
 ) -> Result<M, E>
 where
     M: Message + Default,
     E: WriteFailure,
 {
-    let outcome = retrying(db, async |txn| {
-        let response = change(txn).await?;
-        key.record(txn, &response).await?;
-        Ok(response)
-    })
-    .await;
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay(db, key).await? {
+        Err(error) => match replay::<M, E>(db, key).await? {
             Some(first) => Ok(first),
             None => Err(error),
         },
@@ -119,9 +198,9 @@ where
 
 /// Runs `change` in a write transaction and commits, running it again on contention; for
 /// changes no caller retries (workers, first sign-in).
-pub async fn retrying<T, E>(
+pub async fn retrying<'a, T, E>(
     db: &DatabaseConnection,
-    mut change: impl AsyncFnMut(&DatabaseTransaction) -> Result<T, E>,
+    mut change: impl FnMut(Txn) -> Change<'a, T, E>,
 ) -> Result<T, E>
 where
     E: WriteFailure,
@@ -130,10 +209,18 @@ where
     let mut attempt = 1;
     loop {
         let outcome = match begin_write(db).await {
-            Ok(txn) => match change(&txn).await {
-                Ok(value) => txn.commit().await.map(|()| value).map_err(E::from),
-                Err(error) => Err(error),
-            },
+            Ok(txn) => {
+                let txn = Arc::new(txn);
+                match change(txn.clone()).await {
+                    Ok(value) => match Arc::try_unwrap(txn) {
+                        Ok(txn) => txn.commit().await.map(|()| value).map_err(E::from),
+                        Err(_) => Err(E::from(ApiError::internal(
+                            "a change kept its transaction past its end",
+                        ))),
+                    },
+                    Err(error) => Err(error),
+                }
+            }
             Err(error) => Err(E::from(error)),
         };
         match outcome {
@@ -145,7 +232,10 @@ where
                 attempt += 1;
             }
             Err(error) if error.is_contention() => {
-                tracing::warn!(attempts = attempt, "write transaction kept meeting contention");
+                tracing::warn!(
+                    attempts = attempt,
+                    "write transaction kept meeting contention"
+                );
                 return Err(error);
             }
             other => return other,
