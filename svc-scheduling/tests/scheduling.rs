@@ -1601,7 +1601,11 @@ async fn role_matrix(db: TestDb) {
     assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
 }
 
-fn set_status(appointment_id: &str, status: S, request_id: &str) -> pb::ChangeAppointmentStatusRequest {
+fn set_status(
+    appointment_id: &str,
+    status: S,
+    request_id: &str,
+) -> pb::ChangeAppointmentStatusRequest {
     pb::ChangeAppointmentStatusRequest {
         request_id: request_id.to_string(),
         appointment_id: appointment_id.to_string(),
@@ -1636,14 +1640,20 @@ async fn staff_as_patient(db: TestDb) {
     let ward_nurse = h.token_for("ward-nurse-patient", &["nurse", "patient"]);
     h.affiliate_nurse(&ward_nurse, &clinic).await;
     let other_doctor = h.token_for("other-doctor-patient", &["doctor", "patient"]);
-    for (n, token) in [&roaming_nurse, &ward_nurse, &other_doctor].into_iter().enumerate() {
+    for (n, token) in [&roaming_nurse, &ward_nurse, &other_doctor]
+        .into_iter()
+        .enumerate()
+    {
         let mine = h
             .client()
             .book_appointment(with(book(&doctor, &slots[n], &format!("own-{n}")), token))
             .await
             .unwrap()
             .into_inner();
-        for (m, status) in [S::Confirmed, S::CheckedIn, S::NoShow].into_iter().enumerate() {
+        for (m, status) in [S::Confirmed, S::CheckedIn, S::NoShow]
+            .into_iter()
+            .enumerate()
+        {
             let refused = h
                 .client()
                 .change_appointment_status(with(
@@ -1716,9 +1726,8 @@ async fn schedule_changes(h: &Harness) -> Vec<(String, String)> {
     use medmesh_proto::events::v1::EventEnvelope;
     use prost::Message;
     use sea_orm::ConnectionTrait;
-    let rows = h
-        .db
-        .query_all_raw(svc_kit::db::stmt(
+    let rows =
+        h.db.query_all_raw(svc_kit::db::stmt(
             h.db.get_database_backend(),
             "SELECT aggregate_id, envelope FROM outbox
              WHERE event_type = 'medmesh.scheduling.v1.schedule.changed' ORDER BY seq",
@@ -1756,7 +1765,11 @@ async fn schedule_edits(db: TestDb) {
     // Setting up the week: one announcement per template, keyed by the doctor, naming them.
     let announced = schedule_changes(&h).await;
     assert_eq!(announced.len(), 7);
-    assert!(announced.iter().all(|(key, d)| key == &doctor && d == &doctor));
+    assert!(
+        announced
+            .iter()
+            .all(|(key, d)| key == &doctor && d == &doctor)
+    );
 
     // The doctor's clinic moves to another zone: the cached slots (read just before) are not
     // served again, and every doctor there is announced.
@@ -1798,8 +1811,14 @@ async fn schedule_edits(db: TestDb) {
         .await
         .unwrap();
     let after = h.free_slots(&patient, &doctor, 3).await;
-    assert_eq!(after.first().map(|s| s.time_zone.as_str()), Some("America/New_York"));
-    assert_ne!(after.first().map(|s| s.start), before.first().map(|s| s.start));
+    assert_eq!(
+        after.first().map(|s| s.time_zone.as_str()),
+        Some("America/New_York")
+    );
+    assert_ne!(
+        after.first().map(|s| s.start),
+        before.first().map(|s| s.start)
+    );
     assert_eq!(schedule_changes(&h).await.len(), 8);
 
     // A day off takes the day's slots at once.
@@ -1812,7 +1831,10 @@ async fn schedule_edits(db: TestDb) {
             .iter()
             .filter(|s| {
                 let start = chrono::DateTime::from_timestamp(s.start.unwrap().seconds, 0).unwrap();
-                start.with_timezone(&chrono_tz::America::New_York).date_naive() == day_off_date
+                start
+                    .with_timezone(&chrono_tz::America::New_York)
+                    .date_naive()
+                    == day_off_date
             })
             .count()
     };
@@ -1912,5 +1934,68 @@ async fn schedule_edits(db: TestDb) {
     assert_eq!(fields(archived), ["doctor_id"]);
     let announced = schedule_changes(&h).await;
     assert_eq!(announced.len(), 11);
-    assert!(announced.iter().all(|(key, d)| key == &doctor && d == &doctor));
+    assert!(
+        announced
+            .iter()
+            .all(|(key, d)| key == &doctor && d == &doctor)
+    );
+}
+
+backend_test!(a_long_waitlist_is_read_a_page_at_a_time, long_waitlist);
+async fn long_waitlist(db: TestDb) {
+    use sea_orm::TransactionTrait;
+    use svc_scheduling::store::waitlist::{self, EntryRecord, EntryStatus};
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let today = chrono::Utc::now().date_naive();
+    let txn = h.db.begin().await.unwrap();
+    for _ in 0..501 {
+        let entry = EntryRecord {
+            entry_id: uuid::Uuid::now_v7().to_string(),
+            doctor_id: doctor.clone(),
+            patient_id: uuid::Uuid::new_v4().to_string(),
+            from_date: today,
+            to_date: today + chrono::Duration::days(30),
+            status: EntryStatus::Waiting,
+            offered_appointment_id: String::new(),
+            created_at: chrono::Utc::now(),
+        };
+        assert!(waitlist::insert(&txn, &entry).await.unwrap());
+    }
+    txn.commit().await.unwrap();
+
+    // Over gRPC the list is no longer cut silently: the answer says more follow.
+    let first = h
+        .client()
+        .list_waitlist(with(
+            pb::ListWaitlistRequest {
+                doctor_id: doctor.clone(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.entries.len(), 500);
+    assert!(!first.next_page_token.is_empty());
+
+    // Page by page, every entry once, in the order they joined.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = waitlist::list(&h.db, Some(&doctor), None, after.as_deref(), 201)
+            .await
+            .unwrap();
+        let more = page.len() > 200;
+        seen.extend(page.into_iter().take(200).map(|e| e.entry_id));
+        if !more {
+            break;
+        }
+        after = seen.last().cloned();
+    }
+    assert_eq!(seen.len(), 501);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
 }

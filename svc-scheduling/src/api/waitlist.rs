@@ -14,6 +14,12 @@ use crate::{
 /// The longest stretch of days one waitlist entry may cover.
 const MAX_WAIT_DAYS: i64 = 92;
 
+/// How many entries one `ListWaitlist` answers until its request carries `page_size` and
+/// `page_token` (the proto field is additive, but the gateway builds the request with a struct
+/// literal and is being restructured, so the request fields wait for it). A longer list is no
+/// longer cut silently: the answer carries `next_page_token`.
+const WAITLIST_PAGE: u64 = 500;
+
 impl SchedulingApi {
     pub(crate) async fn join_waitlist(
         &self,
@@ -61,9 +67,13 @@ impl SchedulingApi {
             .await?;
         let body = request.get_ref();
         let doctor_id = input::optional_id("doctor_id", &body.doctor_id)?;
-        let (entries, _next_page_token) = self.app.list_waitlist(&caller, doctor_id, 0, "").await?;
+        let (entries, next_page_token) = self
+            .app
+            .list_waitlist(&caller, doctor_id, WAITLIST_PAGE, None)
+            .await?;
         Ok(pb::ListWaitlistResponse {
             entries: entries.iter().map(convert::entry).collect(),
+            next_page_token,
         })
     }
 }

@@ -114,18 +114,16 @@ impl App {
         or_replay(&self.db, key, outcome).await
     }
 
-    /// A page of the caller's own entries, or (staff) of one doctor's list, and the token of
-    /// the next page.
+    /// A page of at most `limit` of the caller's own entries, or (staff) of one doctor's list,
+    /// after the entry `after` (a page token's key), and the token of the next page.
     pub(crate) async fn list_waitlist(
         &self,
         caller: &Caller,
         doctor_id: Option<String>,
-        page_size: i32,
-        page_token: &str,
+        limit: u64,
+        after: Option<String>,
     ) -> Result<(Vec<EntryRecord>, String), SchedulingError> {
         let reach = allowed(Operation::ReadAppointments, caller)?;
-        let limit = paging::page_size(page_size)?;
-        let after = paging::decode_token(page_token)?;
         let mut entries = match (reach, doctor_id) {
             (Reach::Own, _) | (_, None) => {
                 let me = caller
