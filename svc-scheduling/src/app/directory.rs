@@ -89,8 +89,8 @@ impl App {
         self.write(key, |txn| {
             Box::pin(async move {
                 let txn = &*txn;
-                dir::insert_clinic(txn, &record).await?;
-                Ok(convert::clinic(&record))
+                dir::insert_clinic(txn, record).await?;
+                Ok(convert::clinic(record))
             })
         })
         .await
@@ -204,10 +204,8 @@ impl App {
         self.write(key, |txn| {
             Box::pin(async move {
                 let txn = &*txn;
-                dir::insert_cabinet(txn, &record)
-                    .await
-                    .map_err(room_taken)?;
-                Ok(convert::cabinet(&record))
+                dir::insert_cabinet(txn, record).await.map_err(room_taken)?;
+                Ok(convert::cabinet(record))
             })
         })
         .await
@@ -281,10 +279,10 @@ impl App {
         self.write(key, |txn| {
             Box::pin(async move {
                 let txn = &*txn;
-                if !dir::insert_specialization(txn, &record).await? {
+                if !dir::insert_specialization(txn, record).await? {
                     return Err(SchedulingError::Duplicate(NAME_TAKEN));
                 }
-                Ok(convert::specialization(&record))
+                Ok(convert::specialization(record))
             })
         })
         .await
@@ -301,8 +299,8 @@ impl App {
         self.write(key, |txn| {
             Box::pin(async move {
                 let txn = &*txn;
-                match dir::update_specialization(txn, &record).await? {
-                    Some(true) => Ok(convert::specialization(&record)),
+                match dir::update_specialization(txn, record).await? {
+                    Some(true) => Ok(convert::specialization(record)),
                     Some(false) => Err(SchedulingError::Duplicate(NAME_TAKEN)),
                     None => Err(SchedulingError::NoSuch("specialization")),
                 }
@@ -410,13 +408,13 @@ impl App {
                 Box::pin(async move {
                     let txn = &*txn;
                     let before = dir::get_doctor(txn, &record.doctor_id).await?;
-                    dir::upsert_doctor(txn, &record).await?;
+                    dir::upsert_doctor(txn, record).await?;
                     if before.is_some_and(|b| {
                         b.archived != record.archived || b.clinic_id != record.clinic_id
                     }) {
-                        self.schedule_changed(txn, caller, &record, &clinic).await?;
+                        self.schedule_changed(txn, caller, record, clinic).await?;
                     }
-                    Ok(convert::doctor(&record))
+                    Ok(convert::doctor(record))
                 })
             })
             .await?;

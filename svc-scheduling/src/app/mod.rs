@@ -7,6 +7,8 @@
 //! and maps the results back.
 
 mod appointments;
+mod booking;
+mod changes;
 mod confirmation;
 mod directory;
 mod schedule;
@@ -25,7 +27,7 @@ use svc_kit::{
 };
 
 pub(crate) use self::{
-    appointments::Booking,
+    booking::Booking,
     directory::{CabinetInput, ClinicInput, DoctorInput},
     schedule::{ExceptionInput, FreeSlotsQuery, TemplateInput},
     waitlist::WaitlistJoin,

@@ -220,7 +220,7 @@ impl App {
                     let txn = &*txn;
                     dir::lock_doctor(txn, &doctor.doctor_id).await?;
                     let existing = dir::list_templates(txn, &doctor.doctor_id).await?;
-                    if let Some(other) = existing.iter().find(|t| t.overlaps(&template)) {
+                    if let Some(other) = existing.iter().find(|t| t.overlaps(template)) {
                         return Err(SchedulingError::TemplateOverlap(format!(
                             "{} ({} {}-{})",
                             other.template_id,
@@ -229,9 +229,9 @@ impl App {
                             other.end.format("%H:%M")
                         )));
                     }
-                    dir::insert_template(txn, &doctor.doctor_id, &template).await?;
-                    self.schedule_changed(txn, caller, &doctor, &clinic).await?;
-                    Ok(convert::template(&doctor.doctor_id, &template))
+                    dir::insert_template(txn, &doctor.doctor_id, template).await?;
+                    self.schedule_changed(txn, caller, doctor, clinic).await?;
+                    Ok(convert::template(&doctor.doctor_id, template))
                 })
             })
             .await?;
@@ -264,7 +264,7 @@ impl App {
                     if !dir::delete_template(txn, template_id).await? {
                         return Err(not_found());
                     }
-                    self.schedule_changed(txn, caller, &doctor, &clinic).await?;
+                    self.schedule_changed(txn, caller, doctor, clinic).await?;
                     Ok(pb::RemoveScheduleTemplateResponse {
                         template_id: template_id.to_string(),
                     })
@@ -322,9 +322,9 @@ impl App {
                 Box::pin(async move {
                     let txn = &*txn;
                     dir::lock_doctor(txn, &doctor.doctor_id).await?;
-                    dir::upsert_exception(txn, &doctor.doctor_id, &exception, &reason).await?;
-                    self.schedule_changed(txn, caller, &doctor, &clinic).await?;
-                    Ok(convert::exception(&doctor.doctor_id, &exception, &reason))
+                    dir::upsert_exception(txn, &doctor.doctor_id, exception, reason).await?;
+                    self.schedule_changed(txn, caller, doctor, clinic).await?;
+                    Ok(convert::exception(&doctor.doctor_id, exception, reason))
                 })
             })
             .await?;

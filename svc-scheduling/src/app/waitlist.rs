@@ -56,12 +56,12 @@ impl App {
         self.write(key, |txn| {
             Box::pin(async move {
                 let txn = &*txn;
-                if !waitlist::insert(txn, &entry).await? {
+                if !waitlist::insert(txn, entry).await? {
                     return Err(SchedulingError::Duplicate(
                         "the patient is already on this doctor's waitlist",
                     ));
                 }
-                Ok(convert::entry(&entry))
+                Ok(convert::entry(entry))
             })
         })
         .await
