@@ -1,7 +1,7 @@
 //! Accounts' rules, with no I/O: the values a profile may hold (parsed, so a bad one cannot be
 //! built), roles, and who may do what.
 
-use std::{collections::BTreeSet, fmt};
+use std::collections::BTreeSet;
 
 pub use svc_kit::auth::Role;
 use svc_kit::{
