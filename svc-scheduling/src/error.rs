@@ -10,7 +10,7 @@ use tonic::Status;
 
 use crate::{
     documents::StoreError,
-    domain::Status as AppointmentStatus,
+    domain::{Refusal, Status as AppointmentStatus},
     store::appointments::{Conflict, WriteError},
 };
 
@@ -25,21 +25,9 @@ pub enum SchedulingError {
     /// No such directory or schedule entry (`what` names it), or one out of reach.
     #[error("no such {0}")]
     NoSuch(&'static str),
-    /// A move the state machine forbids.
-    #[error("a {} appointment cannot become {}", .from.as_str(), .to.as_str())]
-    IllegalTransition {
-        from: AppointmentStatus,
-        to: AppointmentStatus,
-    },
-    #[error("a {} appointment cannot be {action}", .from.as_str())]
-    NotAllowedNow {
-        from: AppointmentStatus,
-        action: &'static str,
-    },
-    #[error("the appointment is {}, not held", .0.as_str())]
-    NotHeld(AppointmentStatus),
-    #[error("the hold expired; hold the slot again")]
-    HoldExpired,
+    /// A change the appointment's state forbids (an illegal transition, an expired hold).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("too late to {action}: the clinic allows it until {minutes} minutes before the start")]
     PastCutoff { action: &'static str, minutes: i64 },
     #[error(
@@ -124,10 +112,7 @@ impl From<SchedulingError> for Status {
             SchedulingError::NoSuchAppointment | SchedulingError::NoSuch(_) => {
                 Status::not_found(message)
             }
-            SchedulingError::IllegalTransition { .. }
-            | SchedulingError::NotAllowedNow { .. }
-            | SchedulingError::NotHeld(_)
-            | SchedulingError::HoldExpired
+            SchedulingError::Refused(_)
             | SchedulingError::PastCutoff { .. }
             | SchedulingError::NoConfirmationYet(_) => Status::failed_precondition(message),
             SchedulingError::Documents(error) => {

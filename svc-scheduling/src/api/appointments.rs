@@ -101,9 +101,7 @@ impl SchedulingApi {
             .ok()
             .and_then(convert::status_from)
         {
-            Some(
-                s @ (Status::Confirmed | Status::CheckedIn | Status::Completed | Status::NoShow),
-            ) => s,
+            Some(s) if Status::VISIT.contains(&s) => s,
             _ => {
                 return Err(SchedulingError::field(
                     "status",

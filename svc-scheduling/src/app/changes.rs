@@ -9,7 +9,7 @@ use svc_kit::{idempotency::IdempotencyKey, write::or_replay};
 use super::{App, Practice, allowed};
 use crate::{
     clock, convert,
-    domain::{Caller, Operation, Reach, Status, calendar},
+    domain::{Caller, Change, Operation, Placement, Reach, Status},
     error::SchedulingError,
     events::appointment_event,
     offers, slots,
@@ -20,161 +20,11 @@ use crate::{
     },
 };
 
-/// A change to an existing appointment. Every one goes the same way (see
-/// [`App::change_appointment`]): read it in the write transaction, check the caller and the
-/// state machine, save it with its version, audit, enqueue the event, hand freed time to the
-/// waitlist, record the answer.
-#[derive(Debug)]
-pub(crate) enum StatusChange {
-    /// The caller's hold becomes a booking.
-    BookHold {
-        reason: String,
-    },
-    Cancel {
-        reason: String,
-    },
-    /// Confirm, check in, complete, no-show.
-    Advance {
-        to: Status,
-        reason: String,
-    },
-    /// To another slot (of the same or another doctor), which `practice` offers.
-    Reschedule {
-        practice: Box<Practice>,
-        slot: calendar::Slot,
-    },
-}
-
-impl StatusChange {
-    /// Whether the caller may act on `a` with this change.
-    fn within_reach(&self, caller: &Caller, reach: Reach, a: &AppointmentRecord) -> bool {
-        match self {
-            StatusChange::Advance { .. } => {
-                caller.may_change_status(reach, &a.patient_id, &a.doctor_id, &a.clinic_id)
-            }
-            _ => caller.reaches(reach, &a.patient_id, &a.doctor_id, &a.clinic_id),
-        }
-    }
-
-    fn not_found(&self) -> SchedulingError {
-        match self {
-            StatusChange::BookHold { .. } => SchedulingError::field("hold_id", "no such hold"),
-            _ => SchedulingError::NoSuchAppointment,
-        }
-    }
-
-    /// The appointment after the change, if the state machine allows it from `before`.
-    fn apply(
-        &self,
-        before: &AppointmentRecord,
-        now: DateTime<Utc>,
-    ) -> Result<AppointmentRecord, SchedulingError> {
-        let next = AppointmentRecord {
-            updated_at: now,
-            version: before.version + 1,
-            ..before.clone()
-        };
-        match self {
-            StatusChange::BookHold { reason } => {
-                if before.status != Status::Held {
-                    return Err(SchedulingError::NotHeld(before.status));
-                }
-                if before.hold_expires_at.is_none_or(|at| at <= now) {
-                    return Err(SchedulingError::HoldExpired);
-                }
-                Ok(AppointmentRecord {
-                    status: Status::Booked,
-                    hold_expires_at: None,
-                    reason: reason.clone(),
-                    ..next
-                })
-            }
-            StatusChange::Cancel { reason } => {
-                if !before.status.can_become(Status::Cancelled) {
-                    return Err(SchedulingError::NotAllowedNow {
-                        from: before.status,
-                        action: "cancelled",
-                    });
-                }
-                Ok(AppointmentRecord {
-                    status: Status::Cancelled,
-                    cancellation_reason: reason.clone(),
-                    hold_expires_at: None,
-                    ..next
-                })
-            }
-            StatusChange::Advance { to, .. } => {
-                if !before.status.can_become(*to) {
-                    return Err(SchedulingError::IllegalTransition {
-                        from: before.status,
-                        to: *to,
-                    });
-                }
-                Ok(AppointmentRecord {
-                    status: *to,
-                    ..next
-                })
-            }
-            StatusChange::Reschedule { practice, slot } => {
-                if !before.status.can_reschedule() {
-                    return Err(SchedulingError::NotAllowedNow {
-                        from: before.status,
-                        action: "rescheduled",
-                    });
-                }
-                Ok(AppointmentRecord {
-                    doctor_id: practice.doctor.doctor_id.clone(),
-                    clinic_id: practice.clinic.clinic_id.clone(),
-                    cabinet_id: slot.cabinet_id.clone(),
-                    time_zone: practice.clinic.time_zone.clone(),
-                    starts_at: slot.start,
-                    ends_at: slot.end,
-                    status: Status::Booked,
-                    override_reason: String::new(),
-                    ..next
-                })
-            }
-        }
-    }
-
-    /// The action a patient must take before the clinic's cut-off, if this is one.
-    fn cutoff_action(&self) -> Option<&'static str> {
-        match self {
-            StatusChange::Cancel { .. } => Some("cancel"),
-            StatusChange::Reschedule { .. } => Some("reschedule"),
-            StatusChange::BookHold { .. } | StatusChange::Advance { .. } => None,
-        }
-    }
-
-    fn event_name(&self, after: &AppointmentRecord) -> &'static str {
-        match self {
-            StatusChange::Reschedule { .. } => "appointment.rescheduled",
-            _ => after.status.event_name(),
-        }
-    }
-
-    /// What the audit entry says: the reason given with the change.
-    fn audit_reason(&self) -> &str {
-        match self {
-            StatusChange::Cancel { reason } | StatusChange::Advance { reason, .. } => reason,
-            StatusChange::BookHold { .. } | StatusChange::Reschedule { .. } => "",
-        }
-    }
-
-    /// Whether the change gives the appointment's old time back (to the waitlist).
-    fn frees_time(&self) -> bool {
-        matches!(
-            self,
-            StatusChange::Cancel { .. } | StatusChange::Reschedule { .. }
-        )
-    }
-
-    /// Whether cached free slots of the doctor can be stale after the change.
-    fn changes_free_time(&self) -> bool {
-        match self {
-            StatusChange::Advance { to, .. } => *to == Status::NoShow,
-            _ => true,
-        }
+/// The answer to an appointment out of the caller's reach, or none: the same for both.
+fn not_found(change: &Change) -> SchedulingError {
+    match change {
+        Change::BookHold { .. } => SchedulingError::field("hold_id", "no such hold"),
+        _ => SchedulingError::NoSuchAppointment,
     }
 }
 
@@ -188,9 +38,9 @@ impl App {
         reason: String,
     ) -> Result<pb::Appointment, SchedulingError> {
         let reach = allowed(Operation::Book, caller)?;
-        let change = StatusChange::BookHold { reason };
+        let change = Change::BookHold { reason };
         let outcome = self
-            .change_appointment(caller, key, reach, hold_id, &change)
+            .change_appointment(caller, key, reach, hold_id, &change, None)
             .await;
         or_replay(&self.db, key, outcome).await
     }
@@ -203,9 +53,9 @@ impl App {
         reason: String,
     ) -> Result<pb::Appointment, SchedulingError> {
         let reach = allowed(Operation::Book, caller)?;
-        let change = StatusChange::Cancel { reason };
+        let change = Change::Cancel { reason };
         let outcome = self
-            .change_appointment(caller, key, reach, appointment_id, &change)
+            .change_appointment(caller, key, reach, appointment_id, &change, None)
             .await;
         or_replay(&self.db, key, outcome).await
     }
@@ -221,9 +71,9 @@ impl App {
         reason: String,
     ) -> Result<pb::Appointment, SchedulingError> {
         let reach = allowed(Operation::ChangeStatus, caller)?;
-        let change = StatusChange::Advance { to, reason };
+        let change = Change::Advance { to, reason };
         let outcome = self
-            .change_appointment(caller, key, reach, appointment_id, &change)
+            .change_appointment(caller, key, reach, appointment_id, &change, None)
             .await;
         let changed = or_replay(&self.db, key, outcome).await?;
         if to == Status::Confirmed {
@@ -264,12 +114,16 @@ impl App {
                 )
                 .await?;
             let slot = self.slot_at(&practice, "new_start", new_start).await?;
-            let change = StatusChange::Reschedule {
-                practice: Box::new(practice),
-                slot,
+            let change = Change::Reschedule {
+                to: Box::new(Placement {
+                    doctor_id: practice.doctor.doctor_id.clone(),
+                    clinic_id: practice.clinic.clinic_id.clone(),
+                    time_zone: practice.clinic.time_zone.clone(),
+                    slot,
+                }),
             };
             let moved = self
-                .change_appointment(caller, key, reach, appointment_id, &change)
+                .change_appointment(caller, key, reach, appointment_id, &change, Some(&practice))
                 .await?;
             slots::invalidate(&self.cache, &current.doctor_id).await;
             Ok(moved)
@@ -289,7 +143,9 @@ impl App {
         key: &IdempotencyKey,
         reach: Reach,
         appointment_id: &str,
-        change: &StatusChange,
+        change: &Change,
+        // The doctor a reschedule moves to (their names go in the event).
+        moving_to: Option<&Practice>,
     ) -> Result<pb::Appointment, SchedulingError> {
         let changed = self
             .recorded(key, |txn| {
@@ -297,18 +153,18 @@ impl App {
                     let txn = &*txn;
                     let now = clock::now();
                     let Some(before) = appts::get(txn, appointment_id).await? else {
-                        return Err(change.not_found());
+                        return Err(not_found(change));
                     };
                     if !change.within_reach(caller, reach, &before) {
                         return Err(
-                            if matches!(change, StatusChange::Advance { .. })
+                            if matches!(change, Change::Advance { .. })
                                 && caller.is(&before.patient_id)
                             {
                                 SchedulingError::denied(
                                     "staff act on their own appointment only as its patient",
                                 )
                             } else {
-                                change.not_found()
+                                not_found(change)
                             },
                         );
                     }
@@ -316,7 +172,7 @@ impl App {
                     if let Some(action) = change.cutoff_action() {
                         self.check_cutoff(txn, caller, &before, action).await?;
                     }
-                    if let StatusChange::Reschedule { .. } = change {
+                    if let Change::Reschedule { .. } = change {
                         self.take_time(txn, &after, Some(&before.appointment_id), now)
                             .await?;
                     }
@@ -327,8 +183,8 @@ impl App {
                     }
                     if !before.waitlist_entry_id.is_empty() {
                         let entry = match change {
-                            StatusChange::BookHold { .. } => Some(EntryStatus::Fulfilled),
-                            StatusChange::Cancel { .. } if before.status == Status::Held => {
+                            Change::BookHold { .. } => Some(EntryStatus::Fulfilled),
+                            Change::Cancel { .. } if before.status == Status::Held => {
                                 Some(EntryStatus::Left)
                             }
                             _ => None,
@@ -357,8 +213,8 @@ impl App {
                         },
                     )
                     .await?;
-                    let (names, previous) = match change {
-                        StatusChange::Reschedule { practice, .. } => {
+                    let (names, previous) = match (change, moving_to) {
+                        (Change::Reschedule { .. }, Some(practice)) => {
                             (practice.names(), Some(convert::appointment_slot(&before)))
                         }
                         _ => (offers::names(txn, &after).await?, None),
