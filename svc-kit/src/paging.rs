@@ -1,8 +1,13 @@
 //! Paged listings, the same in every service: `page_size` (0: the default, capped at the
 //! maximum) and an opaque `page_token` that carries the last item's sort key.
 
-use crate::api_error::ApiError;
+//!
+//! Errors are [`ApiError`]s, so a use case returns them as they are and a handler's `?` turns
+//! them into a `tonic::Status`.
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::api_error::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 200;

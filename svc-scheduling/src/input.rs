@@ -139,11 +139,12 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
-    pub(crate) fn finish(self) -> Result<(), tonic::Status> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(svc_kit::error::invalid_argument(&self.0))
-        }
+    /// Every violation at once, or nothing.
+    pub(crate) fn finish(self) -> Result<(), svc_kit::ApiError> {
+        svc_kit::ApiError::check(self.0)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }

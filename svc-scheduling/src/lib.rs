@@ -2,15 +2,22 @@
 //! free slots, holds, appointments and waitlists — and never a double booking.
 //!
 //! Reads top-down: [`domain`] holds the rules (slot computation, the appointment state machine,
-//! who may do what) and no I/O; [`store`] the SQL, including the database constraints that make
-//! a double booking impossible; `offers` hands freed time to the waitlist; `api` the gRPC
-//! handlers; [`sweeper`] the background work (expiring holds).
+//! who may do what) and no I/O; `app` the use cases, one function per operation, each write one
+//! transaction through `svc_kit::write`; [`store`] the SQL, including the database constraints
+//! that make a double booking impossible; `offers` hands freed time to the waitlist; `api` the
+//! thin gRPC adapters; [`sweeper`] the background work (expiring holds). Every layer answers
+//! with the service's one error, `SchedulingError`.
+//!
+//! `api` → `app` → (`domain`, `store`, `offers`, `events`, `slots`); `sweeper` → (`offers`,
+//! `store`); nothing below `api` knows tonic beyond the error's one `From`.
 
 mod api;
+mod app;
 pub mod clock;
 mod convert;
 pub mod documents;
 pub mod domain;
+mod error;
 mod events;
 mod input;
 mod offers;
@@ -23,7 +30,7 @@ pub mod testing;
 
 use std::time::Duration;
 
-pub use api::Rules;
+pub use app::Rules;
 use medmesh_proto::scheduling::v1::scheduling_service_server::SchedulingServiceServer;
 use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
 use tokio_util::sync::CancellationToken;
@@ -93,12 +100,14 @@ impl MeshService for Scheduling {
             .expect("the accounts endpoint was validated before start");
         server.add_service(
             context.require_auth(SchedulingServiceServer::new(api::SchedulingApi {
-                db: context.db.clone(),
-                outbox: context.outbox.clone(),
-                people,
-                cache: context.cache.clone(),
-                rules: Scheduling::rules(context),
-                documents: document_store(settings),
+                app: app::App {
+                    db: context.db.clone(),
+                    outbox: context.outbox.clone(),
+                    people,
+                    cache: context.cache.clone(),
+                    rules: Scheduling::rules(context),
+                    documents: document_store(settings),
+                },
             })),
         )
     }

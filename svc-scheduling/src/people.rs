@@ -8,7 +8,10 @@ use medmesh_proto::accounts::v1::{
     self as accounts, GetMyProfileRequest, GetProfileRequest,
     accounts_service_client::AccountsServiceClient,
 };
-use svc_kit::auth::{Principal, ServiceTokens};
+use svc_kit::{
+    ApiError,
+    auth::{ClientRole, Principal, ServiceTokens},
+};
 use tonic::{
     Code, Request, Status,
     transport::{Channel, Endpoint},
@@ -42,23 +45,20 @@ impl std::fmt::Debug for People {
     }
 }
 
-fn from_accounts(status: Status) -> Status {
+fn from_accounts(status: Status) -> ApiError {
     match status.code() {
-        Code::PermissionDenied => Status::permission_denied(status.message().to_string()),
-        Code::Unauthenticated => Status::unauthenticated("the token was refused"),
-        Code::NotFound => Status::not_found("no such user"),
+        Code::PermissionDenied => ApiError::PermissionDenied(status.message().to_string()),
+        Code::Unauthenticated => ApiError::Unauthenticated,
+        Code::NotFound => ApiError::NotFound("no such user".to_string()),
         Code::Unavailable | Code::DeadlineExceeded => {
-            Status::unavailable("svc-accounts is unavailable; retry")
+            ApiError::Unavailable("svc-accounts is unavailable; retry".to_string())
         }
-        code => {
-            tracing::error!(?code, "svc-accounts answered an unexpected error");
-            Status::internal("internal error")
-        }
+        code => ApiError::internal(format!("svc-accounts answered {code:?}")),
     }
 }
 
-fn bearer<T>(message: T, token: &str) -> Result<Request<T>, Status> {
-    Ok(svc_kit::auth::with_bearer(Request::new(message), token)?)
+fn bearer<T>(message: T, token: &str) -> Result<Request<T>, ApiError> {
+    svc_kit::auth::with_bearer(Request::new(message), token).map_err(|_| ApiError::Unauthenticated)
 }
 
 impl People {
@@ -87,11 +87,15 @@ impl People {
         &self,
         principal: &Principal,
         token: &str,
-    ) -> Result<Caller, Status> {
+    ) -> Result<Caller, ApiError> {
         let mut caller = Caller {
             subject: principal.subject.clone(),
             user_id: None,
-            roles: principal.roles.clone(),
+            roles: principal.platform_roles(),
+            clients: [ClientRole::Partner, ClientRole::Service]
+                .into_iter()
+                .filter(|r| principal.is_client(*r))
+                .collect(),
             clinics: Default::default(),
         };
         if !principal.is_person() {
@@ -132,7 +136,7 @@ impl People {
         &self,
         token: &str,
         user_id: &str,
-    ) -> Result<accounts::Profile, Status> {
+    ) -> Result<accounts::Profile, ApiError> {
         self.accounts
             .clone()
             .get_profile(bearer(
@@ -150,15 +154,14 @@ impl People {
     pub(crate) async fn profile_as_service(
         &self,
         user_id: &str,
-    ) -> Result<accounts::Profile, Status> {
+    ) -> Result<accounts::Profile, ApiError> {
         use secrecy::ExposeSecret;
-        let tokens = self
-            .tokens
-            .as_ref()
-            .ok_or_else(|| Status::unavailable("scheduling has no credentials of its own"))?;
+        let tokens = self.tokens.as_ref().ok_or_else(|| {
+            ApiError::Unavailable("scheduling has no credentials of its own".to_string())
+        })?;
         let token = tokens.token().await.map_err(|error| {
             tracing::warn!(%error, "no service token");
-            Status::unavailable("the identity provider is unavailable; retry")
+            ApiError::Unavailable("the identity provider is unavailable; retry".to_string())
         })?;
         self.profile(token.expose_secret(), user_id).await
     }

@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use svc_kit::{cache::Cache, events::Outbox};
 use tokio_util::sync::CancellationToken;
 
-use crate::{api::Rules, clock, offers, slots, store};
+use crate::{app::Rules, clock, error::SchedulingError, offers, slots, store};
 
 /// Expires every hold past its time at `clock::now()`; returns how many it expired.
 pub async fn release_expired_holds(
@@ -21,13 +21,13 @@ pub async fn release_expired_holds(
     let due = store::appointments::expired_holds(db, now, 200).await?;
     let mut expired = 0;
     for hold in due {
-        let result = crate::api::retrying(|| async {
-            let txn = store::begin_write(db).await?;
-            let done =
-                offers::expire_hold(&txn, outbox, &hold.appointment_id, now, rules.offer, true)
+        let hold = &hold;
+        let result = svc_kit::write::retrying(db, |txn| async move {
+            let txn = &*txn;
+            let expired =
+                offers::expire_hold(txn, outbox, &hold.appointment_id, now, rules.offer, true)
                     .await?;
-            txn.commit().await?;
-            Ok(done)
+            Ok::<_, SchedulingError>(expired)
         })
         .await;
         match result {
@@ -36,9 +36,7 @@ pub async fn release_expired_holds(
                 slots::invalidate(cache, &hold.doctor_id).await;
             }
             Ok(false) => {}
-            Err(status) => {
-                tracing::warn!(code = ?status.code(), "could not expire a hold; will retry")
-            }
+            Err(error) => tracing::warn!(%error, "could not expire a hold; will retry"),
         }
     }
     Ok(expired)

@@ -695,6 +695,10 @@ async fn bad_input(db: TestDb) {
     let slots = h.free_slots(&patient, &doctor, 2).await;
     let before = h.count("SELECT COUNT(*) FROM appointments").await;
     let keys = h.count("SELECT COUNT(*) FROM idempotency_keys").await;
+    // Setting up the practice told the platform about its schedule; bad input adds nothing.
+    let scheduling_events =
+        "SELECT COUNT(*) FROM outbox WHERE event_type LIKE 'medmesh.scheduling%'";
+    let events = h.count(scheduling_events).await;
 
     let (from, to) = day(2);
     let backwards = h
@@ -815,11 +819,7 @@ async fn bad_input(db: TestDb) {
     assert_eq!(h.count("SELECT COUNT(*) FROM appointments").await, before);
     assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, keys);
     assert_eq!(h.count("SELECT COUNT(*) FROM waitlist").await, 0);
-    assert_eq!(
-        h.count("SELECT COUNT(*) FROM outbox WHERE event_type LIKE 'medmesh.scheduling%'")
-            .await,
-        0
-    );
+    assert_eq!(h.count(scheduling_events).await, events);
 }
 
 backend_test!(holds_expire_on_their_own_and_the_waitlist_moves_on, expiry);
@@ -1651,4 +1651,403 @@ async fn role_matrix(db: TestDb) {
         "nothing was written"
     );
     assert_eq!(h.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+}
+
+fn set_status(
+    appointment_id: &str,
+    status: S,
+    request_id: &str,
+) -> pb::ChangeAppointmentStatusRequest {
+    pb::ChangeAppointmentStatusRequest {
+        request_id: request_id.to_string(),
+        appointment_id: appointment_id.to_string(),
+        status: status as i32,
+        reason: String::new(),
+    }
+}
+
+backend_test!(
+    staff_change_their_own_appointments_status_only_as_its_patient,
+    staff_as_patient
+);
+async fn staff_as_patient(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let slots = h.free_slots(&h.token("patient"), &doctor, 2).await;
+    let clinic = h
+        .client()
+        .get_doctor(with(
+            pb::GetDoctorRequest {
+                doctor_id: doctor.clone(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .clinic_id;
+    // A nurse of no clinic, a nurse of this very clinic and a doctor of another calendar, each
+    // booking a visit of their own as a patient.
+    let roaming_nurse = h.token_for("roaming-nurse", &["nurse", "patient"]);
+    let ward_nurse = h.token_for("ward-nurse-patient", &["nurse", "patient"]);
+    h.affiliate_nurse(&ward_nurse, &clinic).await;
+    let other_doctor = h.token_for("other-doctor-patient", &["doctor", "patient"]);
+    for (n, token) in [&roaming_nurse, &ward_nurse, &other_doctor]
+        .into_iter()
+        .enumerate()
+    {
+        let mine = h
+            .client()
+            .book_appointment(with(book(&doctor, &slots[n], &format!("own-{n}")), token))
+            .await
+            .unwrap()
+            .into_inner();
+        for (m, status) in [S::Confirmed, S::CheckedIn, S::NoShow]
+            .into_iter()
+            .enumerate()
+        {
+            let refused = h
+                .client()
+                .change_appointment_status(with(
+                    set_status(&mine.appointment_id, status, &format!("own-{n}-{m}")),
+                    token,
+                ))
+                .await;
+            assert_eq!(
+                code(&refused),
+                Code::PermissionDenied,
+                "staff #{n} may not move their own appointment to {status:?}"
+            );
+        }
+        // The appointment is as it was.
+        let seen = h
+            .client()
+            .get_appointment(with(
+                pb::GetAppointmentRequest {
+                    appointment_id: mine.appointment_id.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seen.status(), S::Booked, "nothing changed");
+    }
+    assert_eq!(
+        h.count(
+            "SELECT COUNT(*) FROM appointment_audit WHERE action IN \
+             ('appointment.confirmed', 'appointment.checked_in', 'appointment.no_show')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(h.events("appointment.confirmed").await, 0);
+
+    // Staff of the clinic, acting on someone else's appointment there, may.
+    let patients = h.token("patient");
+    let theirs = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[5], "theirs"), &patients))
+        .await
+        .unwrap()
+        .into_inner();
+    let confirmed = h
+        .client()
+        .change_appointment_status(with(
+            set_status(&theirs.appointment_id, S::Confirmed, "theirs-1"),
+            &ward_nurse,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(confirmed.status(), S::Confirmed);
+    // A nurse of no clinic reaches nobody's appointments there.
+    let out_of_reach = h
+        .client()
+        .change_appointment_status(with(
+            set_status(&theirs.appointment_id, S::CheckedIn, "theirs-2"),
+            &roaming_nurse,
+        ))
+        .await;
+    assert_eq!(code(&out_of_reach), Code::NotFound);
+}
+
+/// The schedule.changed events in the outbox, as the gateway's live feed decodes every
+/// scheduling event: (aggregate id, the doctor it finds in the payload).
+async fn schedule_changes(h: &Harness) -> Vec<(String, String)> {
+    use medmesh_proto::events::v1::EventEnvelope;
+    use prost::Message;
+    use sea_orm::ConnectionTrait;
+    let rows =
+        h.db.query_all_raw(svc_kit::db::stmt(
+            h.db.get_database_backend(),
+            "SELECT aggregate_id, envelope FROM outbox
+             WHERE event_type = 'medmesh.scheduling.v1.schedule.changed' ORDER BY seq",
+            [],
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            let aggregate: String = row.try_get("", "aggregate_id").unwrap();
+            let envelope: Vec<u8> = row.try_get("", "envelope").unwrap();
+            let envelope = EventEnvelope::decode(envelope.as_slice()).unwrap();
+            let event =
+                pb::AppointmentEvent::decode(envelope.payload.unwrap().value.as_slice()).unwrap();
+            let doctor = event
+                .appointment
+                .and_then(|a| a.slot)
+                .or(event.previous_slot)
+                .map(|s| s.doctor_id)
+                .unwrap_or_default();
+            (aggregate, doctor)
+        })
+        .collect()
+}
+
+backend_test!(
+    schedule_edits_refresh_free_slots_at_once_and_announce_the_change,
+    schedule_edits
+);
+async fn schedule_edits(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let admin = h.token("admin");
+    let patient = h.token("patient");
+    // Setting up the week: one announcement per template, keyed by the doctor, naming them.
+    let announced = schedule_changes(&h).await;
+    assert_eq!(announced.len(), 7);
+    assert!(
+        announced
+            .iter()
+            .all(|(key, d)| key == &doctor && d == &doctor)
+    );
+
+    // The doctor's clinic moves to another zone: the cached slots (read just before) are not
+    // served again, and every doctor there is announced.
+    let before = h.free_slots(&patient, &doctor, 3).await;
+    assert!(!before.is_empty());
+    let d = h
+        .client()
+        .get_doctor(with(
+            pb::GetDoctorRequest {
+                doctor_id: doctor.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let clinic = h
+        .client()
+        .get_clinic(with(
+            pb::GetClinicRequest {
+                clinic_id: d.clinic_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    h.client()
+        .update_clinic(with(
+            pb::UpdateClinicRequest {
+                request_id: "zone-1".into(),
+                clinic: Some(pb::Clinic {
+                    time_zone: "America/New_York".into(),
+                    ..clinic.clone()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let after = h.free_slots(&patient, &doctor, 3).await;
+    assert_eq!(
+        after.first().map(|s| s.time_zone.as_str()),
+        Some("America/New_York")
+    );
+    assert_ne!(
+        after.first().map(|s| s.start),
+        before.first().map(|s| s.start)
+    );
+    assert_eq!(schedule_changes(&h).await.len(), 8);
+
+    // A day off takes the day's slots at once.
+    let day_off_date = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        + chrono::Duration::days(4);
+    let on_that_day = |slots: &[pb::Slot]| {
+        slots
+            .iter()
+            .filter(|s| {
+                let start = chrono::DateTime::from_timestamp(s.start.unwrap().seconds, 0).unwrap();
+                start
+                    .with_timezone(&chrono_tz::America::New_York)
+                    .date_naive()
+                    == day_off_date
+            })
+            .count()
+    };
+    let week = |h: &Harness| {
+        let patient = patient.clone();
+        let doctor = doctor.clone();
+        let client = h.client();
+        async move {
+            let mut client = client;
+            client
+                .list_free_slots(with(
+                    pb::ListFreeSlotsRequest {
+                        doctor_id: doctor,
+                        from: Some(ts(chrono::Utc::now() + chrono::Duration::days(2))),
+                        to: Some(ts(chrono::Utc::now() + chrono::Duration::days(7))),
+                    },
+                    &patient,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .slots
+        }
+    };
+    assert!(on_that_day(&week(&h).await) > 0);
+    h.client()
+        .add_schedule_exception(with(
+            pb::AddScheduleExceptionRequest {
+                request_id: "off-1".into(),
+                exception: Some(pb::ScheduleException {
+                    doctor_id: doctor.clone(),
+                    date: Some(date(day_off_date)),
+                    day_off: true,
+                    reason: "conference".into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(on_that_day(&week(&h).await), 0);
+    assert_eq!(schedule_changes(&h).await.len(), 9);
+
+    // Removing a template takes its weekday's slots at once.
+    let schedule = h
+        .client()
+        .get_schedule(with(
+            pb::GetScheduleRequest {
+                doctor_id: doctor.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cached = week(&h).await;
+    let template = &schedule.templates[0];
+    h.client()
+        .remove_schedule_template(with(
+            pb::RemoveScheduleTemplateRequest {
+                request_id: "rm-1".into(),
+                template_id: template.template_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    assert!(week(&h).await.len() < cached.len());
+    assert_eq!(schedule_changes(&h).await.len(), 10);
+
+    // Archiving the doctor: no free slots any more, and announced.
+    h.client()
+        .upsert_doctor(with(
+            pb::UpsertDoctorRequest {
+                request_id: "archive-1".into(),
+                doctor: Some(pb::Doctor {
+                    archived: true,
+                    ..d.clone()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let archived = h
+        .client()
+        .list_free_slots(with(
+            pb::ListFreeSlotsRequest {
+                doctor_id: doctor.clone(),
+                from: Some(ts(chrono::Utc::now() + chrono::Duration::days(2))),
+                to: Some(ts(chrono::Utc::now() + chrono::Duration::days(7))),
+            },
+            &patient,
+        ))
+        .await;
+    assert_eq!(fields(archived), ["doctor_id"]);
+    let announced = schedule_changes(&h).await;
+    assert_eq!(announced.len(), 11);
+    assert!(
+        announced
+            .iter()
+            .all(|(key, d)| key == &doctor && d == &doctor)
+    );
+}
+
+backend_test!(a_long_waitlist_is_read_a_page_at_a_time, long_waitlist);
+async fn long_waitlist(db: TestDb) {
+    use sea_orm::TransactionTrait;
+    use svc_scheduling::store::waitlist::{self, EntryRecord, EntryStatus};
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let today = chrono::Utc::now().date_naive();
+    let txn = h.db.begin().await.unwrap();
+    for _ in 0..501 {
+        let entry = EntryRecord {
+            entry_id: uuid::Uuid::now_v7().to_string(),
+            doctor_id: doctor.clone(),
+            patient_id: uuid::Uuid::new_v4().to_string(),
+            from_date: today,
+            to_date: today + chrono::Duration::days(30),
+            status: EntryStatus::Waiting,
+            offered_appointment_id: String::new(),
+            created_at: chrono::Utc::now(),
+        };
+        assert!(waitlist::insert(&txn, &entry).await.unwrap());
+    }
+    txn.commit().await.unwrap();
+
+    // Over gRPC the list is no longer cut silently: the answer says more follow.
+    let first = h
+        .client()
+        .list_waitlist(with(
+            pb::ListWaitlistRequest {
+                doctor_id: doctor.clone(),
+            },
+            &h.token("admin"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.entries.len(), 500);
+    assert!(!first.next_page_token.is_empty());
+
+    // Page by page, every entry once, in the order they joined.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = waitlist::list(&h.db, Some(&doctor), None, after.as_deref(), 201)
+            .await
+            .unwrap();
+        let more = page.len() > 200;
+        seen.extend(page.into_iter().take(200).map(|e| e.entry_id));
+        if !more {
+            break;
+        }
+        after = seen.last().cloned();
+    }
+    assert_eq!(seen.len(), 501);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
 }

@@ -1,4 +1,5 @@
-//! The tonic trait, delegating each RPC to its handler.
+//! The tonic trait, delegating each RPC to its adapter; the one place a [`SchedulingError`]
+//! becomes a `tonic::Status`.
 
 use medmesh_proto::scheduling::v1::{self as pb, scheduling_service_server::SchedulingService};
 use tonic::{Request, Response, Status};
@@ -12,7 +13,10 @@ macro_rules! delegate {
             $(
                 #[tracing::instrument(skip_all)]
                 async fn $rpc(&self, request: Request<pb::$request>) -> Result<Response<pb::$response>, Status> {
-                    SchedulingApi::$rpc(self, request).await.map(Response::new)
+                    SchedulingApi::$rpc(self, request)
+                        .await
+                        .map(Response::new)
+                        .map_err(Status::from)
                 }
             )*
         }

@@ -1,150 +1,79 @@
 //! Joining, leaving and reading waitlists.
 
 use medmesh_proto::scheduling::v1 as pb;
-use tonic::{Request, Status};
+use tonic::Request;
 
-use super::{SchedulingApi, allowed, check, field, internal, retrying};
+use super::{Answer, SchedulingApi, key};
 use crate::{
-    clock, convert,
-    domain::{Operation, Reach},
+    app::WaitlistJoin,
+    convert,
+    domain::Operation,
     input::{self, Violations},
-    store::waitlist::{self, EntryRecord, EntryStatus},
 };
+
+/// The longest stretch of days one waitlist entry may cover.
+const MAX_WAIT_DAYS: i64 = 92;
+
+/// How many entries one `ListWaitlist` answers until its request carries `page_size` and
+/// `page_token` (the proto field is additive, but the gateway builds the request with a struct
+/// literal and is being restructured, so the request fields wait for it). A longer list is no
+/// longer cut silently: the answer carries `next_page_token`.
+const WAITLIST_PAGE: u64 = 500;
 
 impl SchedulingApi {
     pub(crate) async fn join_waitlist(
         &self,
         request: Request<pb::JoinWaitlistRequest>,
-    ) -> Result<pb::WaitlistEntry, Status> {
-        let caller = self.caller(&request).await?;
-        let reach = allowed(Operation::Book, &caller)?;
+    ) -> Answer<pb::WaitlistEntry> {
+        let caller = self.caller_for(&request, Operation::Book).await?;
         let body = request.get_ref();
-        let key = Self::key(&caller, "JoinWaitlist", &body.request_id, body)?;
+        let key = key(&caller, "JoinWaitlist", &body.request_id, body)?;
         let mut v = Violations::default();
         let from_date = v.take(input::date("from_date", body.from_date.as_ref()));
         let to_date = v.take(input::date("to_date", body.to_date.as_ref()));
-        if v.0.is_empty() && to_date < from_date {
+        if v.is_empty() && to_date < from_date {
             v.push("to_date", "must not be before from_date");
         }
-        if v.0.is_empty() && (to_date - from_date).num_days() > 92 {
+        if v.is_empty() && (to_date - from_date).num_days() > MAX_WAIT_DAYS {
             v.push("to_date", "must be at most 92 days after from_date");
         }
         v.finish()?;
-        let patient_id = Self::patient_for(&caller, reach, &body.patient_id)?;
-        let practice = self
-            .practice_within_reach(&caller, reach, &patient_id, "doctor_id", &body.doctor_id)
-            .await?;
-        let today = clock::now().with_timezone(&practice.tz).date_naive();
-        if to_date < today {
-            return Err(field("to_date", "is in the past"));
-        }
-        if let Some(first) = self.replay(&key).await? {
-            return Ok(first);
-        }
-        let entry = EntryRecord {
-            entry_id: uuid::Uuid::now_v7().to_string(),
-            doctor_id: practice.doctor.doctor_id.clone(),
-            patient_id,
+        let join = WaitlistJoin {
+            patient_id: input::optional_id("patient_id", &body.patient_id)?,
+            doctor_id: input::id("doctor_id", &body.doctor_id)?,
             from_date,
             to_date,
-            status: EntryStatus::Waiting,
-            offered_appointment_id: String::new(),
-            created_at: clock::now(),
         };
-        retrying(|| async {
-            let txn = self.begin().await?;
-            if !waitlist::insert(&txn, &entry).await? {
-                return Err(Status::already_exists(
-                    "the patient is already on this doctor's waitlist",
-                )
-                .into());
-            }
-            self.finish(txn, &key, convert::entry(&entry)).await
-        })
-        .await
+        self.app.join_waitlist(&caller, &key, join).await
     }
 
     pub(crate) async fn leave_waitlist(
         &self,
         request: Request<pb::LeaveWaitlistRequest>,
-    ) -> Result<pb::WaitlistEntry, Status> {
-        let caller = self.caller(&request).await?;
-        let reach = allowed(Operation::Book, &caller)?;
+    ) -> Answer<pb::WaitlistEntry> {
+        let caller = self.caller_for(&request, Operation::Book).await?;
         let body = request.get_ref();
-        let key = Self::key(&caller, "LeaveWaitlist", &body.request_id, body)?;
-        let entry_id =
-            input::id("entry_id", &body.entry_id).map_err(|v| check(vec![v]).unwrap_err())?;
-        if let Some(first) = self.replay(&key).await? {
-            return Ok(first);
-        }
-        let not_found = || Status::not_found("no such waitlist entry");
-        let entry = waitlist::get(&self.db, &entry_id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(not_found)?;
-        let clinic = crate::store::directory::get_doctor(&self.db, &entry.doctor_id)
-            .await
-            .map_err(internal)?
-            .map(|d| d.clinic_id)
-            .unwrap_or_default();
-        if !caller.reaches(reach, &entry.patient_id, &entry.doctor_id, &clinic) {
-            return Err(not_found());
-        }
-        if entry.status != EntryStatus::Waiting {
-            return Err(Status::failed_precondition(
-                "only a waiting entry can be left; cancel an offered hold instead",
-            ));
-        }
-        retrying(|| async {
-            let txn = self.begin().await?;
-            // Only a waiting entry is left: one offered a slot meanwhile keeps its offer.
-            if !waitlist::leave(&txn, &entry.entry_id).await? {
-                return Err(Status::failed_precondition(
-                    "only a waiting entry can be left; cancel an offered hold instead",
-                )
-                .into());
-            }
-            let left = EntryRecord {
-                status: EntryStatus::Left,
-                ..entry.clone()
-            };
-            self.finish(txn, &key, convert::entry(&left)).await
-        })
-        .await
+        let key = key(&caller, "LeaveWaitlist", &body.request_id, body)?;
+        let entry_id = input::id("entry_id", &body.entry_id)?;
+        self.app.leave_waitlist(&caller, &key, &entry_id).await
     }
 
     pub(crate) async fn list_waitlist(
         &self,
         request: Request<pb::ListWaitlistRequest>,
-    ) -> Result<pb::ListWaitlistResponse, Status> {
-        let caller = self.caller(&request).await?;
-        let reach = allowed(Operation::ReadAppointments, &caller)?;
-        let doctor_id = input::optional_id("doctor_id", &request.get_ref().doctor_id)
-            .map_err(|v| check(vec![v]).unwrap_err())?;
-        let entries = match (reach, doctor_id) {
-            (Reach::Own, _) | (_, None) => {
-                let me = caller
-                    .user_id
-                    .clone()
-                    .ok_or_else(|| field("doctor_id", "is required"))?;
-                waitlist::list(&self.db, None, Some(&me)).await
-            }
-            (_, Some(doctor_id)) => {
-                let practice = self.practice("doctor_id", &doctor_id).await?;
-                if !caller.reaches(
-                    reach,
-                    "",
-                    &practice.doctor.doctor_id,
-                    &practice.clinic.clinic_id,
-                ) {
-                    return Err(field("doctor_id", "no such doctor"));
-                }
-                waitlist::list(&self.db, Some(&doctor_id), None).await
-            }
-        }
-        .map_err(internal)?;
+    ) -> Answer<pb::ListWaitlistResponse> {
+        let caller = self
+            .caller_for(&request, Operation::ReadAppointments)
+            .await?;
+        let body = request.get_ref();
+        let doctor_id = input::optional_id("doctor_id", &body.doctor_id)?;
+        let (entries, next_page_token) = self
+            .app
+            .list_waitlist(&caller, doctor_id, WAITLIST_PAGE, None)
+            .await?;
         Ok(pb::ListWaitlistResponse {
             entries: entries.iter().map(convert::entry).collect(),
+            next_page_token,
         })
     }
 }

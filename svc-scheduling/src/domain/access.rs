@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use svc_kit::auth::{ClientRole, Role};
+
 /// The caller as scheduling sees them: their MedMesh user id (a person) and the clinics they
 /// work at, next to the roles of their token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,14 +13,42 @@ pub struct Caller {
     pub subject: String,
     /// `None` for clients acting with client credentials (partners, services).
     pub user_id: Option<String>,
-    pub roles: BTreeSet<String>,
+    /// The platform roles the token carries.
+    pub roles: BTreeSet<Role>,
+    /// The client roles the token carries (partners, MedMesh's own services).
+    pub clients: BTreeSet<ClientRole>,
     /// Clinics the caller is affiliated with (doctors, nurses).
     pub clinics: BTreeSet<String>,
 }
 
+/// Who a rule names: a person's role or a client's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Person(Role),
+    Client(ClientRole),
+}
+
+const ADMIN: Holder = Holder::Person(Role::Admin);
+const DOCTOR: Holder = Holder::Person(Role::Doctor);
+const NURSE: Holder = Holder::Person(Role::Nurse);
+const PHARMACIST: Holder = Holder::Person(Role::Pharmacist);
+const PATIENT: Holder = Holder::Person(Role::Patient);
+const PARTNER: Holder = Holder::Client(ClientRole::Partner);
+const SERVICE: Holder = Holder::Client(ClientRole::Service);
+
+/// The roles that act for a clinic.
+const CLINIC_STAFF: [Role; 3] = [Role::Admin, Role::Doctor, Role::Nurse];
+
 impl Caller {
-    fn has(&self, role: &str) -> bool {
-        self.roles.contains(role)
+    fn holds(&self, holder: Holder) -> bool {
+        match holder {
+            Holder::Person(role) => self.roles.contains(&role),
+            Holder::Client(role) => self.clients.contains(&role),
+        }
+    }
+
+    pub fn holds_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
     }
 
     pub fn is(&self, user_id: &str) -> bool {
@@ -40,6 +70,27 @@ impl Caller {
             }
             Reach::Own => self.is(patient_id) || self.is(doctor_id),
         }
+    }
+
+    /// Whether the caller acts for the clinic on an appointment of `patient_id`: they hold a
+    /// clinic staff role and are not that appointment's patient. A staff member who is the
+    /// patient is, on that appointment, a patient.
+    pub fn acts_as_staff_for(&self, patient_id: &str) -> bool {
+        CLINIC_STAFF.iter().any(|r| self.holds_role(*r)) && !self.is(patient_id)
+    }
+
+    /// Whether the caller may move an appointment of `patient_id` with `doctor_id` at
+    /// `clinic_id` through its visit (confirm, check in, complete, no-show), given their reach
+    /// for [`Operation::ChangeStatus`]: only as staff, over that doctor's calendar or clinic,
+    /// never on their own appointment as its patient.
+    pub fn may_change_status(
+        &self,
+        reach: Reach,
+        patient_id: &str,
+        doctor_id: &str,
+        clinic_id: &str,
+    ) -> bool {
+        self.acts_as_staff_for(patient_id) && self.reaches(reach, "", doctor_id, clinic_id)
     }
 }
 
@@ -75,46 +126,46 @@ pub enum Operation {
 /// The widest reach `caller` has for `operation`, or `None`: not allowed.
 pub fn reach(operation: Operation, caller: &Caller) -> Option<Reach> {
     use Operation::*;
-    let table: &[(&str, Reach)] = match operation {
-        ManageDirectory => &[("admin", Reach::Any)],
+    let table: &[(Holder, Reach)] = match operation {
+        ManageDirectory => &[(ADMIN, Reach::Any)],
         ReadDirectory => &[
-            ("admin", Reach::Any),
-            ("doctor", Reach::Any),
-            ("nurse", Reach::Any),
-            ("pharmacist", Reach::Any),
-            ("patient", Reach::Any),
-            ("partner", Reach::Any),
-            ("service", Reach::Any),
+            (ADMIN, Reach::Any),
+            (DOCTOR, Reach::Any),
+            (NURSE, Reach::Any),
+            (PHARMACIST, Reach::Any),
+            (PATIENT, Reach::Any),
+            (PARTNER, Reach::Any),
+            (SERVICE, Reach::Any),
         ],
-        ManageSchedule => &[("admin", Reach::Any), ("doctor", Reach::Own)],
+        ManageSchedule => &[(ADMIN, Reach::Any), (DOCTOR, Reach::Own)],
         ReadSchedule => &[
-            ("admin", Reach::Any),
-            ("nurse", Reach::Clinic),
-            ("doctor", Reach::Clinic),
+            (ADMIN, Reach::Any),
+            (NURSE, Reach::Clinic),
+            (DOCTOR, Reach::Clinic),
         ],
         Book => &[
-            ("admin", Reach::Any),
-            ("nurse", Reach::Clinic),
-            ("doctor", Reach::Clinic),
-            ("patient", Reach::Own),
+            (ADMIN, Reach::Any),
+            (NURSE, Reach::Clinic),
+            (DOCTOR, Reach::Clinic),
+            (PATIENT, Reach::Own),
         ],
-        Override => &[("admin", Reach::Any), ("doctor", Reach::Own)],
+        Override => &[(ADMIN, Reach::Any), (DOCTOR, Reach::Own)],
         ChangeStatus => &[
-            ("admin", Reach::Any),
-            ("nurse", Reach::Clinic),
-            ("doctor", Reach::Clinic),
+            (ADMIN, Reach::Any),
+            (NURSE, Reach::Clinic),
+            (DOCTOR, Reach::Clinic),
         ],
         ReadAppointments => &[
-            ("admin", Reach::Any),
-            ("service", Reach::Any),
-            ("nurse", Reach::Clinic),
-            ("doctor", Reach::Clinic),
-            ("patient", Reach::Own),
+            (ADMIN, Reach::Any),
+            (SERVICE, Reach::Any),
+            (NURSE, Reach::Clinic),
+            (DOCTOR, Reach::Clinic),
+            (PATIENT, Reach::Own),
         ],
     };
     table
         .iter()
-        .filter(|(role, _)| caller.has(role))
+        .filter(|(holder, _)| caller.holds(*holder))
         .map(|(_, reach)| *reach)
         // Own and Clinic need a person to be "own"; a client has none.
         .filter(|reach| *reach == Reach::Any || caller.user_id.is_some())
@@ -129,7 +180,15 @@ mod tests {
         Caller {
             subject: "s".into(),
             user_id: user.map(str::to_string),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            clients: roles
+                .iter()
+                .filter_map(|r| match *r {
+                    "partner" => Some(ClientRole::Partner),
+                    "service" => Some(ClientRole::Service),
+                    _ => None,
+                })
+                .collect(),
             clinics: ["c1".to_string()].into(),
         }
     }
@@ -174,5 +233,22 @@ mod tests {
         assert!(!nurse.reaches(Reach::Clinic, "p", "d", "c2"));
         assert!(!nurse.reaches(Reach::Own, "p", "d", "c1"));
         assert!(nurse.reaches(Reach::Own, "n", "d", "c2"));
+    }
+
+    #[test]
+    fn staff_on_their_own_appointment_are_patients() {
+        let nurse = caller(&["nurse", "patient"], Some("n"));
+        // Their own appointment, at their own clinic and at another: a patient's, not staff's.
+        assert!(!nurse.may_change_status(Reach::Clinic, "n", "d", "c1"));
+        assert!(!nurse.may_change_status(Reach::Clinic, "n", "d", "c2"));
+        assert!(!nurse.acts_as_staff_for("n"));
+        // Someone else's at their clinic: staff; at another clinic: out of reach.
+        assert!(nurse.may_change_status(Reach::Clinic, "p", "d", "c1"));
+        assert!(!nurse.may_change_status(Reach::Clinic, "p", "d", "c2"));
+        let admin = caller(&["admin", "patient"], Some("a"));
+        assert!(!admin.may_change_status(Reach::Any, "a", "d", "c2"));
+        assert!(admin.may_change_status(Reach::Any, "p", "d", "c2"));
+        let doctor = caller(&["doctor"], Some("d"));
+        assert!(doctor.may_change_status(Reach::Clinic, "p", "d", "c9"));
     }
 }

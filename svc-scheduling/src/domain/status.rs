@@ -43,6 +43,14 @@ impl Status {
         Status::Completed,
     ];
 
+    /// The steps of the visit itself, which staff move an appointment through.
+    pub const VISIT: [Status; 4] = [
+        Status::Confirmed,
+        Status::CheckedIn,
+        Status::Completed,
+        Status::NoShow,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Held => "held",

@@ -8,27 +8,7 @@ use svc_kit::db::stmt;
 use super::{Failure, classify, get_opt_ts, get_ts, opt_ts, ts};
 use crate::domain::{Status, calendar::Busy, status::occupying_sql};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppointmentRecord {
-    pub appointment_id: String,
-    pub doctor_id: String,
-    pub patient_id: String,
-    pub clinic_id: String,
-    pub cabinet_id: String,
-    pub time_zone: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub status: Status,
-    pub hold_expires_at: Option<DateTime<Utc>>,
-    pub reason: String,
-    pub cancellation_reason: String,
-    pub override_reason: String,
-    pub waitlist_entry_id: String,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
+pub use crate::domain::appointment::Appointment as AppointmentRecord;
 
 fn appointment(row: &QueryResult) -> Result<AppointmentRecord, DbErr> {
     let status: String = row.try_get("", "status")?;

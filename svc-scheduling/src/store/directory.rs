@@ -706,3 +706,20 @@ pub async fn get_practice<C: ConnectionTrait>(
     };
     Ok(Some((doctor, clinic)))
 }
+
+/// The listed (not archived) doctors of a clinic.
+pub async fn doctors_at_clinic<C: ConnectionTrait>(
+    conn: &C,
+    clinic_id: &str,
+) -> Result<Vec<DoctorRecord>, DbErr> {
+    let rows = conn
+        .query_all_raw(stmt(
+            conn.get_database_backend(),
+            &format!(
+                "{DOCTOR_SELECT} WHERE d.clinic_id = $1 AND d.archived = $2 ORDER BY d.doctor_id"
+            ),
+            [clinic_id.into(), false.into()],
+        ))
+        .await?;
+    rows.iter().map(doctor).collect()
+}

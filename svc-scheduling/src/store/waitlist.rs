@@ -153,18 +153,27 @@ pub async fn waiting_for<C: ConnectionTrait>(
     rows.iter().map(entry).collect()
 }
 
-/// A patient's entries, or a doctor's list.
+/// A page of a patient's entries, or of a doctor's list, in the order they joined: at most
+/// `limit` after the entry `after`.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     doctor_id: Option<&str>,
     patient_id: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
 ) -> Result<Vec<EntryRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
             "SELECT * FROM waitlist WHERE ($1 = '' OR doctor_id = $1) AND ($2 = '' OR patient_id = $2)
-             ORDER BY entry_id LIMIT 500",
-            [doctor_id.unwrap_or("").into(), patient_id.unwrap_or("").into()],
+               AND entry_id > $3
+             ORDER BY entry_id LIMIT $4",
+            [
+                doctor_id.unwrap_or("").into(),
+                patient_id.unwrap_or("").into(),
+                after.unwrap_or("").into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         ))
         .await?;
     rows.iter().map(entry).collect()
