@@ -54,7 +54,10 @@ pub enum StartError {
 }
 
 /// The sections of the configuration that parts own (beside svc-kit's own keys).
-pub const PART_SECTIONS: [&str; 2] = [GatewayConfig::SECTION, "scheduling"];
+pub const PART_SECTIONS: [&str; 2] = [
+    GatewayConfig::SECTION,
+    svc_scheduling::SchedulingConfig::SECTION,
+];
 
 /// The parts' own settings, read and checked before anything starts.
 #[derive(Debug, Default)]
@@ -105,6 +108,19 @@ async fn start_service(
     }
 }
 
+/// What starting service `name` would find wrong in the settings, before any port is bound.
+pub fn check_service(settings: &Settings, name: ServiceName) -> Result<(), ConfigError> {
+    match name {
+        ServiceName::Accounts => runtime::check::<svc_accounts::Accounts>(settings).map(|_| ()),
+        ServiceName::Scheduling => {
+            runtime::check::<svc_scheduling::Scheduling>(settings).map(|_| ())
+        }
+        ServiceName::Pharmacy => runtime::check::<svc_pharmacy::Pharmacy>(settings).map(|_| ()),
+        ServiceName::Records => runtime::check::<svc_records::Records>(settings).map(|_| ()),
+        ServiceName::Notify => runtime::check::<svc_notify::Notify>(settings).map(|_| ()),
+    }
+}
+
 /// Applies the migrations of `name` and returns how many were new.
 pub async fn migrate(settings: &Settings, name: ServiceName) -> Result<(), KitError> {
     let migrations = match name {
@@ -132,7 +148,7 @@ impl Platform {
         let mut configs = PartConfigs::default();
         for component in components {
             match component {
-                Component::Service(name) => settings.validate_service(*name)?,
+                Component::Service(name) => check_service(settings, *name)?,
                 Component::Gateway => configs.gateway = Some(settings.section()?),
             }
         }

@@ -89,7 +89,7 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
         }
         Command::Serve { component } => match Component::parse(component) {
             Some(Component::Service(name)) => {
-                if let Err(error) = settings.validate_service(name) {
+                if let Err(error) = medmesh::check_service(&settings, name) {
                     return config_failure(error);
                 }
                 vec![Component::Service(name)]
@@ -152,7 +152,7 @@ async fn migrate(settings: &Settings, service: &str) -> ExitCode {
         },
     };
     for name in names {
-        if let Err(error) = settings.validate_service(name) {
+        if let Err(error) = medmesh::check_service(settings, name) {
             return config_failure(error);
         }
         if let Err(error) = medmesh::migrate(settings, name).await {

@@ -16,7 +16,13 @@ mod input;
 pub mod store;
 
 use medmesh_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
-use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+use svc_kit::{
+    MeshService, ServiceContext, ServiceName,
+    config::{ConfigError, NoSection},
+    db::Migration,
+    grpc::GrpcServer,
+    runtime::KitError,
+};
 
 /// The confidential client svc-accounts acts as towards the identity provider.
 pub const CLIENT_ID: &str = "svc-accounts";
@@ -28,21 +34,21 @@ pub struct Accounts;
 impl MeshService for Accounts {
     const NAME: ServiceName = ServiceName::Accounts;
     const MIGRATIONS: &'static [Migration] = store::MIGRATIONS;
+    const CLIENT_ID: Option<&'static str> = Some(CLIENT_ID);
+    type Config = NoSection;
 
-    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        // Settings were validated before start: in production the secret is configured; in dev
-        // it is the dev issuer's.
-        let secret = context
-            .settings
-            .client_secret(
-                context.settings.services.accounts.client_secret.as_ref(),
-                "services.accounts.client_secret",
-            )
-            .expect("validated before start");
+    fn register(
+        context: &ServiceContext,
+        _config: &NoSection,
+        server: GrpcServer,
+    ) -> Result<GrpcServer, KitError> {
+        // In production the secret is configured (checked before start); in dev it is the dev
+        // issuer's.
+        let secret = context.client_secret()?;
         let identity =
             identity::IdentityAdmin::for_issuer(context.auth.issuer(), CLIENT_ID, &secret)
-                .expect("the issuer URL was validated before start");
-        server.add_service(
+                .map_err(|reason| ConfigError::new(format!("`auth.issuer`: {reason}")))?;
+        Ok(server.add_service(
             context.require_auth(AccountsServiceServer::new(api::AccountsApi {
                 app: app::AccountsApp {
                     db: context.db.clone(),
@@ -50,6 +56,6 @@ impl MeshService for Accounts {
                     identity,
                 },
             })),
-        )
+        ))
     }
 }

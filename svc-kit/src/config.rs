@@ -104,48 +104,6 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub events: EventSettings,
     pub services: ServicesSettings,
-    pub scheduling: SchedulingSettings,
-}
-
-/// How scheduling treats holds, waitlist offers and its free-slot cache.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchedulingSettings {
-    pub hold_minutes: u32,
-    pub waitlist_offer_minutes: u32,
-    pub sweep_interval_ms: u64,
-    pub slots_cache_ttl_ms: u64,
-    pub max_slot_range_days: u32,
-    pub idempotency_retention_hours: u32,
-    pub documents: DocumentSettings,
-}
-
-/// Where generated documents (appointment confirmations) are kept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentSettings {
-    pub backend: DocumentBackend,
-    /// The directory for `filesystem`; defaults to `<data_dir>/documents`.
-    pub directory: Option<PathBuf>,
-    pub s3: S3Settings,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DocumentBackend {
-    Filesystem,
-    S3,
-}
-
-/// An S3-compatible bucket (AWS S3, MinIO, Ceph), addressed path-style.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Settings {
-    pub endpoint: Option<String>,
-    pub bucket: Option<String>,
-    pub region: String,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -362,6 +320,19 @@ pub trait SectionConfig:
     fn validate(&self, settings: &Settings) -> Result<(), ConfigError>;
 }
 
+/// The settings of a part that has no section of its own.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct NoSection {}
+
+impl SectionConfig for NoSection {
+    const SECTION: &'static str = "";
+    const DEFAULTS: &'static str = "";
+
+    fn validate(&self, _settings: &Settings) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
 impl From<figment::Error> for ConfigError {
     fn from(err: figment::Error) -> Self {
         // figment reports every problem; the first is the one to fix first, and one line is
@@ -431,6 +402,11 @@ impl Settings {
     /// The section `C` owns, layered like the rest (its defaults under the file and the
     /// environment) and validated.
     pub fn section<C: SectionConfig>(&self) -> Result<C, ConfigError> {
+        if C::SECTION.is_empty() {
+            let section: C = Figment::new().extract()?;
+            section.validate(self)?;
+            return Ok(section);
+        }
         let section: C = Figment::from(Toml::string(C::DEFAULTS))
             .merge(self.layers.clone())
             .focus(C::SECTION)
@@ -559,66 +535,15 @@ impl Settings {
                 "is required in production mode",
             ));
         }
-        if service == ServiceName::Scheduling {
-            let s = &self.scheduling;
-            let checks = [
-                (
-                    "scheduling.hold_minutes",
-                    (1..=120).contains(&s.hold_minutes),
-                ),
-                (
-                    "scheduling.waitlist_offer_minutes",
-                    (1..=1440).contains(&s.waitlist_offer_minutes),
-                ),
-                ("scheduling.sweep_interval_ms", s.sweep_interval_ms >= 10),
-                (
-                    "scheduling.max_slot_range_days",
-                    (1..=366).contains(&s.max_slot_range_days),
-                ),
-                (
-                    "scheduling.idempotency_retention_hours",
-                    s.idempotency_retention_hours >= 1,
-                ),
-            ];
-            if let Some((key, _)) = checks.iter().find(|(_, ok)| !ok) {
-                return Err(ConfigError::key(
-                    key,
-                    "is out of range (see docs/configuration.md)",
-                ));
-            }
-            if s.documents.backend == DocumentBackend::S3 {
-                let s3 = &s.documents.s3;
-                let missing = [
-                    ("scheduling.documents.s3.endpoint", s3.endpoint.is_none()),
-                    ("scheduling.documents.s3.bucket", s3.bucket.is_none()),
-                    (
-                        "scheduling.documents.s3.access_key_id",
-                        s3.access_key_id.is_none(),
-                    ),
-                    (
-                        "scheduling.documents.s3.secret_access_key",
-                        s3.secret_access_key.is_none(),
-                    ),
-                ];
-                if let Some((key, _)) = missing.iter().find(|(_, missing)| *missing) {
-                    return Err(ConfigError::key(
-                        key,
-                        "is required when scheduling.documents.backend = \"s3\"",
-                    ));
-                }
-            }
-            self.client_secret(
-                settings.client_secret.as_ref(),
-                "services.scheduling.client_secret",
-            )?;
-        }
-        if service == ServiceName::Accounts {
-            self.client_secret(
-                settings.client_secret.as_ref(),
-                "services.accounts.client_secret",
-            )?;
-        }
         Ok(())
+    }
+
+    /// The secret of `service`'s confidential client (`services.<name>.client_secret`).
+    pub fn service_client_secret(&self, service: ServiceName) -> Result<SecretString, ConfigError> {
+        self.client_secret(
+            self.services.get(service).client_secret.as_ref(),
+            &format!("services.{service}.client_secret"),
+        )
     }
 
     /// A confidential client's secret: as configured, or in dev mode the dev issuer's.
@@ -712,39 +637,5 @@ mod tests {
         let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("events.backend", "kafka"));
         let err = Settings::from_figment(figment).unwrap_err().to_string();
         assert!(err.contains("`events.kafka.brokers`"), "{err}");
-    }
-
-    #[test]
-    fn scheduling_checks_its_own_keys() {
-        let production = || {
-            Figment::from(Toml::string(DEFAULTS_TOML))
-                .merge(("mode", "production"))
-                .merge(("auth.issuer", "https://sso.example.org/realms/medmesh"))
-                .merge(("cache.backend", "redis"))
-                .merge(("cache.redis.url", "redis://127.0.0.1:6379"))
-                .merge(("events.backend", "kafka"))
-                .merge(("events.kafka.brokers", "127.0.0.1:9092"))
-                .merge((
-                    "services.scheduling.database_url",
-                    "postgres://db/scheduling",
-                ))
-        };
-        let check = |figment: Figment| {
-            Settings::from_figment(figment)
-                .unwrap()
-                .validate_service(ServiceName::Scheduling)
-                .map_err(|e| e.to_string())
-        };
-        let err = check(production()).unwrap_err();
-        assert!(err.contains("`services.scheduling.client_secret`"), "{err}");
-        let with_secret = || production().merge(("services.scheduling.client_secret", "s"));
-        assert!(check(with_secret()).is_ok());
-        let s3 = with_secret()
-            .merge(("scheduling.documents.backend", "s3"))
-            .merge(("scheduling.documents.s3.endpoint", "https://s3.example.org"));
-        let err = check(s3).unwrap_err();
-        assert!(err.contains("`scheduling.documents.s3.bucket`"), "{err}");
-        let err = check(with_secret().merge(("scheduling.hold_minutes", 0))).unwrap_err();
-        assert!(err.contains("`scheduling.hold_minutes`"), "{err}");
     }
 }

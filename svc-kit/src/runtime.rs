@@ -12,7 +12,7 @@ use crate::{
     admin::Readiness,
     auth::{Authenticator, RequireAuth},
     cache::{Cache, CacheError},
-    config::{ConfigError, EventBackend, ServiceName, Settings},
+    config::{ConfigError, EventBackend, SectionConfig, ServiceName, Settings},
     db::{self, DbError, Migration},
     events::{EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, topic_for},
     grpc::{GrpcServer, GrpcServerError},
@@ -37,15 +37,36 @@ pub trait MeshService: Send + Sync + 'static {
     const NAME: ServiceName;
     /// The service's own schema, applied at start-up after svc-kit's tables.
     const MIGRATIONS: &'static [Migration];
-    /// Adds the service's tonic services to `server`.
-    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer;
+    /// The confidential client the service acts as on the platform's behalf, if any; its
+    /// secret (`services.<name>.client_secret`) is then required in production.
+    const CLIENT_ID: Option<&'static str> = None;
+    /// The service's own section of the configuration ([`NoSection`](crate::config::NoSection) when it has none).
+    type Config: SectionConfig;
+    /// Adds the service's tonic services to `server`. What it builds from settings was checked
+    /// by [`check`] before any port was bound; what can still fail is an error, not a panic.
+    fn register(
+        context: &ServiceContext,
+        config: &Self::Config,
+        server: GrpcServer,
+    ) -> Result<GrpcServer, KitError>;
     /// Starts the service's background workers (they stop when `shutdown` is cancelled).
     fn spawn_workers(
         _context: &ServiceContext,
+        _config: &Self::Config,
         _shutdown: CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         Vec::new()
     }
+}
+
+/// Everything [`start`] checks of `S` before it binds a port: its database and listen
+/// settings, its client secret if it has a client, and its own section.
+pub fn check<S: MeshService>(settings: &Settings) -> Result<S::Config, ConfigError> {
+    settings.validate_service(S::NAME)?;
+    if S::CLIENT_ID.is_some() {
+        settings.service_client_secret(S::NAME)?;
+    }
+    settings.section::<S::Config>()
 }
 
 /// Where a process publishes its events and its consumers read them.
@@ -101,6 +122,11 @@ pub struct ServiceContext {
 }
 
 impl ServiceContext {
+    /// The secret of the service's confidential client (checked before start).
+    pub fn client_secret(&self) -> Result<secrecy::SecretString, ConfigError> {
+        self.settings.service_client_secret(self.service)
+    }
+
     /// `service`, reachable only with a valid bearer token.
     pub fn require_auth<S>(&self, service: S) -> RequireAuth<S> {
         RequireAuth::new(service, self.auth.clone())
@@ -147,7 +173,7 @@ pub async fn start<S: MeshService>(
     shutdown: CancellationToken,
 ) -> Result<StartedService, KitError> {
     let name = S::NAME;
-    settings.validate_service(name)?;
+    let config = check::<S>(&settings)?;
     let db = open_database(&settings, name, S::MIGRATIONS).await?;
     let cache = Cache::from_settings(&settings.cache, name.as_str())?;
     let outbox = Outbox::new(
@@ -176,7 +202,7 @@ pub async fn start<S: MeshService>(
         bus: bus.clone(),
     };
     let server = GrpcServer::bind(settings.services.get(name).listen_addr()).await?;
-    let server = S::register(&context, server);
+    let server = S::register(&context, &config, server)?;
     let grpc_addr = server.local_addr();
     let relay = Relay::new(
         db,
@@ -216,7 +242,7 @@ pub async fn start<S: MeshService>(
             }
         })
     };
-    let mut tasks = S::spawn_workers(&context, shutdown.clone());
+    let mut tasks = S::spawn_workers(&context, &config, shutdown.clone());
     let relay_task = tokio::spawn(relay.run(shutdown));
     tracing::info!(service = %name, %grpc_addr, "service started");
     Ok(StartedService {

@@ -5,7 +5,10 @@
 //! metrics, the database and the outbox already run.
 
 use medmesh_proto::notify::v1::notify_service_server::{NotifyService, NotifyServiceServer};
-use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+use svc_kit::{
+    MeshService, ServiceContext, ServiceName, config::NoSection, db::Migration, grpc::GrpcServer,
+    runtime::KitError,
+};
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -15,10 +18,18 @@ impl MeshService for Notify {
     const NAME: ServiceName = ServiceName::Notify;
     const MIGRATIONS: &'static [Migration] = &[];
 
-    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(context.require_auth(NotifyServiceServer::new(NotifyApi {
-            _context: context.clone(),
-        })))
+    type Config = NoSection;
+
+    fn register(
+        context: &ServiceContext,
+        _config: &NoSection,
+        server: GrpcServer,
+    ) -> Result<GrpcServer, KitError> {
+        Ok(
+            server.add_service(context.require_auth(NotifyServiceServer::new(NotifyApi {
+                _context: context.clone(),
+            }))),
+        )
     }
 }
 

@@ -7,7 +7,10 @@
 use medmesh_proto::pharmacy::v1::pharmacy_service_server::{
     PharmacyService, PharmacyServiceServer,
 };
-use svc_kit::{MeshService, ServiceContext, ServiceName, db::Migration, grpc::GrpcServer};
+use svc_kit::{
+    MeshService, ServiceContext, ServiceName, config::NoSection, db::Migration, grpc::GrpcServer,
+    runtime::KitError,
+};
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -17,12 +20,18 @@ impl MeshService for Pharmacy {
     const NAME: ServiceName = ServiceName::Pharmacy;
     const MIGRATIONS: &'static [Migration] = &[];
 
-    fn register(context: &ServiceContext, server: GrpcServer) -> GrpcServer {
-        server.add_service(
+    type Config = NoSection;
+
+    fn register(
+        context: &ServiceContext,
+        _config: &NoSection,
+        server: GrpcServer,
+    ) -> Result<GrpcServer, KitError> {
+        Ok(server.add_service(
             context.require_auth(PharmacyServiceServer::new(PharmacyApi {
                 _context: context.clone(),
             })),
-        )
+        ))
     }
 }
 
