@@ -112,7 +112,7 @@ pub type Change<'a, T, E> = BoxFuture<'a, Result<T, E>>;
 /// ```
 pub async fn write<'a, M, E>(
     db: &DatabaseConnection,
-    key: &'a IdempotencyKey,
+    key: &IdempotencyKey,
     change: impl FnMut(Txn) -> Change<'a, M, E>,
 ) -> Result<M, E>
 where
@@ -128,7 +128,7 @@ where
 /// [`or_replay`].
 pub async fn recorded<'a, M, E>(
     db: &DatabaseConnection,
-    key: &'a IdempotencyKey,
+    key: &IdempotencyKey,
     mut change: impl FnMut(Txn) -> Change<'a, M, E>,
 ) -> Result<M, E>
 where
@@ -151,7 +151,7 @@ where
 /// of the first one.
 pub async fn write_with<'a, M, X, E>(
     db: &DatabaseConnection,
-    key: &'a IdempotencyKey,
+    key: &IdempotencyKey,
     mut change: impl FnMut(Txn) -> Change<'a, (M, X), E>,
 ) -> Result<(M, Option<X>), E>
 where

@@ -97,7 +97,7 @@ impl App {
     /// again on contention; a failure answered by the first answer when there is one.
     async fn write<'a, M: Message + Default + Send + 'a>(
         &self,
-        key: &'a IdempotencyKey,
+        key: &IdempotencyKey,
         change: impl FnMut(Txn) -> Change<'a, M, SchedulingError>,
     ) -> Result<M, SchedulingError> {
         write::write(&self.db, key, change).await
@@ -107,7 +107,7 @@ impl App {
     /// its checks and the write together in `or_replay`.
     async fn recorded<'a, M: Message + Default + Send + 'a>(
         &self,
-        key: &'a IdempotencyKey,
+        key: &IdempotencyKey,
         change: impl FnMut(Txn) -> Change<'a, M, SchedulingError>,
     ) -> Result<M, SchedulingError> {
         write::recorded(&self.db, key, change).await
@@ -117,7 +117,7 @@ impl App {
     /// (`None` on a replay).
     async fn write_with<'a, M: Message + Default + Send + 'a, X: Send + 'a>(
         &self,
-        key: &'a IdempotencyKey,
+        key: &IdempotencyKey,
         change: impl FnMut(Txn) -> Change<'a, (M, X), SchedulingError>,
     ) -> Result<(M, Option<X>), SchedulingError> {
         write::write_with(&self.db, key, change).await
