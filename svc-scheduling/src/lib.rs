@@ -8,8 +8,9 @@
 //! thin gRPC adapters; [`sweeper`] the background work (expiring holds). Every layer answers
 //! with the service's one error, `SchedulingError`.
 //!
-//! `api` → `app` → (`domain`, `store`, `offers`, `events`, `slots`); `sweeper` → (`offers`,
-//! `store`); nothing below `api` knows tonic beyond the error's one `From`.
+//! `api` → `app` → (`domain`, `store`, `offers`, `events`, `slots`, `convert`); `sweeper` →
+//! (`app::Rules`, `offers`, `store`, `slots`); `store` → `domain`. Only `api` (and the error's
+//! one `From` into a `tonic::Status`) knows tonic.
 
 mod api;
 mod app;

@@ -6,12 +6,11 @@ use tonic::Request;
 
 use super::{Answer, SchedulingApi, key};
 use crate::{
-    app::Booking,
+    app::{AppointmentFilter, Booking},
     convert, documents,
     domain::{Operation, Status},
     error::SchedulingError,
     input::{self, Violations},
-    store::appointments::AppointmentFilter,
 };
 
 impl SchedulingApi {

@@ -5,11 +5,10 @@ use tonic::Request;
 
 use super::{Answer, SchedulingApi, key, token};
 use crate::{
-    app::{CabinetInput, ClinicInput, DoctorInput},
+    app::{CabinetInput, ClinicInput, DoctorFilter, DoctorInput, SpecializationRecord},
     convert,
     domain::Operation,
     input::{self, Violations},
-    store::directory::{DoctorFilter, SpecializationRecord},
 };
 
 /// The clinic fields every write validates.

@@ -32,6 +32,11 @@ pub(crate) use self::{
     schedule::{ExceptionInput, FreeSlotsQuery, TemplateInput},
     waitlist::WaitlistJoin,
 };
+/// Inputs the use cases share with the store: a listing's filter, a specialization as given.
+pub(crate) use crate::store::{
+    appointments::AppointmentFilter,
+    directory::{DoctorFilter, SpecializationRecord},
+};
 use crate::{
     documents::DocumentStore,
     domain::{Caller, Operation, Reach, access},
