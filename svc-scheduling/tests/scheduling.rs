@@ -1068,6 +1068,7 @@ async fn cross_user(db: TestDb) {
         .list_waitlist(with(
             pb::ListWaitlistRequest {
                 doctor_id: doctor.clone(),
+                ..Default::default()
             },
             &stranger,
         ))
@@ -2016,35 +2017,47 @@ async fn long_waitlist(db: TestDb) {
     }
     txn.commit().await.unwrap();
 
-    // Over gRPC the list is no longer cut silently: the answer says more follow.
-    let first = h
+    // Over gRPC, page by page (the default page, then the largest): every entry once, in the
+    // order they joined, and the last page says no more follow.
+    let admin = h.token("admin");
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = h
+            .client()
+            .list_waitlist(with(
+                pb::ListWaitlistRequest {
+                    doctor_id: doctor.clone(),
+                    page_size: if pages.is_empty() { 0 } else { 200 },
+                    page_token: page_token.clone(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(page.entries.len());
+        seen.extend(page.entries.into_iter().map(|e| e.entry_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(pages, vec![50, 200, 200, 51]);
+    // A token no listing gave is refused by name.
+    let bad = h
         .client()
         .list_waitlist(with(
             pb::ListWaitlistRequest {
                 doctor_id: doctor.clone(),
+                page_token: "not-a-token".to_string(),
+                ..Default::default()
             },
-            &h.token("admin"),
+            &admin,
         ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(first.entries.len(), 500);
-    assert!(!first.next_page_token.is_empty());
-
-    // Page by page, every entry once, in the order they joined.
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = waitlist::list(&h.db, Some(&doctor), None, after.as_deref(), 201)
-            .await
-            .unwrap();
-        let more = page.len() > 200;
-        seen.extend(page.into_iter().take(200).map(|e| e.entry_id));
-        if !more {
-            break;
-        }
-        after = seen.last().cloned();
-    }
+        .await;
+    assert_eq!(fields(bad), vec!["page_token"]);
     assert_eq!(seen.len(), 501);
     let mut sorted = seen.clone();
     sorted.sort();

@@ -21,5 +21,5 @@ pub use subscription::SchedulingSubscription;
 pub use types::{
     Appointment, AppointmentPage, AppointmentStatus, Cabinet, CabinetPage, Clinic, ClinicPage,
     Doctor, DoctorPage, Document, FreeSlots, Schedule, ScheduleException, ScheduleTemplate, Slot,
-    Specialization, SpecializationPage, WaitlistEntry, WaitlistStatus,
+    Specialization, SpecializationPage, WaitlistEntry, WaitlistPage, WaitlistStatus,
 };

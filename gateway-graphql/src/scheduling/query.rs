@@ -10,7 +10,7 @@ use super::{
     types::{
         Appointment, AppointmentPage, AppointmentStatus, Cabinet, CabinetPage, Clinic, ClinicPage,
         Doctor, DoctorPage, Document, FreeSlots, Schedule, ScheduleException, ScheduleTemplate,
-        Specialization, SpecializationPage, WaitlistEntry,
+        Specialization, SpecializationPage, WaitlistEntry, WaitlistPage,
     },
 };
 use crate::{
@@ -286,23 +286,31 @@ impl SchedulingQuery {
         })
     }
 
-    /// Your waitlist entries, or (staff) one doctor's list.
+    /// Your waitlist entries, or (staff) one doctor's list, in the order the patients joined,
+    /// a page at a time.
     async fn waitlist(
         &self,
         ctx: &Context<'_>,
         doctor_id: Option<ID>,
-    ) -> Result<Vec<WaitlistEntry>> {
+        #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
+        page_token: Option<String>,
+    ) -> Result<WaitlistPage> {
         let request = as_caller(
             ctx,
             pb::ListWaitlistRequest {
                 doctor_id: doctor_id.map(|i| i.0).unwrap_or_default(),
+                page_size: page_size.unwrap_or(0),
+                page_token: page_token.unwrap_or_default(),
             },
         )?;
-        let list = client(ctx)
+        let page = client(ctx)
             .list_waitlist(request)
             .await
             .map_err(upstream)?
             .into_inner();
-        Ok(list.entries.into_iter().map(WaitlistEntry::from).collect())
+        Ok(WaitlistPage {
+            entries: page.entries.into_iter().map(WaitlistEntry::from).collect(),
+            next_page_token: non_empty(page.next_page_token),
+        })
     }
 }

@@ -130,6 +130,12 @@ pub struct DoctorPage {
     pub next_page_token: Option<String>,
 }
 
+#[derive(SimpleObject, Debug, Clone)]
+pub struct WaitlistPage {
+    pub entries: Vec<WaitlistEntry>,
+    pub next_page_token: Option<String>,
+}
+
 /// Every `weekday` (1 = Monday) the doctor sees patients from `start` to `end` ("HH:MM" in the
 /// clinic's zone), one visit every `visitMinutes`.
 #[derive(SimpleObject, Debug, Clone)]

@@ -1,6 +1,7 @@
 //! Joining, leaving and reading waitlists.
 
 use medmesh_proto::scheduling::v1 as pb;
+use svc_kit::paging::{bad_page_token, decode_token, page_size};
 use tonic::Request;
 
 use super::{Answer, SchedulingApi, key};
@@ -13,12 +14,6 @@ use crate::{
 
 /// The longest stretch of days one waitlist entry may cover.
 const MAX_WAIT_DAYS: i64 = 92;
-
-/// How many entries one `ListWaitlist` answers until its request carries `page_size` and
-/// `page_token` (the proto field is additive, but the gateway builds the request with a struct
-/// literal and is being restructured, so the request fields wait for it). A longer list is no
-/// longer cut silently: the answer carries `next_page_token`.
-const WAITLIST_PAGE: u64 = 500;
 
 impl SchedulingApi {
     pub(crate) async fn join_waitlist(
@@ -67,9 +62,14 @@ impl SchedulingApi {
             .await?;
         let body = request.get_ref();
         let doctor_id = input::optional_id("doctor_id", &body.doctor_id)?;
+        let limit = page_size(body.page_size)?;
+        let after = decode_token(&body.page_token)?;
+        if let Some(after) = &after {
+            input::id("page_token", after).map_err(|_| bad_page_token())?;
+        }
         let (entries, next_page_token) = self
             .app
-            .list_waitlist(&caller, doctor_id, WAITLIST_PAGE, None)
+            .list_waitlist(&caller, doctor_id, limit, after)
             .await?;
         Ok(pb::ListWaitlistResponse {
             entries: entries.iter().map(convert::entry).collect(),
