@@ -1398,6 +1398,45 @@ async fn confirmation_names(db: TestDb) {
         text.contains("Олена Коваленко (Cardiology)"),
         "the doctor in {text}"
     );
+
+    // The doctor is found by name however it is typed, and listed as written.
+    let romanian_doctor = h.token_named("ioana", "Ioana", "Bălănescu-Țurcan", &["doctor"]);
+    let ioana = h.doctor(&romanian_doctor, &clinic, &spec).await;
+    let find = |query: &'static str| {
+        let mut client = h.client();
+        let token = h.token("patient");
+        async move {
+            client
+                .list_doctors(with(
+                    pb::ListDoctorsRequest {
+                        name_query: query.to_string(),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .doctors
+                .into_iter()
+                .map(|d| (d.doctor_id, d.display_name))
+                .collect::<Vec<_>>()
+        }
+    };
+    for query in ["коваленко", "ОЛЕНА", "Олена Коваленко"] {
+        assert_eq!(
+            find(query).await,
+            vec![(doctor.clone(), "Олена Коваленко".to_string())],
+            "{query}"
+        );
+    }
+    for query in ["balanescu", "ţurcan", "BĂLĂNESCU-ȚURCAN", "Ioana Balanescu"] {
+        assert_eq!(
+            find(query).await,
+            vec![(ioana.clone(), "Ioana Bălănescu-Țurcan".to_string())],
+            "{query}"
+        );
+    }
 }
 
 backend_test!(every_rpc_refuses_the_roles_it_does_not_name, role_matrix);

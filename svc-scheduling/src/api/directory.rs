@@ -289,7 +289,7 @@ impl SchedulingApi {
             clinic_id: v.take(input::optional_id("clinic_id", &body.clinic_id)),
             name_query: {
                 let q = v.take(input::text("name_query", &body.name_query, 100, false));
-                (!q.is_empty()).then(|| q.to_lowercase())
+                (!q.is_empty()).then(|| svc_kit::text::search_key(&q))
             },
         };
         v.finish()?;

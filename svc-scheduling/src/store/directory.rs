@@ -377,7 +377,7 @@ pub async fn upsert_doctor<C: ConnectionTrait>(conn: &C, d: &DoctorRecord) -> Re
         [
             d.doctor_id.clone().into(),
             d.display_name.clone().into(),
-            d.display_name.to_lowercase().into(),
+            svc_kit::text::search_key(&d.display_name).into(),
             d.specialization_id.clone().into(),
             d.clinic_id.clone().into(),
             d.cabinet_id.clone().into(),

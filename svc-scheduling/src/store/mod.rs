@@ -13,40 +13,8 @@ use sea_orm::{DbBackend, DbErr, QueryResult, Value};
 
 pub use migrations::MIGRATIONS;
 pub use svc_kit::write::{DbFailure as Failure, begin_write, classify, now};
-
-/// A timestamp as the backend stores it: `timestamptz` on PostgreSQL; on SQLite fixed-width
-/// RFC 3339 text in UTC, so that comparing the text compares the instants.
-pub(crate) fn ts(backend: DbBackend, at: DateTime<Utc>) -> Value {
-    match backend {
-        DbBackend::Postgres => at.into(),
-        _ => at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().into(),
-    }
-}
-
-pub(crate) fn opt_ts(backend: DbBackend, at: Option<DateTime<Utc>>) -> Value {
-    match (backend, at) {
-        (_, Some(at)) => ts(backend, at),
-        (DbBackend::Postgres, None) => Value::ChronoDateTimeUtc(None),
-        (_, None) => Value::String(None),
-    }
-}
-
-pub(crate) fn get_ts(row: &QueryResult, column: &str) -> Result<DateTime<Utc>, DbErr> {
-    get_opt_ts(row, column)?.ok_or_else(|| DbErr::Type(format!("{column} is NULL")))
-}
-
-pub(crate) fn get_opt_ts(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-    if let Ok(value) = row.try_get::<Option<DateTime<Utc>>>("", column) {
-        return Ok(value);
-    }
-    let text: Option<String> = row.try_get("", column)?;
-    text.map(|t| {
-        DateTime::parse_from_rfc3339(&t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| DbErr::Type(format!("{column}: {e}")))
-    })
-    .transpose()
-}
+// One timestamp encoding for every service (ADR 0008).
+pub(crate) use svc_kit::db::{get_opt_ts, get_ts, opt_ts, ts};
 
 /// Civil dates are `YYYY-MM-DD` text on both backends.
 pub(crate) fn date_text(date: NaiveDate) -> String {
