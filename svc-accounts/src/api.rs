@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     app::{AccountsApp, NewPatient, ProfileUpdate, UserQuery, allowed},
     convert,
-    domain::{self, Operation},
+    domain::{self, Operation, Role},
     error::AccountsError,
     input::{parse_affiliation, parse_registration},
     store::UserFilter,
@@ -77,7 +77,7 @@ impl AccountsApi {
         let role = match body.role {
             0 => None,
             value => Some(
-                convert::role_from_proto(value)
+                Role::from_proto(value)
                     .ok_or_else(|| FieldViolation::new("role", "is not a known role"))?,
             ),
         };
@@ -111,7 +111,7 @@ impl AccountsApi {
         let body = request.get_ref();
         let mut roles = BTreeSet::new();
         for value in &body.roles {
-            let role = convert::role_from_proto(*value).ok_or_else(|| {
+            let role = Role::from_proto(*value).ok_or_else(|| {
                 FieldViolation::new("roles", format!("{value} is not a known role"))
             })?;
             roles.insert(role);

@@ -15,28 +15,6 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-pub(crate) fn role_to_proto(role: Role) -> pb::Role {
-    match role {
-        Role::Admin => pb::Role::Admin,
-        Role::Doctor => pb::Role::Doctor,
-        Role::Nurse => pb::Role::Nurse,
-        Role::Pharmacist => pb::Role::Pharmacist,
-        Role::Patient => pb::Role::Patient,
-    }
-}
-
-/// The domain role of a wire value; `None` for UNSPECIFIED and values this build doesn't know.
-pub(crate) fn role_from_proto(value: i32) -> Option<Role> {
-    match pb::Role::try_from(value).ok()? {
-        pb::Role::Unspecified => None,
-        pb::Role::Admin => Some(Role::Admin),
-        pb::Role::Doctor => Some(Role::Doctor),
-        pb::Role::Nurse => Some(Role::Nurse),
-        pb::Role::Pharmacist => Some(Role::Pharmacist),
-        pb::Role::Patient => Some(Role::Patient),
-    }
-}
-
 fn affiliation(a: &AffiliationRecord) -> pb::Affiliation {
     let kind = match Role::parse(&a.kind) {
         Some(Role::Doctor) => pb::AffiliationKind::Doctor,
@@ -65,11 +43,7 @@ pub(crate) fn profile(user: &UserRecord) -> pb::Profile {
         family_name: user.family_name.clone(),
         preferred_language: user.preferred_language.clone(),
         time_zone: user.time_zone.clone(),
-        roles: user
-            .roles
-            .iter()
-            .map(|r| role_to_proto(*r) as i32)
-            .collect(),
+        roles: user.roles.iter().map(|r| r.to_proto() as i32).collect(),
         active: user.active,
         created_at: Some(timestamp(user.created_at)),
         updated_at: Some(timestamp(user.updated_at)),
@@ -97,14 +71,10 @@ pub(crate) fn user_event(user: &UserRecord, previous: Option<&UserRecord>) -> pb
     pb::UserEvent {
         user_id: user.user_id.clone(),
         subject: user.subject.clone(),
-        roles: user
-            .roles
-            .iter()
-            .map(|r| role_to_proto(*r) as i32)
-            .collect(),
+        roles: user.roles.iter().map(|r| r.to_proto() as i32).collect(),
         active: user.active,
         previous_roles: previous
-            .map(|p| p.roles.iter().map(|r| role_to_proto(*r) as i32).collect())
+            .map(|p| p.roles.iter().map(|r| r.to_proto() as i32).collect())
             .unwrap_or_default(),
     }
 }

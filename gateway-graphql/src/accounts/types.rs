@@ -6,7 +6,9 @@ use medmesh_proto::accounts::v1 as pb;
 
 use crate::convert::{non_empty, time};
 
+/// A platform role: the GraphQL face of `svc_kit::auth::Role`, converted both ways.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "svc_kit::auth::Role")]
 pub enum Role {
     Admin,
     Doctor,
@@ -17,24 +19,11 @@ pub enum Role {
 
 impl Role {
     pub(super) fn to_proto(self) -> pb::Role {
-        match self {
-            Role::Admin => pb::Role::Admin,
-            Role::Doctor => pb::Role::Doctor,
-            Role::Nurse => pb::Role::Nurse,
-            Role::Pharmacist => pb::Role::Pharmacist,
-            Role::Patient => pb::Role::Patient,
-        }
+        svc_kit::auth::Role::from(self).to_proto()
     }
 
     fn from_proto(value: i32) -> Option<Role> {
-        match pb::Role::try_from(value).ok()? {
-            pb::Role::Admin => Some(Role::Admin),
-            pb::Role::Doctor => Some(Role::Doctor),
-            pb::Role::Nurse => Some(Role::Nurse),
-            pb::Role::Pharmacist => Some(Role::Pharmacist),
-            pb::Role::Patient => Some(Role::Patient),
-            pb::Role::Unspecified => None,
-        }
+        svc_kit::auth::Role::from_proto(value).map(Role::from)
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::{collections::BTreeSet, fmt};
 
+use medmesh_proto::accounts::v1 as pb;
+
 /// A platform role a person can hold (a Keycloak realm role, `realm_access.roles`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -43,6 +45,29 @@ impl Role {
     /// The platform roles among a token's realm roles (Keycloak adds its own, which are ignored).
     pub fn from_token(roles: &BTreeSet<String>) -> BTreeSet<Role> {
         roles.iter().filter_map(|r| Role::parse(r)).collect()
+    }
+
+    /// The role as `medmesh.accounts.v1.Role` carries it.
+    pub fn to_proto(self) -> pb::Role {
+        match self {
+            Role::Admin => pb::Role::Admin,
+            Role::Doctor => pb::Role::Doctor,
+            Role::Nurse => pb::Role::Nurse,
+            Role::Pharmacist => pb::Role::Pharmacist,
+            Role::Patient => pb::Role::Patient,
+        }
+    }
+
+    /// The role a wire value names; `None` for UNSPECIFIED and values this build doesn't know.
+    pub fn from_proto(value: i32) -> Option<Role> {
+        match pb::Role::try_from(value).ok()? {
+            pb::Role::Unspecified => None,
+            pb::Role::Admin => Some(Role::Admin),
+            pb::Role::Doctor => Some(Role::Doctor),
+            pb::Role::Nurse => Some(Role::Nurse),
+            pb::Role::Pharmacist => Some(Role::Pharmacist),
+            pb::Role::Patient => Some(Role::Patient),
+        }
     }
 }
 
@@ -91,5 +116,10 @@ mod tests {
             .map(String::from)
             .into();
         assert_eq!(Role::from_token(&token), [Role::Doctor].into());
+        for role in Role::ALL {
+            assert_eq!(Role::from_proto(role.to_proto() as i32), Some(role));
+        }
+        assert_eq!(Role::from_proto(0), None);
+        assert_eq!(Role::from_proto(99), None);
     }
 }

@@ -8,8 +8,8 @@ pub mod directory;
 mod migrations;
 pub mod waitlist;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{DbBackend, DbErr, QueryResult, Value};
+use chrono::NaiveDate;
+use sea_orm::{DbErr, QueryResult};
 
 pub use migrations::MIGRATIONS;
 pub use svc_kit::write::{DbFailure as Failure, begin_write, classify, now};
