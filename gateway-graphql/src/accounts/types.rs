@@ -6,7 +6,7 @@ use medmesh_proto::accounts::v1 as pb;
 
 use crate::convert::{non_empty, time};
 
-/// A platform role: the GraphQL face of `svc_kit::auth::Role`, converted both ways.
+// The GraphQL face of `svc_kit::auth::Role`, converted both ways.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "svc_kit::auth::Role")]
 pub enum Role {
