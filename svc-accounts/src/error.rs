@@ -1,9 +1,6 @@
 //! svc-accounts' one error type, and the one place it becomes a `tonic::Status`.
 
-use sea_orm::DbErr;
-use svc_kit::{
-    ApiError, error::FieldViolation, idempotency::IdempotencyError, write::WriteFailure,
-};
+use svc_kit::{ApiError, write::WriteFailure};
 use tonic::Status;
 
 use crate::{domain::Role, identity::IdentityError};
@@ -34,32 +31,10 @@ pub enum AccountsError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error(transparent)]
-    Kit(#[from] ApiError),
+    Kit(ApiError),
 }
 
-impl From<DbErr> for AccountsError {
-    fn from(error: DbErr) -> Self {
-        AccountsError::Kit(error.into())
-    }
-}
-
-impl From<IdempotencyError> for AccountsError {
-    fn from(error: IdempotencyError) -> Self {
-        AccountsError::Kit(error.into())
-    }
-}
-
-impl From<FieldViolation> for AccountsError {
-    fn from(violation: FieldViolation) -> Self {
-        AccountsError::Kit(violation.into())
-    }
-}
-
-impl From<Vec<FieldViolation>> for AccountsError {
-    fn from(violations: Vec<FieldViolation>) -> Self {
-        AccountsError::Kit(violations.into())
-    }
-}
+svc_kit::kit_errors!(AccountsError);
 
 impl WriteFailure for AccountsError {
     fn is_contention(&self) -> bool {

@@ -116,6 +116,43 @@ impl From<ApiError> for Status {
     }
 }
 
+/// The `From` conversions every service error needs from the kit's errors, through its
+/// `Kit(ApiError)` variant: `kit_errors!(AccountsError);`.
+#[macro_export]
+macro_rules! kit_errors {
+    ($error:ident) => {
+        impl From<$crate::ApiError> for $error {
+            fn from(error: $crate::ApiError) -> Self {
+                $error::Kit(error)
+            }
+        }
+
+        impl From<$crate::sea_orm::DbErr> for $error {
+            fn from(error: $crate::sea_orm::DbErr) -> Self {
+                $error::Kit(error.into())
+            }
+        }
+
+        impl From<$crate::idempotency::IdempotencyError> for $error {
+            fn from(error: $crate::idempotency::IdempotencyError) -> Self {
+                $error::Kit(error.into())
+            }
+        }
+
+        impl From<$crate::error::FieldViolation> for $error {
+            fn from(violation: $crate::error::FieldViolation) -> Self {
+                $error::Kit(violation.into())
+            }
+        }
+
+        impl From<Vec<$crate::error::FieldViolation>> for $error {
+            fn from(violations: Vec<$crate::error::FieldViolation>) -> Self {
+                $error::Kit(violations.into())
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::Code;

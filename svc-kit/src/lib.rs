@@ -25,8 +25,11 @@ pub mod text;
 pub mod write;
 
 pub use api_error::ApiError;
+// For `kit_errors!`, so services name one sea-orm.
 pub use config::{ServiceName, Settings};
 pub use runtime::{EventBus, MeshService, ServiceContext, StartedService};
+#[doc(hidden)]
+pub use sea_orm;
 
 /// The tables svc-kit itself keeps in every service database (component `svc-kit`).
 pub const KIT_MIGRATIONS: &[db::Migration] = &[events::MIGRATION, idempotency::MIGRATION];

@@ -2,10 +2,7 @@
 //! answers ([`ApiError`]). Use cases return it, the write helper retries on its contention, and
 //! the API turns it into a `tonic::Status` in one exhaustive match.
 
-use sea_orm::DbErr;
-use svc_kit::{
-    ApiError, error::FieldViolation, idempotency::IdempotencyError, write::WriteFailure,
-};
+use svc_kit::{ApiError, write::WriteFailure};
 use tonic::Status;
 
 use crate::{
@@ -44,7 +41,7 @@ pub enum SchedulingError {
     #[error("the document store is unavailable")]
     Documents(#[from] StoreError),
     #[error(transparent)]
-    Kit(#[from] ApiError),
+    Kit(ApiError),
 }
 
 impl SchedulingError {
@@ -63,33 +60,11 @@ impl SchedulingError {
     }
 }
 
+svc_kit::kit_errors!(SchedulingError);
+
 impl WriteFailure for SchedulingError {
     fn is_contention(&self) -> bool {
         matches!(self, SchedulingError::Kit(ApiError::Contention))
-    }
-}
-
-impl From<DbErr> for SchedulingError {
-    fn from(error: DbErr) -> Self {
-        SchedulingError::Kit(error.into())
-    }
-}
-
-impl From<IdempotencyError> for SchedulingError {
-    fn from(error: IdempotencyError) -> Self {
-        SchedulingError::Kit(error.into())
-    }
-}
-
-impl From<FieldViolation> for SchedulingError {
-    fn from(violation: FieldViolation) -> Self {
-        SchedulingError::Kit(violation.into())
-    }
-}
-
-impl From<Vec<FieldViolation>> for SchedulingError {
-    fn from(violations: Vec<FieldViolation>) -> Self {
-        SchedulingError::Kit(violations.into())
     }
 }
 
