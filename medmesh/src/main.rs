@@ -140,6 +140,9 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
 }
 
 async fn migrate(settings: &Settings, service: &str) -> ExitCode {
+    if let Err(error) = settings.check_sections(&medmesh::PART_SECTIONS) {
+        return config_failure(error);
+    }
     let names: Vec<ServiceName> = match service {
         "all" => ServiceName::ALL.to_vec(),
         other => match ServiceName::parse(other) {

@@ -17,7 +17,7 @@ pub mod store;
 
 use medmesh_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use svc_kit::{
-    MeshService, ServiceContext, ServiceName,
+    MeshService, ServiceContext, ServiceName, Settings,
     config::{ConfigError, NoSection},
     db::Migration,
     grpc::GrpcServer,
@@ -26,6 +26,15 @@ use svc_kit::{
 
 /// The confidential client svc-accounts acts as towards the identity provider.
 pub const CLIENT_ID: &str = "svc-accounts";
+
+/// The client of the identity provider's admin API for `issuer`'s realm.
+fn identity_admin(
+    issuer: &str,
+    secret: &secrecy::SecretString,
+) -> Result<identity::IdentityAdmin, ConfigError> {
+    identity::IdentityAdmin::for_issuer(issuer, CLIENT_ID, secret)
+        .map_err(|reason| ConfigError::new(format!("`auth.issuer`: {reason}")))
+}
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -37,6 +46,16 @@ impl MeshService for Accounts {
     const CLIENT_ID: Option<&'static str> = Some(CLIENT_ID);
     type Config = NoSection;
 
+    fn check(settings: &Settings, _config: &NoSection) -> Result<(), ConfigError> {
+        // The issuer is known here when configured; the dev issuer's is right by construction.
+        match settings.auth.issuer.as_deref().filter(|i| !i.is_empty()) {
+            Some(issuer) => {
+                identity_admin(issuer, &settings.service_client_secret(Self::NAME)?).map(|_| ())
+            }
+            None => Ok(()),
+        }
+    }
+
     fn register(
         context: &ServiceContext,
         _config: &NoSection,
@@ -45,9 +64,7 @@ impl MeshService for Accounts {
         // In production the secret is configured (checked before start); in dev it is the dev
         // issuer's.
         let secret = context.client_secret()?;
-        let identity =
-            identity::IdentityAdmin::for_issuer(context.auth.issuer(), CLIENT_ID, &secret)
-                .map_err(|reason| ConfigError::new(format!("`auth.issuer`: {reason}")))?;
+        let identity = identity_admin(context.auth.issuer(), &secret)?;
         Ok(server.add_service(
             context.require_auth(AccountsServiceServer::new(api::AccountsApi {
                 app: app::AccountsApp {

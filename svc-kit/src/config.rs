@@ -304,6 +304,13 @@ impl ConfigError {
     }
 }
 
+/// An absolute `http://` or `https://` URL with a host.
+fn is_http_url(raw: &str) -> bool {
+    raw.parse::<http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
+    })
+}
+
 /// A part's own settings (a service's, the gateway's): its section of the configuration, read
 /// by the kit's loader from the same layers (its defaults, then the file, then `MEDMESH_*`
 /// variables) and validated before any port is bound. The part owns the type, its defaults
@@ -353,7 +360,15 @@ impl From<figment::Error> for ConfigError {
             }
             _ => String::new(),
         };
-        let message = err.kind.to_string();
+        // A secret set with the wrong type must not be echoed into a log.
+        let secret = ["secret", "url", "password"]
+            .iter()
+            .any(|word| key.to_ascii_lowercase().contains(word));
+        let message = if secret {
+            "has the wrong type or form (its value is not shown)".to_string()
+        } else {
+            err.kind.to_string()
+        };
         if key.is_empty() {
             ConfigError(format!("{message}{origin}"))
         } else {
@@ -454,6 +469,29 @@ impl Settings {
                 "cache.redis.url",
                 "is required when cache.backend = \"redis\"",
             ));
+        }
+        if let Some(url) = &self.cache.redis.url
+            && deadpool_redis::redis::parse_redis_url(url.expose_secret()).is_none()
+        {
+            return Err(ConfigError::key(
+                "cache.redis.url",
+                "is not a redis:// or rediss:// URL",
+            ));
+        }
+        if let Some(issuer) = self.auth.issuer.as_deref().filter(|i| !i.is_empty())
+            && !is_http_url(issuer)
+        {
+            return Err(ConfigError::key("auth.issuer", "is not an http(s) URL"));
+        }
+        for service in ServiceName::ALL {
+            if let Some(endpoint) = &self.services.get(service).endpoint
+                && !is_http_url(endpoint)
+            {
+                return Err(ConfigError::key(
+                    &format!("services.{service}.endpoint"),
+                    "is not an http(s) URL",
+                ));
+            }
         }
         if self.cache.redis.pool_size == 0 {
             return Err(ConfigError::key(
@@ -623,6 +661,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`services.records.database_url`"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_with_the_wrong_type_is_not_echoed() {
+        let figment = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(("services.accounts.client_secret", 123_456_789));
+        let err = Settings::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("`services.accounts.client_secret`"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
+    }
+
+    #[test]
+    fn urls_are_checked_before_anything_starts() {
+        let check = |key: &str, value: &str| {
+            let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge((key, value));
+            Settings::from_figment(figment).map_err(|e| e.to_string())
+        };
+        for (key, bad) in [
+            ("services.accounts.endpoint", "http//accounts"),
+            ("services.scheduling.endpoint", "accounts:50051"),
+            ("auth.issuer", "sso.example.org/realms/medmesh"),
+            ("cache.redis.url", "http://redis:6379"),
+        ] {
+            let err = check(key, bad).unwrap_err();
+            assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+        }
+        assert!(check("services.accounts.endpoint", "http://accounts:50051").is_ok());
+        assert!(check("auth.issuer", "https://sso.example.org/realms/medmesh").is_ok());
     }
 
     #[test]

@@ -49,6 +49,13 @@ pub trait MeshService: Send + Sync + 'static {
         config: &Self::Config,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError>;
+    /// Builds, once and before any port is bound, what `register` builds from settings that
+    /// types alone cannot check (an issuer's shape, a token endpoint), so such a value stops
+    /// the start with the key named instead of failing after ports are bound.
+    fn check(_settings: &Settings, _config: &Self::Config) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
     /// Starts the service's background workers (they stop when `shutdown` is cancelled).
     fn spawn_workers(
         _context: &ServiceContext,
@@ -66,7 +73,9 @@ pub fn check<S: MeshService>(settings: &Settings) -> Result<S::Config, ConfigErr
     if S::CLIENT_ID.is_some() {
         settings.service_client_secret(S::NAME)?;
     }
-    settings.section::<S::Config>()
+    let config = settings.section::<S::Config>()?;
+    S::check(settings, &config)?;
+    Ok(config)
 }
 
 /// Where a process publishes its events and its consumers read them.

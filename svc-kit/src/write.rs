@@ -145,9 +145,12 @@ where
 {
     match outcome {
         Ok(response) => Ok(response),
-        Err(error) => match replay::<M>(db, key).await? {
-            Some(first) => Ok(first),
-            None => Err(error),
+        // The first answer if there is one; a key reused for another request is refused; the
+        // failure itself if there is no answer, or if it cannot be read (a retry finds it).
+        Err(error) => match replay::<M>(db, key).await {
+            Ok(Some(first)) => Ok(first),
+            Err(reused @ ApiError::InvalidArgument(_)) => Err(E::from(reused)),
+            Ok(None) | Err(_) => Err(error),
         },
     }
 }

@@ -36,13 +36,26 @@ pub use app::Rules;
 pub use config::SchedulingConfig;
 use medmesh_proto::scheduling::v1::scheduling_service_server::SchedulingServiceServer;
 use svc_kit::{
-    MeshService, ServiceContext, ServiceName, config::ConfigError, db::Migration, grpc::GrpcServer,
-    runtime::KitError,
+    MeshService, ServiceContext, ServiceName, Settings, config::ConfigError, db::Migration,
+    grpc::GrpcServer, runtime::KitError,
 };
 use tokio_util::sync::CancellationToken;
 
 /// The confidential client svc-scheduling acts as on the platform's behalf.
 pub const CLIENT_ID: &str = "svc-scheduling";
+
+/// svc-accounts as svc-scheduling reads it, with svc-scheduling's own client-credentials
+/// tokens from `issuer` (in production the secret is configured; in dev it is the dev
+/// issuer's).
+fn people(settings: &Settings, issuer: &str) -> Result<people::People, ConfigError> {
+    let secret = settings.service_client_secret(ServiceName::Scheduling)?;
+    let token_url = format!("{issuer}/protocol/openid-connect/token");
+    let tokens = svc_kit::auth::ServiceTokens::new(&token_url, CLIENT_ID, &secret)
+        .map_err(|error| ConfigError::new(format!("`auth.issuer`: {error}")))?;
+    let accounts = settings.services.accounts.endpoint();
+    people::People::new(&accounts, Some(std::sync::Arc::new(tokens)))
+        .map_err(|reason| ConfigError::new(format!("`services.accounts.endpoint`: {reason}")))
+}
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -54,24 +67,20 @@ impl MeshService for Scheduling {
     const CLIENT_ID: Option<&'static str> = Some(CLIENT_ID);
     type Config = SchedulingConfig;
 
+    fn check(settings: &Settings, config: &SchedulingConfig) -> Result<(), ConfigError> {
+        if let Some(issuer) = settings.auth.issuer.as_deref().filter(|i| !i.is_empty()) {
+            people(settings, issuer)?;
+        }
+        config.document_store(settings).map(|_| ())
+    }
+
     fn register(
         context: &ServiceContext,
         config: &SchedulingConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
         let settings = &context.settings;
-        // In production the secret is configured (checked before start); in dev it is the dev
-        // issuer's.
-        let secret = context.client_secret()?;
-        let token_url = format!("{}/protocol/openid-connect/token", context.auth.issuer());
-        let tokens = svc_kit::auth::ServiceTokens::new(&token_url, CLIENT_ID, &secret)
-            .map(std::sync::Arc::new)
-            .map_err(|error| tracing::error!(%error, "scheduling cannot get tokens of its own"))
-            .ok();
-        let accounts = settings.services.accounts.endpoint();
-        let people = people::People::new(&accounts, tokens).map_err(|reason| {
-            ConfigError::new(format!("`services.accounts.endpoint`: {reason}"))
-        })?;
+        let people = people(settings, context.auth.issuer())?;
         Ok(
             server.add_service(context.require_auth(SchedulingServiceServer::new(
                 api::SchedulingApi {

@@ -84,6 +84,9 @@ impl AccountsApp {
         affiliation: Affiliation,
     ) -> Result<pb::Profile, AccountsError> {
         let before = self.target(principal, reach, user_id).await?;
+        if let Some(first) = write::replay(&self.db, key).await? {
+            return Ok(first);
+        }
         let role = affiliation.role();
         if !before.roles.contains(&role) {
             return Err(AccountsError::MissingRole(role));

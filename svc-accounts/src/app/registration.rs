@@ -5,7 +5,11 @@
 
 use medmesh_proto::accounts::v1 as pb;
 use secrecy::SecretString;
-use svc_kit::{auth::Principal, idempotency::IdempotencyKey, write};
+use svc_kit::{
+    auth::Principal,
+    idempotency::IdempotencyKey,
+    write::{self, WriteFailure},
+};
 
 use super::{AccountsApp, Audit, user_event};
 use crate::{
@@ -55,7 +59,10 @@ impl AccountsApp {
                 Some(user) => user,
                 None => {
                     let user = new_patient(subject, registration);
-                    store::insert(txn, &user).await?;
+                    if !store::insert(txn, &user).await? {
+                        // Another attempt wrote it since the read: run again, and find it.
+                        return Err(AccountsError::ChangedMeanwhile);
+                    }
                     Audit {
                         actor: principal,
                         action: "user.registered",
@@ -80,6 +87,10 @@ impl AccountsApp {
                 tracing::info!(user_id = %profile.user_id, "patient registered");
                 Ok(profile)
             }
+            // A busy database is answered "retry with the same request_id", and that retry
+            // adopts this user (its request attribute names the request): keep it. Any other
+            // failure leaves no user behind that would lock the person out of their username.
+            Err(error) if error.is_contention() => Err(error),
             Err(error) => {
                 self.undo_identity(subject).await;
                 Err(error)

@@ -52,7 +52,11 @@ impl MemoryBus {
     /// Subscribes `group` to `topics`, from the group's committed offsets.
     pub fn subscribe(&self, group: &str, topics: &[String]) -> MemorySubscription {
         let positions = {
-            let mut logs = self.inner.topics.lock().unwrap();
+            let mut logs = self
+                .inner
+                .topics
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             topics
                 .iter()
                 .map(|t| {
@@ -94,7 +98,11 @@ impl Publisher for MemoryBus {
     fn publish<'a>(&'a self, batch: &'a [OutgoingEvent]) -> BoxFuture<'a, PublishOutcome> {
         Box::pin(async move {
             {
-                let mut logs = self.inner.topics.lock().unwrap();
+                let mut logs = self
+                    .inner
+                    .topics
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for event in batch {
                     logs.entry(event.topic.clone())
                         .or_default()
@@ -127,7 +135,12 @@ impl MemorySubscription {
         loop {
             self.changes.borrow_and_update();
             {
-                let logs = self.bus.inner.topics.lock().unwrap();
+                let logs = self
+                    .bus
+                    .inner
+                    .topics
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for topic in &self.topics {
                     let position = self.positions[topic];
                     if let Some(message) = logs.get(topic).and_then(|l| l.messages.get(position)) {
@@ -144,7 +157,12 @@ impl MemorySubscription {
 
     /// Commits `offset` of `topic` as handled.
     pub fn commit(&self, topic: &str, offset: usize) {
-        let mut logs = self.bus.inner.topics.lock().unwrap();
+        let mut logs = self
+            .bus
+            .inner
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let log = logs.entry(topic.to_string()).or_default();
         let committed = log.committed.entry(self.group.clone()).or_default();
         *committed = (*committed).max(offset + 1);

@@ -128,10 +128,8 @@ impl App {
                     ..before.clone()
                 };
                 if !dir::update_clinic(txn, &after).await? {
-                    return Err(ApiError::Aborted(
-                        "the clinic changed meanwhile; read it again and retry".to_string(),
-                    )
-                    .into());
+                    // Another change won between reading and writing: run again against it.
+                    return Err(SchedulingError::moved_on());
                 }
                 let mut moved = Vec::new();
                 if after.time_zone != before.time_zone {

@@ -2,35 +2,59 @@
 //! that keeps time from being taken twice.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult, Value};
 use svc_kit::db::stmt;
 
-use super::{Failure, classify, get_opt_ts, get_ts, opt_ts, ts};
+use super::{Failure, classify, get_ts, opt_ts, ts};
 use crate::domain::{Status, calendar::Busy, status::occupying_sql};
 
 pub use crate::domain::appointment::Appointment as AppointmentRecord;
 
+/// An `appointments` row as sea-orm maps it; the status is parsed into the domain's.
+#[derive(Debug, FromQueryResult)]
+struct AppointmentRow {
+    appointment_id: String,
+    doctor_id: String,
+    patient_id: String,
+    clinic_id: String,
+    cabinet_id: String,
+    time_zone: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    status: String,
+    hold_expires_at: Option<DateTime<Utc>>,
+    reason: String,
+    cancellation_reason: String,
+    override_reason: String,
+    waitlist_entry_id: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i64,
+}
+
 fn appointment(row: &QueryResult) -> Result<AppointmentRecord, DbErr> {
-    let status: String = row.try_get("", "status")?;
+    let row = AppointmentRow::from_query_result(row, "")?;
     Ok(AppointmentRecord {
-        appointment_id: row.try_get("", "appointment_id")?,
-        doctor_id: row.try_get("", "doctor_id")?,
-        patient_id: row.try_get("", "patient_id")?,
-        clinic_id: row.try_get("", "clinic_id")?,
-        cabinet_id: row.try_get("", "cabinet_id")?,
-        time_zone: row.try_get("", "time_zone")?,
-        starts_at: get_ts(row, "starts_at")?,
-        ends_at: get_ts(row, "ends_at")?,
-        status: Status::parse(&status).ok_or_else(|| DbErr::Type(format!("status {status}")))?,
-        hold_expires_at: get_opt_ts(row, "hold_expires_at")?,
-        reason: row.try_get("", "reason")?,
-        cancellation_reason: row.try_get("", "cancellation_reason")?,
-        override_reason: row.try_get("", "override_reason")?,
-        waitlist_entry_id: row.try_get("", "waitlist_entry_id")?,
-        created_by: row.try_get("", "created_by")?,
-        created_at: get_ts(row, "created_at")?,
-        updated_at: get_ts(row, "updated_at")?,
-        version: row.try_get("", "version")?,
+        status: Status::parse(&row.status)
+            .ok_or_else(|| DbErr::Type(format!("status {}", row.status)))?,
+        appointment_id: row.appointment_id,
+        doctor_id: row.doctor_id,
+        patient_id: row.patient_id,
+        clinic_id: row.clinic_id,
+        cabinet_id: row.cabinet_id,
+        time_zone: row.time_zone,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        hold_expires_at: row.hold_expires_at,
+        reason: row.reason,
+        cancellation_reason: row.cancellation_reason,
+        override_reason: row.override_reason,
+        waitlist_entry_id: row.waitlist_entry_id,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
     })
 }
 

@@ -1,13 +1,13 @@
 //! Clinics, cabinets, specializations, the doctor directory and their schedules.
 
 use chrono::{DateTime, NaiveTime, Timelike, Utc, Weekday};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryResult, Value};
 use svc_kit::db::stmt;
 
 use super::{date_text, get_bool, get_ts, parse_date, ts};
 use crate::domain::calendar::{Exception, ExceptionKind, Template};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct ClinicRecord {
     pub clinic_id: String,
     pub name: String,
@@ -21,17 +21,7 @@ pub struct ClinicRecord {
 }
 
 fn clinic(row: &QueryResult) -> Result<ClinicRecord, DbErr> {
-    Ok(ClinicRecord {
-        clinic_id: row.try_get("", "clinic_id")?,
-        name: row.try_get("", "name")?,
-        address: row.try_get("", "address")?,
-        time_zone: row.try_get("", "time_zone")?,
-        cancellation_cutoff_minutes: row.try_get("", "cancellation_cutoff_minutes")?,
-        archived: get_bool(row, "archived")?,
-        version: row.try_get("", "version")?,
-        created_at: get_ts(row, "created_at")?,
-        updated_at: get_ts(row, "updated_at")?,
-    })
+    ClinicRecord::from_query_result(row, "")
 }
 
 pub async fn insert_clinic<C: ConnectionTrait>(conn: &C, c: &ClinicRecord) -> Result<(), DbErr> {
@@ -119,7 +109,7 @@ pub async fn list_clinics<C: ConnectionTrait>(
     rows.iter().map(clinic).collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct CabinetRecord {
     pub cabinet_id: String,
     pub clinic_id: String,
@@ -129,13 +119,7 @@ pub struct CabinetRecord {
 }
 
 fn cabinet(row: &QueryResult) -> Result<CabinetRecord, DbErr> {
-    Ok(CabinetRecord {
-        cabinet_id: row.try_get("", "cabinet_id")?,
-        clinic_id: row.try_get("", "clinic_id")?,
-        room: row.try_get("", "room")?,
-        floor: row.try_get("", "floor")?,
-        archived: get_bool(row, "archived")?,
-    })
+    CabinetRecord::from_query_result(row, "")
 }
 
 pub async fn insert_cabinet<C: ConnectionTrait>(conn: &C, c: &CabinetRecord) -> Result<(), DbErr> {
@@ -214,7 +198,7 @@ pub async fn list_cabinets<C: ConnectionTrait>(
     rows.iter().map(cabinet).collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct SpecializationRecord {
     pub specialization_id: String,
     pub name: String,
@@ -287,13 +271,7 @@ pub async fn get_specialization<C: ConnectionTrait>(
         [id.into()],
     ))
     .await?
-    .map(|r| {
-        Ok(SpecializationRecord {
-            specialization_id: r.try_get("", "specialization_id")?,
-            name: r.try_get("", "name")?,
-            archived: get_bool(&r, "archived")?,
-        })
-    })
+    .map(|r| SpecializationRecord::from_query_result(&r, ""))
     .transpose()
 }
 
@@ -318,17 +296,11 @@ pub async fn list_specializations<C: ConnectionTrait>(
         ))
         .await?;
     rows.iter()
-        .map(|r| {
-            Ok(SpecializationRecord {
-                specialization_id: r.try_get("", "specialization_id")?,
-                name: r.try_get("", "name")?,
-                archived: get_bool(r, "archived")?,
-            })
-        })
+        .map(|r| SpecializationRecord::from_query_result(r, ""))
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct DoctorRecord {
     pub doctor_id: String,
     pub display_name: String,
@@ -344,18 +316,7 @@ pub struct DoctorRecord {
 }
 
 fn doctor(row: &QueryResult) -> Result<DoctorRecord, DbErr> {
-    Ok(DoctorRecord {
-        doctor_id: row.try_get("", "doctor_id")?,
-        display_name: row.try_get("", "display_name")?,
-        specialization_id: row.try_get("", "specialization_id")?,
-        specialization_name: row.try_get("", "specialization_name")?,
-        clinic_id: row.try_get("", "clinic_id")?,
-        cabinet_id: row.try_get("", "cabinet_id")?,
-        bio: row.try_get("", "bio")?,
-        years_of_experience: row.try_get("", "years_of_experience")?,
-        default_visit_minutes: row.try_get("", "default_visit_minutes")?,
-        archived: get_bool(row, "archived")?,
-    })
+    DoctorRecord::from_query_result(row, "")
 }
 
 const DOCTOR_SELECT: &str = "SELECT d.*, s.name AS specialization_name FROM doctors d

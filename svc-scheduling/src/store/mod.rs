@@ -14,7 +14,7 @@ use sea_orm::{DbErr, QueryResult};
 pub use migrations::MIGRATIONS;
 pub use svc_kit::write::{DbFailure as Failure, begin_write, classify, now};
 // One timestamp encoding for every service (ADR 0008).
-pub(crate) use svc_kit::db::{get_opt_ts, get_ts, opt_ts, ts};
+pub(crate) use svc_kit::db::{get_ts, opt_ts, ts};
 
 /// Civil dates are `YYYY-MM-DD` text on both backends.
 pub(crate) fn date_text(date: NaiveDate) -> String {

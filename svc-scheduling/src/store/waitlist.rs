@@ -2,10 +2,10 @@
 //! served.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult};
 use svc_kit::db::stmt;
 
-use super::{date_text, get_ts, parse_date, ts};
+use super::{date_text, parse_date, ts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryStatus {
@@ -53,18 +53,31 @@ pub struct EntryRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A `waitlist` row as sea-orm maps it; civil dates and the status are parsed.
+#[derive(Debug, FromQueryResult)]
+struct EntryRow {
+    entry_id: String,
+    doctor_id: String,
+    patient_id: String,
+    from_date: String,
+    to_date: String,
+    status: String,
+    offered_appointment_id: String,
+    created_at: DateTime<Utc>,
+}
+
 fn entry(row: &QueryResult) -> Result<EntryRecord, DbErr> {
-    let status: String = row.try_get("", "status")?;
+    let row = EntryRow::from_query_result(row, "")?;
     Ok(EntryRecord {
-        entry_id: row.try_get("", "entry_id")?,
-        doctor_id: row.try_get("", "doctor_id")?,
-        patient_id: row.try_get("", "patient_id")?,
-        from_date: parse_date(&row.try_get::<String>("", "from_date")?)?,
-        to_date: parse_date(&row.try_get::<String>("", "to_date")?)?,
-        status: EntryStatus::parse(&status)
-            .ok_or_else(|| DbErr::Type(format!("status {status}")))?,
-        offered_appointment_id: row.try_get("", "offered_appointment_id")?,
-        created_at: get_ts(row, "created_at")?,
+        from_date: parse_date(&row.from_date)?,
+        to_date: parse_date(&row.to_date)?,
+        status: EntryStatus::parse(&row.status)
+            .ok_or_else(|| DbErr::Type(format!("status {}", row.status)))?,
+        entry_id: row.entry_id,
+        doctor_id: row.doctor_id,
+        patient_id: row.patient_id,
+        offered_appointment_id: row.offered_appointment_id,
+        created_at: row.created_at,
     })
 }
 
