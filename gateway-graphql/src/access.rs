@@ -5,16 +5,25 @@
 //! request touches no service. Ownership (a patient reading only their own data) is checked by the
 //! services, which see the caller's token too.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::{
-    ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
+    Request, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextValidation,
+    },
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use svc_kit::auth::{Principal, Role};
 
-use crate::errors::ErrorCode;
+use crate::{
+    document::{MAX_EXPANDED_SELECTIONS, Oversize, check_document},
+    errors::ErrorCode,
+};
 
 /// Who may select a root field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,21 +159,27 @@ pub fn decide(access: Option<Access>, principal: Option<&Principal>) -> Result<(
     }
 }
 
-/// The root fields a selection set selects, through fragments.
+/// The root fields a selection set selects, through fragments, each fragment visited once.
 fn root_fields<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
-    out: &mut Vec<&'a str>,
+    visited: &mut HashSet<&'a str>,
+    out: &mut BTreeSet<&'a str>,
 ) {
     for selection in &set.items {
         match &selection.node {
-            Selection::Field(field) => out.push(field.node.name.node.as_str()),
+            Selection::Field(field) => {
+                out.insert(field.node.name.node.as_str());
+            }
             Selection::InlineFragment(fragment) => {
-                root_fields(document, &fragment.node.selection_set.node, out)
+                root_fields(document, &fragment.node.selection_set.node, visited, out)
             }
             Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    root_fields(document, &fragment.node.selection_set.node, out);
+                let name = &spread.node.fragment_name.node;
+                if visited.insert(name.as_str())
+                    && let Some(fragment) = document.fragments.get(name)
+                {
+                    root_fields(document, &fragment.node.selection_set.node, visited, out);
                 }
             }
         }
@@ -190,6 +205,38 @@ struct AccessControlRequest {
 
 #[async_trait::async_trait]
 impl Extension for AccessControlRequest {
+    /// Measures the document before async-graphql's own checks walk it: they walk a fragment
+    /// as often as it is spread, which a small document can make astronomically often. The
+    /// document parsed here is the one the request then runs (it is not parsed twice).
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // A document that does not parse is reported by the parse that follows.
+        if let Ok(document) = request.parsed_query() {
+            match check_document(document) {
+                Ok(()) => {}
+                Err(Oversize::Cycle(name)) => {
+                    return Err(refuse(
+                        ErrorCode::BadUserInput,
+                        format!("fragment {name} spreads itself"),
+                    ));
+                }
+                Err(Oversize::TooLarge) => {
+                    return Err(refuse(
+                        ErrorCode::BadUserInput,
+                        format!(
+                            "the query selects more than {MAX_EXPANDED_SELECTIONS} fields once its fragments are expanded"
+                        ),
+                    ));
+                }
+            }
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -205,8 +252,13 @@ impl Extension for AccessControlRequest {
                 OperationType::Mutation => "Mutation",
                 OperationType::Subscription => "Subscription",
             };
-            let mut fields = Vec::new();
-            root_fields(&document, &operation.node.selection_set.node, &mut fields);
+            let mut fields = BTreeSet::new();
+            root_fields(
+                &document,
+                &operation.node.selection_set.node,
+                &mut HashSet::new(),
+                &mut fields,
+            );
             seen.extend(fields.into_iter().map(|f| (root, f.to_string())));
         }
         *self.root_fields.lock().unwrap_or_else(|e| e.into_inner()) = seen;

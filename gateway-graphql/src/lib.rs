@@ -8,6 +8,7 @@ pub mod clients;
 pub mod config;
 pub mod context;
 mod convert;
+mod document;
 pub mod errors;
 pub mod health;
 pub mod input;

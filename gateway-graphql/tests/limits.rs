@@ -164,3 +164,48 @@ async fn subscriptions_stream_over_websocket() {
     }
     token.cancel();
 }
+
+/// F0 … F(n-1), each spreading the next twice: about 60 bytes a fragment, 2^(n-1) selections
+/// once expanded.
+fn fragment_bomb(n: usize) -> String {
+    let mut query = String::from("query { ...F0 }\n");
+    for i in 0..n - 1 {
+        let next = i + 1;
+        query.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    query.push_str(&format!("fragment F{} on Query {{ version }}\n", n - 1));
+    query
+}
+
+#[tokio::test]
+async fn a_fragment_bomb_is_refused_before_it_is_walked() {
+    let (url, token) = gateway().await;
+    // Anonymous, a kilobyte or two: refused as bad input (the old walk never finished).
+    for n in [20, 28, 40] {
+        let response = post(&url, &fragment_bomb(n)).await;
+        let error = first_error(&response);
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{response}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("once its fragments are expanded"),
+            "{response}"
+        );
+    }
+    // A fragment that spreads itself, even one no operation uses.
+    let response = post(&url, "{ version } fragment Z on Query { version ...Z }").await;
+    assert_eq!(
+        first_error(&response)["extensions"]["code"],
+        "BAD_USER_INPUT",
+        "{response}"
+    );
+    // A bomb small enough to expand is still answered, and the gateway answers after all this.
+    let response = post(&url, &fragment_bomb(6)).await;
+    assert!(response["errors"].is_null(), "{response}");
+    let response = post(&url, "{ __typename }").await;
+    assert_eq!(response["data"]["__typename"], "Query", "{response}");
+    token.cancel();
+}
