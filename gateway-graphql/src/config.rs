@@ -21,6 +21,10 @@ pub struct GatewayConfig {
     pub connect_timeout_ms: u64,
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// The largest request body `POST /graphql` reads; a larger one is refused with 413.
+    pub max_body_bytes: usize,
+    /// The largest websocket message (and frame) a subscription connection accepts.
+    pub max_message_bytes: usize,
     /// The secret of the `medmesh-gateway` client, for calls the gateway makes on the
     /// platform's behalf (patient self-registration). Required in production; dev uses the
     /// dev issuer's.
@@ -51,6 +55,14 @@ impl SectionConfig for GatewayConfig {
                 "gateway.max_complexity",
                 "must be at least 1",
             ));
+        }
+        for (key, value) in [
+            ("gateway.max_body_bytes", self.max_body_bytes),
+            ("gateway.max_message_bytes", self.max_message_bytes),
+        ] {
+            if !(1024..=64 * 1024 * 1024).contains(&value) {
+                return Err(ConfigError::key(key, "must be between 1 KiB and 64 MiB"));
+            }
         }
         if self.upstream_timeout_ms == 0 || self.connect_timeout_ms == 0 {
             return Err(ConfigError::key(

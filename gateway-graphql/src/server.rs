@@ -41,6 +41,25 @@ struct GatewayState {
     schema: MeshSchema,
     auth: Arc<Authenticator>,
     playground: Arc<String>,
+    limits: Limits,
+}
+
+/// How much one request may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest request body; a larger one is refused with 413 before it is read.
+    pub max_body_bytes: usize,
+    /// The largest websocket message or frame.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// The playground's demo sign-in (dev only): where to get tokens, and whom to offer.
@@ -71,8 +90,15 @@ impl GatewayServer {
                 schema,
                 auth,
                 playground: Arc::new(playground(None)),
+                limits: Limits::default(),
             },
         })
+    }
+
+    /// How much one request may send (1 MiB bodies and messages unless set).
+    pub fn with_limits(mut self, limits: Limits) -> GatewayServer {
+        self.state.limits = limits;
+        self
     }
 
     /// Adds a demo-user picker to the playground that signs in at a development issuer.
@@ -102,11 +128,15 @@ impl GatewayServer {
 }
 
 fn router(state: GatewayState) -> Router {
+    let max_body = state.limits.max_body_bytes;
     Router::new()
         .route("/", get(graphiql))
         .route(GRAPHQL_PATH, get(graphiql).post(graphql))
         .route(SUBSCRIPTIONS_PATH, get(subscriptions))
         .with_state(state)
+        // A body over the limit is refused with 413 before it is read (the GraphQL extractor
+        // would otherwise read all of it).
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
 }
 
 async fn graphiql(State(state): State<GatewayState>) -> Html<String> {
@@ -185,8 +215,11 @@ async fn subscriptions(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let max_message = state.limits.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| {
             let auth = state.auth.clone();
             GraphQLWebSocket::new(socket, state.schema, protocol)

@@ -182,7 +182,8 @@ fn fragment_bomb(n: usize) -> String {
 #[tokio::test]
 async fn a_fragment_bomb_is_refused_before_it_is_walked() {
     let (url, token) = gateway().await;
-    // Anonymous, a kilobyte or two: refused as bad input (the old walk never finished).
+    // Anonymous, a kilobyte or two: refused as bad input at once (before, n = 28 meant walking
+    // some 2^27 spreads before any limit applied).
     for n in [20, 28, 40] {
         let response = post(&url, &fragment_bomb(n)).await;
         let error = first_error(&response);
@@ -205,6 +206,46 @@ async fn a_fragment_bomb_is_refused_before_it_is_walked() {
     // A bomb small enough to expand is still answered, and the gateway answers after all this.
     let response = post(&url, &fragment_bomb(6)).await;
     assert!(response["errors"].is_null(), "{response}");
+    let response = post(&url, "{ __typename }").await;
+    assert_eq!(response["data"]["__typename"], "Query", "{response}");
+    token.cancel();
+}
+
+#[tokio::test]
+async fn a_body_or_a_websocket_message_over_the_limit_is_refused() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let (url, token) = gateway().await;
+    // 16 MiB of query: refused with 413 before it is read.
+    let body = json!({ "query": format!("{{ __typename }} #{}", "x".repeat(16 << 20)) });
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    let response = post(&url, "{ __typename }").await;
+    assert_eq!(response["data"]["__typename"], "Query", "{response}");
+
+    // A 16 MiB websocket message: the connection is closed, not read into memory.
+    let ws_url = url.replace("http://", "ws://") + "/ws";
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let huge = json!({ "type": "connection_init", "payload": { "pad": "x".repeat(16 << 20) } });
+    let _ = socket.send(Message::Text(huge.to_string().into())).await;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("the gateway answers");
+    assert!(
+        !matches!(&answer, Some(Ok(Message::Text(text))) if text.contains("connection_ack")),
+        "{answer:?}"
+    );
     let response = post(&url, "{ __typename }").await;
     assert_eq!(response["data"]["__typename"], "Query", "{response}");
     token.cancel();

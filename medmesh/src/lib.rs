@@ -266,6 +266,10 @@ impl Platform {
                     addr,
                     source,
                 })?;
+            let gateway = gateway.with_limits(gateway_graphql::server::Limits {
+                max_body_bytes: gateway_config.max_body_bytes,
+                max_message_bytes: gateway_config.max_message_bytes,
+            });
             let gateway = match &dev_issuer {
                 Some(issuer) => gateway.with_dev_sign_in(&dev_sso::sign_in(issuer)),
                 None => gateway,
