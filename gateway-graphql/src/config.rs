@@ -25,6 +25,9 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// The largest websocket message (and frame) a subscription connection accepts.
     pub max_message_bytes: usize,
+    /// Introspection, field suggestions and the GraphiQL playground. Unset: on in dev mode, off
+    /// in production (where the schema is no map for whoever probes it).
+    pub introspection: Option<bool>,
     /// The secret of the `medmesh-gateway` client, for calls the gateway makes on the
     /// platform's behalf (patient self-registration). Required in production; dev uses the
     /// dev issuer's.
@@ -32,6 +35,12 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
+    /// Whether introspection, suggestions and the playground are on, given the mode.
+    pub fn introspection(&self, settings: &Settings) -> bool {
+        self.introspection
+            .unwrap_or(settings.mode == svc_kit::config::Mode::Dev)
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }

@@ -65,6 +65,10 @@ pub fn build_schema_with_feed(
     if let Some(feed) = feed {
         builder = builder.data(feed);
     }
+    if settings.introspection == Some(false) {
+        // In production the schema is no map for whoever probes it.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
     builder
         .data(clients)
         .extension(AccessControl)

@@ -40,7 +40,8 @@ pub struct GatewayServer {
 struct GatewayState {
     schema: MeshSchema,
     auth: Arc<Authenticator>,
-    playground: Arc<String>,
+    /// The GraphiQL page, or none where introspection is off.
+    playground: Option<Arc<String>>,
     limits: Limits,
 }
 
@@ -89,7 +90,7 @@ impl GatewayServer {
             state: GatewayState {
                 schema,
                 auth,
-                playground: Arc::new(playground(None)),
+                playground: Some(Arc::new(playground(None))),
                 limits: Limits::default(),
             },
         })
@@ -103,7 +104,15 @@ impl GatewayServer {
 
     /// Adds a demo-user picker to the playground that signs in at a development issuer.
     pub fn with_dev_sign_in(mut self, sign_in: &DevSignIn) -> GatewayServer {
-        self.state.playground = Arc::new(playground(Some(sign_in)));
+        if self.state.playground.is_some() {
+            self.state.playground = Some(Arc::new(playground(Some(sign_in))));
+        }
+        self
+    }
+
+    /// No GraphiQL page (production, where introspection is off too): `GET /` is 404.
+    pub fn without_playground(mut self) -> GatewayServer {
+        self.state.playground = None;
         self
     }
 
@@ -139,8 +148,11 @@ fn router(state: GatewayState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
 }
 
-async fn graphiql(State(state): State<GatewayState>) -> Html<String> {
-    Html(state.playground.as_ref().clone())
+async fn graphiql(State(state): State<GatewayState>) -> Response {
+    match &state.playground {
+        Some(page) => Html(page.as_ref().clone()).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// GraphiQL; with `sign_in`, a script that runs before GraphiQL's own adds the demo-user

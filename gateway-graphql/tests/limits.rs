@@ -250,3 +250,41 @@ async fn a_body_or_a_websocket_message_over_the_limit_is_refused() {
     assert_eq!(response["data"]["__typename"], "Query", "{response}");
     token.cancel();
 }
+
+#[tokio::test]
+async fn in_production_the_schema_is_not_introspectable_and_there_is_no_playground() {
+    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
+    let mut config = settings
+        .section::<gateway_graphql::GatewayConfig>()
+        .unwrap();
+    // What medmesh resolves an unset `gateway.introspection` to in production mode.
+    config.introspection = Some(false);
+    let port = svc_kit::testing::free_port();
+    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
+    let clients = gateway_graphql::ServiceClients::new(endpoints, &config).unwrap();
+    let schema = gateway_graphql::build_schema(clients, &config, None);
+    let auth = std::sync::Arc::new(svc_kit::auth::Authenticator::new(
+        settings
+            .auth
+            .settings_for("http://127.0.0.1:1/realms/medmesh".into()),
+    ));
+    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
+        .await
+        .unwrap()
+        .without_playground();
+    let base = format!("http://{}", server.local_addr());
+    let url = format!("{base}/graphql");
+    let token = CancellationToken::new();
+    tokio::spawn(server.serve(token.clone(), std::time::Duration::from_secs(1)));
+
+    let response = post(&url, "{ __schema { types { name } } }").await;
+    assert!(response["data"]["__schema"].is_null(), "{response}");
+    // A misspelt field is refused without suggesting the real one.
+    let response = post(&url, "{ versio }").await;
+    let message = first_error(&response)["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(post(&url, "{ version }").await["errors"], Value::Null);
+    token.cancel();
+}

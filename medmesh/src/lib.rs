@@ -149,7 +149,11 @@ impl Platform {
         for component in components {
             match component {
                 Component::Service(name) => check_service(settings, *name)?,
-                Component::Gateway => configs.gateway = Some(settings.section()?),
+                Component::Gateway => {
+                    let mut config: GatewayConfig = settings.section()?;
+                    config.introspection = Some(config.introspection(settings));
+                    configs.gateway = Some(config);
+                }
             }
         }
         Ok(configs)
@@ -266,10 +270,13 @@ impl Platform {
                     addr,
                     source,
                 })?;
-            let gateway = gateway.with_limits(gateway_graphql::server::Limits {
+            let mut gateway = gateway.with_limits(gateway_graphql::server::Limits {
                 max_body_bytes: gateway_config.max_body_bytes,
                 max_message_bytes: gateway_config.max_message_bytes,
             });
+            if gateway_config.introspection == Some(false) {
+                gateway = gateway.without_playground();
+            }
             let gateway = match &dev_issuer {
                 Some(issuer) => gateway.with_dev_sign_in(&dev_sso::sign_in(issuer)),
                 None => gateway,
