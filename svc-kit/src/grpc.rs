@@ -3,9 +3,11 @@
 //! call, RED metrics per method, and a catch-panic layer that answers `INTERNAL`.
 
 use std::{
+    collections::HashSet,
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
+    sync::LazyLock,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -293,12 +295,51 @@ where
     }
 }
 
+/// The (service, method) labels of a call. Only methods the platform serves get their own;
+/// any other path (a scan, a typo) shares `unknown`, so the path a caller picks, before it is
+/// even authenticated, cannot grow the metric series without bound.
 fn split_path(path: &str) -> (String, String) {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let service = parts.next().unwrap_or_default().to_string();
-    let method = parts.next().unwrap_or_default().to_string();
-    (service, method)
+    let path = path.trim_start_matches('/');
+    if KNOWN_METHODS.contains(path)
+        && let Some((service, method)) = path.split_once('/')
+    {
+        return (service.to_string(), method.to_string());
+    }
+    ("unknown".to_string(), "unknown".to_string())
 }
+
+/// `package.Service/Method` of every method in the platform's contracts, health and
+/// reflection.
+static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let mut known = HashSet::new();
+    for set in [
+        medmesh_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ] {
+        let Ok(set) = <prost_types::FileDescriptorSet as prost::Message>::decode(set) else {
+            continue;
+        };
+        for file in set.file {
+            let package = file.package.unwrap_or_default();
+            for service in file.service {
+                let name = service.name.unwrap_or_default();
+                for method in service.method {
+                    known.insert(format!(
+                        "{package}.{name}/{}",
+                        method.name.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    for reflection in [
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        known.insert(reflection.to_string());
+    }
+    known
+});
 
 fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
     headers
@@ -434,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn splits_grpc_paths() {
+    fn only_known_methods_get_labels_of_their_own() {
         assert_eq!(
             split_path("/medmesh.scheduling.v1.SchedulingService/BookAppointment"),
             (
@@ -442,6 +483,20 @@ mod tests {
                 "BookAppointment".to_string()
             )
         );
-        assert_eq!(split_path("/"), (String::new(), String::new()));
+        assert_eq!(
+            split_path("/grpc.health.v1.Health/Check"),
+            ("grpc.health.v1.Health".to_string(), "Check".to_string())
+        );
+        let unknown = ("unknown".to_string(), "unknown".to_string());
+        assert_eq!(split_path("/"), unknown);
+        assert_eq!(
+            split_path("/medmesh.scheduling.v1.SchedulingService/DropTables"),
+            unknown
+        );
+        // 10,000 random paths make one pair of labels.
+        let labels: HashSet<_> = (0..10_000)
+            .map(|i| split_path(&format!("/scan.{i}/x{i}")))
+            .collect();
+        assert_eq!(labels.len(), 1);
     }
 }
