@@ -9,13 +9,16 @@
 
 #![allow(clippy::print_stdout, missing_docs)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use svc_kit::{
-    ServiceName, Settings,
+    Settings,
     auth::{
         Authenticator,
         dev_issuer::{DevIssuerServer, WEB_CLIENT},
@@ -91,28 +94,17 @@ async fn run() {
     );
 
     // 2. Gateway latency, anonymous versus authenticated.
-    let port = svc_kit::testing::free_port();
-    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(
-        endpoints,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
+    let config = settings
+        .section::<gateway_graphql::GatewayConfig>()
+        .unwrap();
+    let server = gateway_graphql::GatewayServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        common::offline_schema(&config),
+        auth.clone(),
     )
+    .await
     .unwrap();
-    let schema = gateway_graphql::build_schema(
-        clients,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-        None,
-    );
-    let server =
-        gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth.clone())
-            .await
-            .unwrap();
-    let url = format!("http://{}/graphql", server.local_addr());
-    tokio::spawn(server.serve(stop.clone(), Duration::from_secs(1)));
+    let url = common::serve(server, &stop);
     let client = reqwest::Client::new();
     let body = serde_json::json!({ "query": "{ version }" });
     let mut anonymous = Vec::new();

@@ -5,15 +5,13 @@
 //! is covered without touching this file; a check added under another name must be added to
 //! `LIMITS` (the source scan below fails until it is).
 
+mod common;
+
 use std::{path::Path, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 use svc_kit::{
-    ServiceName, Settings,
-    auth::{
-        Authenticator,
-        dev_issuer::{DevIssuer, DevIssuerServer, WEB_CLIENT},
-    },
+    auth::dev_issuer::{DevIssuer, DevIssuerServer, WEB_CLIENT},
     config::Mode,
 };
 use tokio_util::sync::CancellationToken;
@@ -34,32 +32,15 @@ async fn gateway() -> Gateway {
         .unwrap();
     let issuer: Arc<DevIssuer> = sso.issuer.clone();
     tokio::spawn(sso.serve(stop.clone()));
-    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
     // No service runs: a refused argument must be answered before any is asked.
-    let port = svc_kit::testing::free_port();
-    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(
-        endpoints,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
+    let (settings, config) = common::default_config();
+    let url = common::start(
+        &settings,
+        common::offline_schema(&config),
+        issuer.issuer(),
+        &stop,
     )
-    .unwrap();
-    let schema = gateway_graphql::build_schema(
-        clients,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-        None,
-    );
-    let auth = Arc::new(Authenticator::new(
-        settings.auth.settings_for(issuer.issuer()),
-    ));
-    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
-        .await
-        .unwrap();
-    let url = format!("http://{}/graphql", server.local_addr());
-    tokio::spawn(server.serve(stop.clone(), Duration::from_secs(1)));
+    .await;
     // Admins may select every field that takes a limited argument.
     let token = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
     Gateway {

@@ -2,16 +2,14 @@
 //! UNAUTHENTICATED before anything runs, over HTTP and over websocket; every root field of the
 //! schema has a declared access rule.
 
+mod common;
+
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use gateway_graphql::access::RULES;
 use serde_json::{Value, json};
 use svc_kit::{
-    ServiceName, Settings,
-    auth::{
-        Authenticator,
-        dev_issuer::{DevIssuer, DevIssuerServer, WEB_CLIENT},
-    },
+    auth::dev_issuer::{DevIssuer, DevIssuerServer, WEB_CLIENT},
     config::Mode,
 };
 use tokio_util::sync::CancellationToken;
@@ -29,31 +27,14 @@ async fn gateway() -> Gateway {
         .unwrap();
     let issuer = sso.issuer.clone();
     tokio::spawn(sso.serve(stop.clone()));
-    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
-    let port = svc_kit::testing::free_port();
-    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(
-        endpoints,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
+    let (settings, config) = common::default_config();
+    let url = common::start(
+        &settings,
+        common::offline_schema(&config),
+        issuer.issuer(),
+        &stop,
     )
-    .unwrap();
-    let schema = gateway_graphql::build_schema(
-        clients,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-        None,
-    );
-    let auth = Arc::new(Authenticator::new(
-        settings.auth.settings_for(issuer.issuer()),
-    ));
-    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
-        .await
-        .unwrap();
-    let url = format!("http://{}/graphql", server.local_addr());
-    tokio::spawn(server.serve(stop.clone(), Duration::from_secs(1)));
+    .await;
     Gateway {
         url,
         issuer,
@@ -163,21 +144,8 @@ impl WsPath for String {
 
 #[tokio::test]
 async fn every_root_field_has_an_access_rule() {
-    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
-    let clients = gateway_graphql::ServiceClients::from_settings(
-        &settings,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-    )
-    .unwrap();
-    let schema = gateway_graphql::build_schema(
-        clients,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-        None,
-    );
+    let (_, config) = common::default_config();
+    let schema = common::offline_schema(&config);
     let query = "{ __schema { queryType { name fields { name } } mutationType { name fields { name } } subscriptionType { name fields { name } } } }";
     let response = serde_json::to_value(schema.execute(query).await).unwrap();
     let mut in_schema = BTreeSet::new();

@@ -1,41 +1,22 @@
 //! The gateway over HTTP: depth and complexity limits, and stable error codes on requests the
 //! gateway itself refuses.
 
+mod common;
+
 use serde_json::{Value, json};
-use svc_kit::{ServiceName, Settings};
 use tokio_util::sync::CancellationToken;
 
 async fn gateway() -> (String, CancellationToken) {
-    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
-    // No service is needed for these queries; the channels connect lazily and never do.
-    let port = svc_kit::testing::free_port();
-    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(
-        endpoints,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-    )
-    .unwrap();
-    let schema = gateway_graphql::build_schema(
-        clients,
-        &settings
-            .section::<gateway_graphql::GatewayConfig>()
-            .unwrap(),
-        None,
-    );
+    let (settings, config) = common::default_config();
     // These tests send no tokens; the validator's issuer is never asked.
-    let auth = std::sync::Arc::new(svc_kit::auth::Authenticator::new(
-        settings
-            .auth
-            .settings_for("http://127.0.0.1:1/realms/medmesh".into()),
-    ));
-    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
-        .await
-        .unwrap();
-    let url = format!("http://{}/graphql", server.local_addr());
     let token = CancellationToken::new();
-    tokio::spawn(server.serve(token.clone(), std::time::Duration::from_secs(1)));
+    let url = common::start(
+        &settings,
+        common::offline_schema(&config),
+        "http://127.0.0.1:1/realms/medmesh".into(),
+        &token,
+    )
+    .await;
     (url, token)
 }
 
@@ -253,29 +234,25 @@ async fn a_body_or_a_websocket_message_over_the_limit_is_refused() {
 
 #[tokio::test]
 async fn in_production_the_schema_is_not_introspectable_and_there_is_no_playground() {
-    let settings = Settings::from_figment(Settings::figment(None)).unwrap();
-    let mut config = settings
-        .section::<gateway_graphql::GatewayConfig>()
-        .unwrap();
+    let (settings, mut config) = common::default_config();
     // What medmesh resolves an unset `gateway.introspection` to in production mode.
     config.introspection = Some(false);
-    let port = svc_kit::testing::free_port();
-    let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = gateway_graphql::ServiceClients::new(endpoints, &config).unwrap();
-    let schema = gateway_graphql::build_schema(clients, &config, None);
     let auth = std::sync::Arc::new(svc_kit::auth::Authenticator::new(
         settings
             .auth
             .settings_for("http://127.0.0.1:1/realms/medmesh".into()),
     ));
-    let server = gateway_graphql::GatewayServer::bind("127.0.0.1:0".parse().unwrap(), schema, auth)
-        .await
-        .unwrap()
-        .without_playground();
-    let base = format!("http://{}", server.local_addr());
-    let url = format!("{base}/graphql");
+    let server = gateway_graphql::GatewayServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        common::offline_schema(&config),
+        auth,
+    )
+    .await
+    .unwrap()
+    .without_playground();
     let token = CancellationToken::new();
-    tokio::spawn(server.serve(token.clone(), std::time::Duration::from_secs(1)));
+    let url = common::serve(server, &token);
+    let base = url.trim_end_matches("/graphql").to_string();
 
     let response = post(&url, "{ __schema { types { name } } }").await;
     assert!(response["data"]["__schema"].is_null(), "{response}");
