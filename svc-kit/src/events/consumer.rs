@@ -35,6 +35,53 @@ pub enum EventSource {
     Memory(MemoryBus),
 }
 
+/// A consumer in `group` subscribed to `topics`, committing nothing by itself; `offset_reset`
+/// is where a group without committed offsets starts, `extra` any further settings.
+pub(super) fn subscribe(
+    base: ClientConfig,
+    group: &str,
+    offset_reset: &str,
+    extra: &[(&str, &str)],
+    topics: &[String],
+) -> Result<StreamConsumer, String> {
+    let mut config = base;
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", offset_reset)
+        .set("enable.partition.eof", "false")
+        .set("session.timeout.ms", "10000");
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
+    let consumer: StreamConsumer = config.create().map_err(|e| e.to_string())?;
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).map_err(|e| e.to_string())?;
+    Ok(consumer)
+}
+
+/// The pause after a failed receive. librdkafka reconnects by itself: the first failure is
+/// logged, then sparsely, and the pause doubles up to 2 s.
+#[derive(Debug, Default)]
+pub(super) struct ReceiveBackoff {
+    failures: u32,
+}
+
+impl ReceiveBackoff {
+    pub(super) fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    pub(super) async fn failed(&mut self, who: &str, error: &rdkafka::error::KafkaError) {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures.is_power_of_two() {
+            tracing::warn!(who, %error, failures = self.failures, "kafka receive failed");
+        }
+        let pause = Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(5));
+        tokio::time::sleep(pause.min(Duration::from_secs(2))).await;
+    }
+}
+
 /// Creates `topics` if missing, retrying until it works (subscribing to a missing topic is an
 /// error on some brokers). False when shut down first.
 pub(super) async fn ensure_topics_until_ready(
@@ -142,17 +189,9 @@ impl<H: EventHandler> Consumer<H> {
         if !ensure_topics_until_ready(&base, &self.topics, settings, &self.group, &shutdown).await {
             return Ok(());
         }
-        let mut config = base;
-        config
-            .set("group.id", &self.group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000");
-        let consumer: StreamConsumer = config.create().map_err(|e| e.to_string())?;
-        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics).map_err(|e| e.to_string())?;
-        let mut receive_failures: u32 = 0;
+        // From the group's committed offsets (the earliest event for a new group).
+        let consumer = subscribe(base, &self.group, "earliest", &[], &self.topics)?;
+        let mut backoff = ReceiveBackoff::default();
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -160,7 +199,7 @@ impl<H: EventHandler> Consumer<H> {
             };
             match message {
                 Ok(message) => {
-                    receive_failures = 0;
+                    backoff.reset();
                     let payload = message.payload().unwrap_or_default();
                     if !self.process(message.topic(), payload, &shutdown).await {
                         return Ok(());
@@ -170,16 +209,7 @@ impl<H: EventHandler> Consumer<H> {
                         tracing::warn!(group = %self.group, %error, "offset commit failed");
                     }
                 }
-                Err(error) => {
-                    // librdkafka reconnects by itself; log the first failure and then sparsely.
-                    receive_failures = receive_failures.saturating_add(1);
-                    if receive_failures.is_power_of_two() {
-                        tracing::warn!(group = %self.group, %error, failures = receive_failures, "kafka receive failed");
-                    }
-                    let backoff =
-                        Duration::from_millis(100) * 2u32.saturating_pow(receive_failures.min(5));
-                    tokio::time::sleep(backoff.min(Duration::from_secs(2))).await;
-                }
+                Err(error) => backoff.failed(&self.group, &error).await,
             }
         }
     }

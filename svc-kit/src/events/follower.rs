@@ -2,16 +2,15 @@
 //! process needs for itself, as opposed to a [`super::Consumer`]'s work that one process of a
 //! group does once.
 
-use std::time::Duration;
-
 use prost::Message as _;
-use rdkafka::{
-    ClientConfig, Message,
-    consumer::{Consumer as _, StreamConsumer},
-};
+use rdkafka::{ClientConfig, Message};
 use tokio_util::sync::CancellationToken;
 
-use super::{EventSource, consumer::ensure_topics_until_ready, kafka_client_config};
+use super::{
+    EventSource,
+    consumer::{ReceiveBackoff, ensure_topics_until_ready, subscribe},
+    kafka_client_config,
+};
 use medmesh_proto::events::v1::EventEnvelope;
 
 /// Follows topics from the moment it starts, on its own: every process that follows sees every
@@ -63,21 +62,16 @@ impl Follower {
                 {
                     return Ok(());
                 }
-                let mut config = base;
-                config
-                    .set(
-                        "group.id",
-                        format!("medmesh-{}-{}", self.name, uuid::Uuid::new_v4()),
-                    )
-                    .set("enable.auto.commit", "false")
-                    .set("enable.auto.offset.store", "false")
-                    .set("auto.offset.reset", "latest")
-                    .set("enable.partition.eof", "false")
-                    .set("session.timeout.ms", "10000");
-                let consumer: StreamConsumer = config.create().map_err(|e| e.to_string())?;
-                let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-                consumer.subscribe(&topics).map_err(|e| e.to_string())?;
-                let mut receive_failures: u32 = 0;
+                // A group of its own per run, from the latest event, storing no offsets.
+                let group = format!("medmesh-{}-{}", self.name, uuid::Uuid::new_v4());
+                let consumer = subscribe(
+                    base,
+                    &group,
+                    "latest",
+                    &[("enable.auto.offset.store", "false")],
+                    &self.topics,
+                )?;
+                let mut backoff = ReceiveBackoff::default();
                 loop {
                     let message = tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
@@ -85,23 +79,14 @@ impl Follower {
                     };
                     match message {
                         Ok(message) => {
-                            receive_failures = 0;
+                            backoff.reset();
                             if let Some(envelope) =
                                 message.payload().and_then(|payload| self.decode(payload))
                             {
                                 on_event(envelope);
                             }
                         }
-                        Err(error) => {
-                            // librdkafka reconnects by itself; log the first failure, then sparsely.
-                            receive_failures = receive_failures.saturating_add(1);
-                            if receive_failures.is_power_of_two() {
-                                tracing::warn!(follower = %self.name, %error, failures = receive_failures, "kafka receive failed");
-                            }
-                            let backoff = Duration::from_millis(100)
-                                * 2u32.saturating_pow(receive_failures.min(5));
-                            tokio::time::sleep(backoff.min(Duration::from_secs(2))).await;
-                        }
+                        Err(error) => backoff.failed(&self.name, &error).await,
                     }
                 }
             }
