@@ -48,6 +48,13 @@ impl CacheError {
     }
 }
 
+/// How long a generation marker lives; far longer than any value cached under it.
+const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn generation_key(scope: &str) -> String {
+    format!("generation:{scope}")
+}
+
 /// A namespaced cache handle; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -260,6 +267,67 @@ impl Cache {
                             .map_err(|e| CacheError::Redis(e.to_string()))
                     })
                     .await
+            }
+        }
+    }
+
+    /// Reads several keys in one round trip (`MGET`); a missing key is `None`.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, CacheError> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        match &self.backend {
+            Backend::Memory(cache) => {
+                let mut values = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    values.push(cache.get(key).await.map(|e| e.value));
+                }
+                Ok(values)
+            }
+            Backend::Redis(redis) => {
+                if keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                redis
+                    .run(|mut conn| async move {
+                        let values: Vec<Option<Vec<u8>>> = deadpool_redis::redis::cmd("MGET")
+                            .arg(&keys)
+                            .query_async(&mut conn)
+                            .await
+                            .map_err(|e| CacheError::Redis(e.to_string()))?;
+                        Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+                    })
+                    .await
+            }
+        }
+    }
+
+    /// The current generations of `scopes` ("0" before the first change), in one round trip;
+    /// `None` when the cache cannot be read, so that no cached value is trusted.
+    ///
+    /// A value cached under a scope's generation is never read again once the generation moves
+    /// on ([`Cache::advance`], after every committed change), so a reader that loaded from the
+    /// database before the change and writes after it cannot bring old data back.
+    pub async fn generations(&self, scopes: &[String]) -> Option<Vec<String>> {
+        let keys: Vec<String> = scopes.iter().map(|s| generation_key(s)).collect();
+        let values = self.get_many(&keys).await.ok()?;
+        values
+            .into_iter()
+            .map(|v| match v {
+                Some(bytes) => String::from_utf8(bytes.to_vec()).ok(),
+                None => Some("0".to_string()),
+            })
+            .collect()
+    }
+
+    /// Moves the generations of `scopes` on: everything cached under the old ones is stale (and
+    /// expires on its own). A failure is logged: the stale values then live out their TTL.
+    pub async fn advance(&self, scopes: &[String]) {
+        for scope in scopes {
+            let next = Bytes::from(uuid::Uuid::now_v7().to_string());
+            if let Err(error) = self.set(&generation_key(scope), next, GENERATION_TTL).await {
+                tracing::warn!(cache = self.name, %error, "could not invalidate cached values");
+                metrics::counter!("cache_fallback_total", "cache" => self.name, "reason" => error.reason())
+                    .increment(1);
+                return;
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod idempotency;
+pub mod input;
 pub mod paging;
 #[cfg(feature = "pdf")]
 pub mod pdf;

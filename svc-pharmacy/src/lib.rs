@@ -1,16 +1,40 @@
-//! svc-pharmacy: pharmacies, the medication catalog, per-pharmacy stock, prescriptions and dispensing.
+//! svc-pharmacy: pharmacies, the medication catalog, per-pharmacy stock (lots, a ledger,
+//! critical thresholds, Redis-cached reads), prescriptions with their stock reserved at the
+//! pharmacy they are written to, and dispensing that never takes stock below zero.
 //!
-//! This crate serves the `medmesh.pharmacy.v1` contract. Its operations arrive with the
-//! pharmacy issue; until then every RPC answers `UNIMPLEMENTED` while health, reflection,
-//! metrics, the database and the outbox already run.
+//! Reads top-down: [`domain`] holds the rules (who may do what, a prescription's states, how a
+//! dispense is planned, how stock reads) and no I/O; `app` the use cases, one function per
+//! operation, each write one transaction through `svc_kit::write` (stock lines change through
+//! its `ledger`); [`store`] the SQL, including the `CHECK` constraints that keep stock whole;
+//! `api` the thin gRPC adapters; `sweeper` the background expiry.
+//!
+//! `api` → `app` → (`domain`, `store`, `events`, `convert`); `sweeper` → (`app`, `store`);
+//! `store` → `domain`. Only `api` (and the error's one `From` into a `tonic::Status`) knows
+//! tonic.
 
-use medmesh_proto::pharmacy::v1::pharmacy_service_server::{
-    PharmacyService, PharmacyServiceServer,
-};
+mod api;
+mod app;
+pub mod config;
+mod convert;
+pub mod domain;
+mod error;
+mod events;
+pub mod store;
+mod sweeper;
+
+use std::time::Duration;
+
+pub use app::Rules;
+pub use config::PharmacyConfig;
+use medmesh_proto::pharmacy::v1::pharmacy_service_server::PharmacyServiceServer;
 use svc_kit::{
-    MeshService, ServiceContext, ServiceName, config::NoSection, db::Migration, grpc::GrpcServer,
-    runtime::KitError,
+    MeshService, ServiceContext, ServiceName, Settings, config::ConfigError, db::Migration,
+    grpc::GrpcServer, people::People, runtime::KitError,
 };
+use tokio_util::sync::CancellationToken;
+
+/// The confidential client svc-pharmacy acts as on the platform's behalf.
+pub const CLIENT_ID: &str = "svc-pharmacy";
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -18,27 +42,57 @@ pub struct Pharmacy;
 
 impl MeshService for Pharmacy {
     const NAME: ServiceName = ServiceName::Pharmacy;
-    const MIGRATIONS: &'static [Migration] = &[];
+    const MIGRATIONS: &'static [Migration] = store::MIGRATIONS;
+    const CLIENT_ID: Option<&'static str> = Some(CLIENT_ID);
+    type Config = PharmacyConfig;
 
-    type Config = NoSection;
+    fn check(settings: &Settings, _config: &PharmacyConfig) -> Result<(), ConfigError> {
+        if let Some(issuer) = settings.auth.issuer.as_deref().filter(|i| !i.is_empty()) {
+            People::for_service(settings, ServiceName::Pharmacy, CLIENT_ID, issuer)?;
+        }
+        Ok(())
+    }
 
     fn register(
         context: &ServiceContext,
-        _config: &NoSection,
+        config: &PharmacyConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
-        Ok(server.add_service(
-            context.require_auth(PharmacyServiceServer::new(PharmacyApi {
-                _context: context.clone(),
-            })),
-        ))
+        let people = People::for_service(
+            &context.settings,
+            ServiceName::Pharmacy,
+            CLIENT_ID,
+            context.auth.issuer(),
+        )?;
+        Ok(server.add_service(context.require_auth(PharmacyServiceServer::new(
+            api::PharmacyApi {
+                app: app(context, config),
+                people,
+            },
+        ))))
+    }
+
+    fn spawn_workers(
+        context: &ServiceContext,
+        config: &PharmacyConfig,
+        shutdown: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            tokio::spawn(sweeper::run(
+                app(context, config),
+                Duration::from_millis(config.sweep_interval_ms),
+                shutdown.clone(),
+            )),
+            tokio::spawn(svc_kit::care::follow(context.clone(), shutdown)),
+        ]
     }
 }
 
-/// The tonic handlers.
-#[derive(Debug)]
-struct PharmacyApi {
-    _context: ServiceContext,
+fn app(context: &ServiceContext, config: &PharmacyConfig) -> app::App {
+    app::App {
+        db: context.db.clone(),
+        outbox: context.outbox.clone(),
+        cache: context.cache.clone(),
+        rules: config.rules(),
+    }
 }
-
-impl PharmacyService for PharmacyApi {}

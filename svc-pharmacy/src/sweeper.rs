@@ -1,0 +1,35 @@
+//! Background work: open prescriptions past their validity are expired, their stock released.
+//! Every replica sweeps; each expiry is its own transaction on the locked row, so two replicas
+//! never expire one prescription twice.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{app::App, store::prescriptions as rx};
+
+/// How many prescriptions one sweep looks at.
+const BATCH: u64 = 100;
+
+pub(crate) async fn run(app: App, every: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let due = match rx::due_to_expire(&app.db, svc_kit::write::now(), BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "could not read prescriptions due to expire");
+                continue;
+            }
+        };
+        for id in due {
+            match app.expire(&id).await {
+                Ok(true) => metrics::counter!("medmesh_pharmacy_expired_total").increment(1),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, prescription = %id, "could not expire"),
+            }
+        }
+    }
+}
