@@ -165,8 +165,174 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
             )?)
             .await?;
     }
+    // The demo patient books the first free visit, so they are in the demo doctor's care
+    // (the pharmacy and records learn it from scheduling's events).
+    let patient = token("patient")?;
+    let slots = scheduling
+        .list_free_slots(bearer(
+            pb::ListFreeSlotsRequest {
+                doctor_id: doctor_id.clone(),
+                from: Some(timestamp(Utc::now())),
+                to: Some(timestamp(Utc::now() + Duration::days(14))),
+            },
+            &patient,
+        )?)
+        .await?
+        .into_inner()
+        .slots;
+    if let Some(slot) = slots.first() {
+        scheduling
+            .book_appointment(bearer(
+                pb::BookAppointmentRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    doctor_id: doctor_id.clone(),
+                    start: slot.start,
+                    reason: "Demo visit".into(),
+                    ..Default::default()
+                },
+                &patient,
+            )?)
+            .await?;
+    }
+    if let Some(pharmacy) = channel(platform, ServiceName::Pharmacy) {
+        let accounts = channel(platform, ServiceName::Accounts)
+            .ok_or_else(|| tonic::Status::internal("accounts is not running"))?;
+        seed_pharmacy(pharmacy, accounts, &admin, &token("pharmacist")?).await?;
+    }
     Ok(Some(Demo {
         clinic: clinic.name,
         doctor_id,
     }))
+}
+
+fn timestamp(at: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    }
+}
+
+/// Two pharmacies with a small catalog in stock (paracetamol close to its critical threshold),
+/// and the demo pharmacist working at the first.
+async fn seed_pharmacy(
+    pharmacy: Channel,
+    accounts: Channel,
+    admin: &str,
+    pharmacist: &str,
+) -> Result<(), tonic::Status> {
+    use medmesh_proto::{accounts::v1 as acc, pharmacy::v1 as rx};
+    let mut client = rx::pharmacy_service_client::PharmacyServiceClient::new(pharmacy);
+    let hours = |opens: i32, closes: i32| -> Vec<rx::OpeningHours> {
+        (1..=7)
+            .map(|weekday| rx::OpeningHours {
+                weekday,
+                opens: Some(TimeOfDay { hours: opens, minutes: 0 }),
+                closes: Some(TimeOfDay { hours: closes, minutes: 0 }),
+            })
+            .collect()
+    };
+    let mut pharmacies = Vec::new();
+    for (name, address, zone, opens, closes) in [
+        ("Farmacia Sănătatea", "Strada Ștefan cel Mare 12, Chișinău", "Europe/Chisinau", 8, 21),
+        ("Аптека «Здоров'я»", "вул. Хрещатик 5, Київ", "Europe/Kyiv", 0, 23),
+    ] {
+        let created = client
+            .create_pharmacy(bearer(
+                rx::CreatePharmacyRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    pharmacy: Some(rx::Pharmacy {
+                        name: name.into(),
+                        address: address.into(),
+                        time_zone: zone.into(),
+                        phone: "+373 22 000 000".into(),
+                        opening_hours: hours(opens, closes),
+                        ..Default::default()
+                    }),
+                },
+                admin,
+            )?)
+            .await?
+            .into_inner();
+        pharmacies.push(created.pharmacy_id);
+    }
+    let mut medications = Vec::new();
+    for (name, substance, form, strength, atc) in [
+        ("Paracetamol", "paracetamol", "tablet", "500 mg", "N02BE01"),
+        ("Paracetamol Zentiva", "paracetamol", "tablet", "500 mg", "N02BE01"),
+        ("Ibuprofen", "ibuprofen", "tablet", "400 mg", "M01AE01"),
+        ("Amoxicilină", "amoxicillin", "capsule", "500 mg", "J01CA04"),
+        ("Цитрамон", "acetylsalicylic acid, paracetamol, caffeine", "tablet", "240 mg", "N02BA71"),
+    ] {
+        let created = client
+            .create_medication(bearer(
+                rx::CreateMedicationRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    medication: Some(rx::Medication {
+                        name: name.into(),
+                        active_substance: substance.into(),
+                        form: form.into(),
+                        strength: strength.into(),
+                        pack_size: 20,
+                        atc_code: atc.into(),
+                        prescription_only: substance == "amoxicillin",
+                        ..Default::default()
+                    }),
+                },
+                admin,
+            )?)
+            .await?
+            .into_inner();
+        medications.push(created.medication_id);
+    }
+    let pharmacist_id = AccountsServiceClient::new(accounts.clone())
+        .get_my_profile(bearer(GetMyProfileRequest {}, pharmacist)?)
+        .await?
+        .into_inner()
+        .user_id;
+    AccountsServiceClient::new(accounts)
+        .add_affiliation(bearer(
+            acc::AddAffiliationRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                user_id: pharmacist_id,
+                kind: acc::AffiliationKind::Pharmacist as i32,
+                pharmacy_id: pharmacies[0].clone(),
+                ..Default::default()
+            },
+            admin,
+        )?)
+        .await?;
+    let expiry = Some(timestamp(Utc::now() + Duration::days(400)));
+    let quantities = [12, 60, 40, 30, 50];
+    client
+        .receive_shipment(bearer(
+            rx::ReceiveShipmentRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                pharmacy_id: pharmacies[0].clone(),
+                lines: medications
+                    .iter()
+                    .zip(quantities)
+                    .map(|(m, quantity)| rx::ShipmentLine {
+                        medication_id: m.clone(),
+                        quantity,
+                        lot: "DEMO-2026-01".into(),
+                        expires_at: expiry,
+                    })
+                    .collect(),
+            },
+            pharmacist,
+        )?)
+        .await?;
+    // Paracetamol sits just above its critical threshold.
+    client
+        .set_critical_threshold(bearer(
+            rx::SetCriticalThresholdRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                pharmacy_id: pharmacies[0].clone(),
+                medication_id: medications[0].clone(),
+                critical_threshold: 10,
+            },
+            pharmacist,
+        )?)
+        .await?;
+    Ok(())
 }
