@@ -180,8 +180,8 @@ pub fn get_opt_ts(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
     /// Unique within its component. A service numbers its own from 1; versions from
-    /// 1 000 000 up are kept for the kit's pieces a service lists among its own, so
-    /// the two can never clash.
+    /// 1 000 000 up are kept for the kit's pieces a service lists among its own (such as
+    /// [`crate::care::MIGRATION`]), so the two can never clash.
     pub version: i64,
     pub name: &'static str,
     pub postgres: &'static [&'static str],

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_error;
 pub mod auth;
 pub mod cache;
+pub mod care;
 pub mod config;
 pub mod db;
 pub mod error;
