@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod paging;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+pub mod people;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
