@@ -32,6 +32,13 @@ pub enum DbError {
         name: &'static str,
         source: DbErr,
     },
+    #[error("migrations {component}/{version} ({first}) and ({second}) share a version")]
+    DuplicateVersion {
+        component: String,
+        version: i64,
+        first: &'static str,
+        second: &'static str,
+    },
     #[error(transparent)]
     Query(#[from] DbErr),
 }
@@ -172,6 +179,9 @@ pub fn get_opt_ts(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc
 /// One schema change, written once per backend as a list of statements.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
+    /// Unique within its component. A service numbers its own from 1; versions from
+    /// 1 000 000 up are kept for the kit's pieces a service lists among its own (such as
+    /// [`crate::care::MIGRATION`]), so the two can never clash.
     pub version: i64,
     pub name: &'static str,
     pub postgres: &'static [&'static str],
@@ -189,6 +199,17 @@ pub async fn migrate(
     component: &str,
     migrations: &[Migration],
 ) -> Result<usize, DbError> {
+    let mut sorted: Vec<&Migration> = migrations.iter().collect();
+    sorted.sort_by_key(|m| m.version);
+    // A second migration with an applied one's version would be skipped without a word.
+    if let Some(pair) = sorted.windows(2).find(|w| w[0].version == w[1].version) {
+        return Err(DbError::DuplicateVersion {
+            component: component.to_string(),
+            version: pair[0].version,
+            first: pair[0].name,
+            second: pair[1].name,
+        });
+    }
     let backend = db.get_database_backend();
     let create = match backend {
         DbBackend::Postgres => {
@@ -223,8 +244,6 @@ pub async fn migrate(
         db.execute_unprepared(create).await?;
     }
 
-    let mut sorted: Vec<&Migration> = migrations.iter().collect();
-    sorted.sort_by_key(|m| m.version);
     let mut applied = 0;
     for migration in sorted {
         let txn = db.begin().await?;

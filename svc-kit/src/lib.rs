@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_error;
 pub mod auth;
 pub mod cache;
+pub mod care;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod input;
 pub mod paging;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+pub mod people;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

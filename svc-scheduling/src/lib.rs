@@ -23,7 +23,6 @@ mod error;
 mod events;
 mod input;
 mod offers;
-mod people;
 mod slots;
 pub mod store;
 pub mod sweeper;
@@ -37,25 +36,12 @@ pub use config::SchedulingConfig;
 use medmesh_proto::scheduling::v1::scheduling_service_server::SchedulingServiceServer;
 use svc_kit::{
     MeshService, ServiceContext, ServiceName, Settings, config::ConfigError, db::Migration,
-    grpc::GrpcServer, runtime::KitError,
+    grpc::GrpcServer, people::People, runtime::KitError,
 };
 use tokio_util::sync::CancellationToken;
 
 /// The confidential client svc-scheduling acts as on the platform's behalf.
 pub const CLIENT_ID: &str = "svc-scheduling";
-
-/// svc-accounts as svc-scheduling reads it, with svc-scheduling's own client-credentials
-/// tokens from `issuer` (in production the secret is configured; in dev it is the dev
-/// issuer's).
-fn people(settings: &Settings, issuer: &str) -> Result<people::People, ConfigError> {
-    let secret = settings.service_client_secret(ServiceName::Scheduling)?;
-    let token_url = format!("{issuer}/protocol/openid-connect/token");
-    let tokens = svc_kit::auth::ServiceTokens::new(&token_url, CLIENT_ID, &secret)
-        .map_err(|error| ConfigError::new(format!("`auth.issuer`: {error}")))?;
-    let accounts = settings.services.accounts.endpoint();
-    people::People::new(&accounts, Some(std::sync::Arc::new(tokens)))
-        .map_err(|reason| ConfigError::new(format!("`services.accounts.endpoint`: {reason}")))
-}
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -69,7 +55,7 @@ impl MeshService for Scheduling {
 
     fn check(settings: &Settings, config: &SchedulingConfig) -> Result<(), ConfigError> {
         if let Some(issuer) = settings.auth.issuer.as_deref().filter(|i| !i.is_empty()) {
-            people(settings, issuer)?;
+            People::for_service(settings, Self::NAME, CLIENT_ID, issuer)?;
         }
         config.document_store(settings).map(|_| ())
     }
@@ -80,7 +66,8 @@ impl MeshService for Scheduling {
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
         let settings = &context.settings;
-        let people = people(settings, context.auth.issuer())?;
+        // svc-accounts, read with the caller's token or with scheduling's own client tokens.
+        let people = People::for_service(settings, Self::NAME, CLIENT_ID, context.auth.issuer())?;
         Ok(
             server.add_service(context.require_auth(SchedulingServiceServer::new(
                 api::SchedulingApi {

@@ -49,7 +49,8 @@ impl SchedulingApi {
             .extensions()
             .get::<Principal>()
             .ok_or(ApiError::Unauthenticated)?;
-        Ok(self.app.people.caller(principal, token(request)?).await?)
+        let person = self.app.people.person(principal, token(request)?).await?;
+        Ok(Caller::new(principal, person.as_deref()))
     }
 
     /// The caller of `request`, refused at once if their roles don't name `operation` (before

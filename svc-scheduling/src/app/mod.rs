@@ -23,6 +23,7 @@ use svc_kit::{
     cache::Cache,
     events::Outbox,
     idempotency::IdempotencyKey,
+    people::People,
     write::{self, Txn},
 };
 
@@ -42,7 +43,6 @@ use crate::{
     domain::{Caller, Operation, Reach, access},
     error::SchedulingError,
     events::Names,
-    people::People,
     store::directory::{self as dir, ClinicRecord, DoctorRecord},
 };
 

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use svc_kit::auth::{ClientRole, Role};
+use svc_kit::{
+    auth::{ClientRole, Principal, Role},
+    people::Person,
+};
 
 /// The caller as scheduling sees them: their MedMesh user id (a person) and the clinics they
 /// work at, next to the roles of their token.
@@ -40,6 +43,21 @@ const SERVICE: Holder = Holder::Client(ClientRole::Service);
 const CLINIC_STAFF: [Role; 3] = [Role::Admin, Role::Doctor, Role::Nurse];
 
 impl Caller {
+    /// The caller of a token: roles from the token (always current), user id and clinics from
+    /// svc-accounts' `person` (none for a client acting with client credentials).
+    pub fn new(principal: &Principal, person: Option<&Person>) -> Caller {
+        Caller {
+            subject: principal.subject.clone(),
+            user_id: person.map(|p| p.user_id.clone()),
+            roles: principal.platform_roles(),
+            clients: [ClientRole::Partner, ClientRole::Service]
+                .into_iter()
+                .filter(|r| principal.is_client(*r))
+                .collect(),
+            clinics: person.map(|p| p.clinics.clone()).unwrap_or_default(),
+        }
+    }
+
     fn holds(&self, holder: Holder) -> bool {
         match holder {
             Holder::Person(role) => self.roles.contains(&role),
