@@ -226,15 +226,33 @@ async fn seed_pharmacy(
         (1..=7)
             .map(|weekday| rx::OpeningHours {
                 weekday,
-                opens: Some(TimeOfDay { hours: opens, minutes: 0 }),
-                closes: Some(TimeOfDay { hours: closes, minutes: 0 }),
+                opens: Some(TimeOfDay {
+                    hours: opens,
+                    minutes: 0,
+                }),
+                closes: Some(TimeOfDay {
+                    hours: closes,
+                    minutes: 0,
+                }),
             })
             .collect()
     };
     let mut pharmacies = Vec::new();
     for (name, address, zone, opens, closes) in [
-        ("Farmacia Sănătatea", "Strada Ștefan cel Mare 12, Chișinău", "Europe/Chisinau", 8, 21),
-        ("Аптека «Здоров'я»", "вул. Хрещатик 5, Київ", "Europe/Kyiv", 0, 23),
+        (
+            "Farmacia Sănătatea",
+            "Strada Ștefan cel Mare 12, Chișinău",
+            "Europe/Chisinau",
+            8,
+            21,
+        ),
+        (
+            "Аптека «Здоров'я»",
+            "вул. Хрещатик 5, Київ",
+            "Europe/Kyiv",
+            0,
+            23,
+        ),
     ] {
         let created = client
             .create_pharmacy(bearer(
@@ -258,10 +276,22 @@ async fn seed_pharmacy(
     let mut medications = Vec::new();
     for (name, substance, form, strength, atc) in [
         ("Paracetamol", "paracetamol", "tablet", "500 mg", "N02BE01"),
-        ("Paracetamol Zentiva", "paracetamol", "tablet", "500 mg", "N02BE01"),
+        (
+            "Paracetamol Zentiva",
+            "paracetamol",
+            "tablet",
+            "500 mg",
+            "N02BE01",
+        ),
         ("Ibuprofen", "ibuprofen", "tablet", "400 mg", "M01AE01"),
         ("Amoxicilină", "amoxicillin", "capsule", "500 mg", "J01CA04"),
-        ("Цитрамон", "acetylsalicylic acid, paracetamol, caffeine", "tablet", "240 mg", "N02BA71"),
+        (
+            "Цитрамон",
+            "acetylsalicylic acid, paracetamol, caffeine",
+            "tablet",
+            "240 mg",
+            "N02BA71",
+        ),
     ] {
         let created = client
             .create_medication(bearer(

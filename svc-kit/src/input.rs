@@ -1,10 +1,10 @@
 //! Request parsing shared by the services: proto fields into values, each failure naming its
 //! field, and [`Violations`] to report every bad field of a request at once.
 
+use crate::error::FieldViolation;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use medmesh_proto::common::v1::{Date, TimeOfDay};
-use crate::error::FieldViolation;
 
 pub type Parsed<T> = Result<T, FieldViolation>;
 

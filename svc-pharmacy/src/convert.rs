@@ -94,7 +94,12 @@ pub(crate) fn lot(l: &LotRecord) -> pb::Lot {
     }
 }
 
-pub(crate) fn level(s: &StockRecord, lots: &[LotRecord], name: &str, as_of: DateTime<Utc>) -> pb::StockLevel {
+pub(crate) fn level(
+    s: &StockRecord,
+    lots: &[LotRecord],
+    name: &str,
+    as_of: DateTime<Utc>,
+) -> pb::StockLevel {
     pb::StockLevel {
         pharmacy_id: s.pharmacy_id.clone(),
         medication_id: s.medication_id.clone(),
@@ -162,13 +167,20 @@ fn item(i: &ItemRecord, name: &str) -> pb::PrescriptionItem {
 }
 
 /// `names` gives a medication's name by id (empty when unknown).
-pub(crate) fn prescription(p: &PrescriptionRecord, names: &dyn Fn(&str) -> String) -> pb::Prescription {
+pub(crate) fn prescription(
+    p: &PrescriptionRecord,
+    names: &dyn Fn(&str) -> String,
+) -> pb::Prescription {
     pb::Prescription {
         prescription_id: p.prescription_id.clone(),
         patient_id: p.patient_id.clone(),
         doctor_id: p.doctor_id.clone(),
         pharmacy_id: p.pharmacy_id.clone(),
-        items: p.items.iter().map(|i| item(i, &names(&i.medication_id))).collect(),
+        items: p
+            .items
+            .iter()
+            .map(|i| item(i, &names(&i.medication_id)))
+            .collect(),
         status: status(p.status) as i32,
         rejection_reason: p.rejection_reason.clone(),
         created_at: Some(timestamp(p.created_at)),
@@ -225,7 +237,11 @@ pub(crate) fn movement(m: &MovementRecord) -> pb::StockMovement {
         reference: m.reference.clone(),
         actor: Some(Actor {
             subject: m.actor_subject.clone(),
-            roles: m.actor_roles.split_whitespace().map(str::to_string).collect(),
+            roles: m
+                .actor_roles
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
         }),
         at: Some(timestamp(m.at)),
     }

@@ -6,7 +6,12 @@
 use medmesh_proto::{common::v1::Actor, pharmacy::v1 as pb};
 use svc_kit::events::NewEvent;
 
-pub(crate) fn prescription(kind: &str, p: pb::Prescription, actor: Option<Actor>, pharmacy_name: &str) -> NewEvent {
+pub(crate) fn prescription(
+    kind: &str,
+    p: pb::Prescription,
+    actor: Option<Actor>,
+    pharmacy_name: &str,
+) -> NewEvent {
     let id = p.prescription_id.clone();
     let patient = p.patient_id.clone();
     let payload = pb::PrescriptionEvent {

@@ -64,12 +64,12 @@ impl MeshService for Pharmacy {
             CLIENT_ID,
             context.auth.issuer(),
         )?;
-        Ok(server.add_service(context.require_auth(PharmacyServiceServer::new(
-            api::PharmacyApi {
+        Ok(server.add_service(
+            context.require_auth(PharmacyServiceServer::new(api::PharmacyApi {
                 app: app(context, config),
                 people,
-            },
-        ))))
+            })),
+        ))
     }
 
     fn spawn_workers(

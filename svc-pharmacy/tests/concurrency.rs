@@ -61,7 +61,11 @@ async fn scene(h: &Harness, patients: usize) -> Scene {
     }
 }
 
-fn tally_code<T>(tally: &mut BTreeMap<String, usize>, what: &str, result: &Result<T, tonic::Status>) {
+fn tally_code<T>(
+    tally: &mut BTreeMap<String, usize>,
+    what: &str,
+    result: &Result<T, tonic::Status>,
+) {
     let code = match result {
         Ok(_) => Code::Ok,
         Err(s) => s.code(),
@@ -191,7 +195,12 @@ async fn walker(h: &Harness, s: &Scene, seed: u64, steps: usize) -> BTreeMap<Str
 
 #[tokio::test]
 async fn a_storm_over_two_replicas_keeps_stock_whole() {
-    let h = start_replicas(TestDb::postgres().await, 2, CacheKind::Redis(unique_prefix())).await;
+    let h = start_replicas(
+        TestDb::postgres().await,
+        2,
+        CacheKind::Redis(unique_prefix()),
+    )
+    .await;
     let s = scene(&h, 6).await;
     let tallies = join_all((0..16).map(|seed| walker(&h, &s, seed, 25))).await;
     let mut total: BTreeMap<String, usize> = BTreeMap::new();
@@ -208,7 +217,10 @@ async fn a_storm_over_two_replicas_keeps_stock_whole() {
             || what.as_str() == "adjust:FailedPrecondition";
         assert!(allowed, "{n} × {what}");
     }
-    assert!(total.get("dispense:Ok").copied().unwrap_or(0) > 10, "{total:?}");
+    assert!(
+        total.get("dispense:Ok").copied().unwrap_or(0) > 10,
+        "{total:?}"
+    );
     h.check_conservation().await;
     // Every dispense row belongs to a dispensed (or partly dispensed) prescription, once.
     let orphan = h
@@ -222,7 +234,9 @@ async fn a_storm_over_two_replicas_keeps_stock_whole() {
     let events = h
         .count("SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.prescription.dispensed'")
         .await;
-    let dispensed = h.count("SELECT COUNT(*) FROM prescriptions WHERE status = 'dispensed'").await;
+    let dispensed = h
+        .count("SELECT COUNT(*) FROM prescriptions WHERE status = 'dispensed'")
+        .await;
     assert_eq!(events, dispensed, "one event per dispensed prescription");
 }
 
@@ -236,12 +250,24 @@ impl OwnRedis {
     fn start() -> OwnRedis {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server runs");
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(svc_kit::testing::wait_for_port(addr, Duration::from_secs(10)));
+        assert!(svc_kit::testing::wait_for_port(
+            addr,
+            Duration::from_secs(10)
+        ));
         OwnRedis {
             child,
             url: format!("redis://127.0.0.1:{port}"),
@@ -259,9 +285,15 @@ impl Drop for OwnRedis {
 #[tokio::test]
 async fn cached_reads_follow_every_change_and_survive_a_dead_redis() {
     let mut redis = OwnRedis::start();
-    let h = start_replicas(TestDb::postgres().await, 2, CacheKind::RedisAt(redis.url.clone())).await;
+    let h = start_replicas(
+        TestDb::postgres().await,
+        2,
+        CacheKind::RedisAt(redis.url.clone()),
+    )
+    .await;
     let s = scene(&h, 1).await;
-    let (pharmacy, medication, pharmacist) = (&s.pharmacies[0], &s.medications[0], &s.pharmacists[0]);
+    let (pharmacy, medication, pharmacist) =
+        (&s.pharmacies[0], &s.medications[0], &s.pharmacists[0]);
     let read = async |replica: usize| -> pb::StockLevel {
         h.client_of(replica)
             .get_stock(with(
@@ -344,7 +376,11 @@ async fn cached_reads_follow_every_change_and_survive_a_dead_redis() {
             }
         }
         let seen = read(1 - via).await;
-        assert_eq!((seen.on_hand, seen.reserved), (expected_on_hand, expected_reserved), "round {round}");
+        assert_eq!(
+            (seen.on_hand, seen.reserved),
+            (expected_on_hand, expected_reserved),
+            "round {round}"
+        );
     }
     // Redis dies: reads and writes go on, answered from the database.
     let _ = redis.child.kill();
@@ -368,7 +404,10 @@ async fn cached_reads_follow_every_change_and_survive_a_dead_redis() {
             .unwrap();
         expected_on_hand += 1;
         let seen = read((round + 1) % 2).await;
-        assert_eq!(seen.on_hand, expected_on_hand, "with Redis down, round {round}");
+        assert_eq!(
+            seen.on_hand, expected_on_hand,
+            "with Redis down, round {round}"
+        );
     }
     h.check_conservation().await;
 }

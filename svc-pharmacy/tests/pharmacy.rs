@@ -29,7 +29,9 @@ async fn world(h: &Harness) -> World {
     let pharmacy = h.pharmacy("Farmacia Știință").await;
     let other_pharmacy = h.pharmacy("Аптека Здоров'я").await;
     let paracetamol = h.medication("Paracetamol", "paracetamol", "500 mg").await;
-    let generic = h.medication("Paracetamol Zentiva", "Paracetamol", "500 MG").await;
+    let generic = h
+        .medication("Paracetamol Zentiva", "Paracetamol", "500 MG")
+        .await;
     let ibuprofen = h.medication("Ibuprofen", "ibuprofen", "400 mg").await;
     let pharmacist = h.token_for("ana.pharmacist", &["pharmacist"]);
     h.affiliate_pharmacist(&pharmacist, &pharmacy).await;
@@ -63,7 +65,11 @@ fn item(medication_id: &str, quantity: i64) -> pb::PrescriptionItem {
     }
 }
 
-fn prescription(w: &World, request_id: &str, items: Vec<pb::PrescriptionItem>) -> pb::CreatePrescriptionRequest {
+fn prescription(
+    w: &World,
+    request_id: &str,
+    items: Vec<pb::PrescriptionItem>,
+) -> pb::CreatePrescriptionRequest {
     pb::CreatePrescriptionRequest {
         request_id: request_id.to_string(),
         patient_id: w.patient_id.clone(),
@@ -95,12 +101,17 @@ async fn prescribe_reserve_and_dispense() {
         let h = start(db).await;
         let w = world(&h).await;
         let mut c = h.client();
-        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L1").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L1")
+            .await;
 
         // Ibuprofen is not in stock: the prescription is still issued, the shortfall shown.
         let p = c
             .create_prescription(with(
-                prescription(&w, "rx-1", vec![item(&w.paracetamol, 4), item(&w.ibuprofen, 2)]),
+                prescription(
+                    &w,
+                    "rx-1",
+                    vec![item(&w.paracetamol, 4), item(&w.ibuprofen, 2)],
+                ),
                 &w.doctor,
             ))
             .await
@@ -115,7 +126,12 @@ async fn prescribe_reserve_and_dispense() {
 
         // The patient and the pharmacy see it, with a live stock check per item.
         let seen = c
-            .get_prescription(with(pb::GetPrescriptionRequest { prescription_id: p.prescription_id.clone() }, &w.patient))
+            .get_prescription(with(
+                pb::GetPrescriptionRequest {
+                    prescription_id: p.prescription_id.clone(),
+                },
+                &w.patient,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -128,27 +144,64 @@ async fn prescribe_reserve_and_dispense() {
             prescription_id: p.prescription_id.clone(),
             lines: vec![],
         };
-        let refused = c.dispense_prescription(with(dispense("d-1"), &w.pharmacist)).await.unwrap_err();
+        let refused = c
+            .dispense_prescription(with(dispense("d-1"), &w.pharmacist))
+            .await
+            .unwrap_err();
         assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
-        assert!(refused.message().contains("not enough stock"), "{}", refused.message());
+        assert!(
+            refused.message().contains("not enough stock"),
+            "{}",
+            refused.message()
+        );
         let level = h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol).await;
         assert_eq!((level.on_hand, level.reserved), (10, 4));
 
-        h.receive(&w.pharmacist, &w.pharmacy, &w.ibuprofen, 5, "I1").await;
-        let done = c.dispense_prescription(with(dispense("d-2"), &w.pharmacist)).await.unwrap().into_inner();
+        h.receive(&w.pharmacist, &w.pharmacy, &w.ibuprofen, 5, "I1")
+            .await;
+        let done = c
+            .dispense_prescription(with(dispense("d-2"), &w.pharmacist))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(status(&done), pb::PrescriptionStatus::Dispensed);
-        assert_eq!(done.items.iter().map(|i| i.dispensed).collect::<Vec<_>>(), [4, 2]);
+        assert_eq!(
+            done.items.iter().map(|i| i.dispensed).collect::<Vec<_>>(),
+            [4, 2]
+        );
         let level = h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol).await;
         assert_eq!((level.on_hand, level.reserved, level.available), (6, 0, 6));
-        assert_eq!(h.stock(&w.pharmacist, &w.pharmacy, &w.ibuprofen).await.on_hand, 3);
+        assert_eq!(
+            h.stock(&w.pharmacist, &w.pharmacy, &w.ibuprofen)
+                .await
+                .on_hand,
+            3
+        );
 
         // A retry gets the first answer and gives nothing twice; a second dispense is refused.
-        let again = c.dispense_prescription(with(dispense("d-2"), &w.pharmacist)).await.unwrap().into_inner();
+        let again = c
+            .dispense_prescription(with(dispense("d-2"), &w.pharmacist))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(again, done);
-        assert_eq!(code(c.dispense_prescription(with(dispense("d-3"), &w.pharmacist)).await), Code::FailedPrecondition);
-        assert_eq!(h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol).await.on_hand, 6);
+        assert_eq!(
+            code(
+                c.dispense_prescription(with(dispense("d-3"), &w.pharmacist))
+                    .await
+            ),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol)
+                .await
+                .on_hand,
+            6
+        );
 
-        let events = |kind: &str| format!("SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.{kind}'");
+        let events = |kind: &str| {
+            format!("SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.{kind}'")
+        };
         assert_eq!(h.count(&events("prescription.issued")).await, 1);
         assert_eq!(h.count(&events("prescription.dispensed")).await, 1);
         assert_eq!(h.count(&events("stock.received")).await, 2);
@@ -163,10 +216,15 @@ async fn partial_dispense_and_generics() {
         let h = start(db).await;
         let w = world(&h).await;
         let mut c = h.client();
-        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 6, "L1").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 6, "L1")
+            .await;
         let mut request = prescription(&w, "rx-partial", vec![item(&w.paracetamol, 10)]);
         request.allow_partial = true;
-        let p = c.create_prescription(with(request, &w.doctor)).await.unwrap().into_inner();
+        let p = c
+            .create_prescription(with(request, &w.doctor))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!((p.items[0].reserved, p.items[0].shortfall), (6, 4));
         let item_id = p.items[0].item_id.clone();
         let line = |quantity: i64, substitute: &str| pb::DispenseLine {
@@ -203,7 +261,8 @@ async fn partial_dispense_and_generics() {
             .await
             .unwrap_err();
         assert_eq!(not_generic.code(), Code::InvalidArgument);
-        h.receive(&w.pharmacist, &w.pharmacy, &w.generic, 4, "G1").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.generic, 4, "G1")
+            .await;
         let done = c
             .dispense_prescription(with(
                 pb::DispensePrescriptionRequest {
@@ -218,12 +277,21 @@ async fn partial_dispense_and_generics() {
             .into_inner();
         assert_eq!(status(&done), pb::PrescriptionStatus::Dispensed);
         assert_eq!(done.items[0].substituted_medication_id, w.generic);
-        assert_eq!(h.stock(&w.pharmacist, &w.pharmacy, &w.generic).await.on_hand, 0);
+        assert_eq!(
+            h.stock(&w.pharmacist, &w.pharmacy, &w.generic)
+                .await
+                .on_hand,
+            0
+        );
 
         // Without `allow_partial`, part of it is refused.
-        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L2").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L2")
+            .await;
         let whole = c
-            .create_prescription(with(prescription(&w, "rx-whole", vec![item(&w.paracetamol, 5)]), &w.doctor))
+            .create_prescription(with(
+                prescription(&w, "rx-whole", vec![item(&w.paracetamol, 5)]),
+                &w.doctor,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -360,12 +428,24 @@ async fn bad_input_is_named_and_changes_nothing() {
         let stranger = h.token_for("not.my.patient", &["patient"]);
         let stranger_id = h.user_id(&stranger).await;
         let fields = |status: tonic::Status| -> Vec<String> {
-            svc_kit::error::field_violations(&status).into_iter().map(|v| v.field).collect()
+            svc_kit::error::field_violations(&status)
+                .into_iter()
+                .map(|v| v.field)
+                .collect()
         };
         let cases: Vec<(pb::CreatePrescriptionRequest, &str)> = vec![
-            (prescription(&w, "b1", vec![item(&uuid::Uuid::now_v7().to_string(), 1)]), "items[0].medication_id"),
-            (prescription(&w, "b2", vec![item(&w.paracetamol, 0)]), "items[0].quantity"),
-            (prescription(&w, "b3", vec![item(&w.paracetamol, -3)]), "items[0].quantity"),
+            (
+                prescription(&w, "b1", vec![item(&uuid::Uuid::now_v7().to_string(), 1)]),
+                "items[0].medication_id",
+            ),
+            (
+                prescription(&w, "b2", vec![item(&w.paracetamol, 0)]),
+                "items[0].quantity",
+            ),
+            (
+                prescription(&w, "b3", vec![item(&w.paracetamol, -3)]),
+                "items[0].quantity",
+            ),
             (prescription(&w, "b4", vec![]), "items"),
             (
                 pb::CreatePrescriptionRequest {
@@ -397,9 +477,19 @@ async fn bad_input_is_named_and_changes_nothing() {
             ),
         ];
         for (request, field) in cases {
-            let refused = c.create_prescription(with(request, &w.doctor)).await.unwrap_err();
-            assert_eq!(refused.code(), Code::InvalidArgument, "{field}: {refused:?}");
-            assert!(fields(refused.clone()).iter().any(|f| f == field), "{field}: {refused:?}");
+            let refused = c
+                .create_prescription(with(request, &w.doctor))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                refused.code(),
+                Code::InvalidArgument,
+                "{field}: {refused:?}"
+            );
+            assert!(
+                fields(refused.clone()).iter().any(|f| f == field),
+                "{field}: {refused:?}"
+            );
         }
         assert_eq!(h.count("SELECT COUNT(*) FROM prescriptions").await, 0);
 
@@ -420,18 +510,30 @@ async fn bad_input_is_named_and_changes_nothing() {
             (shipment(vec![line(5, "L", -1)]), "lines[0].expires_at"),
             (shipment(vec![]), "lines"),
         ] {
-            let refused = c.receive_shipment(with(request, &w.pharmacist)).await.unwrap_err();
+            let refused = c
+                .receive_shipment(with(request, &w.pharmacist))
+                .await
+                .unwrap_err();
             assert_eq!(refused.code(), Code::InvalidArgument);
-            assert!(fields(refused.clone()).iter().any(|f| f == field), "{field}: {refused:?}");
+            assert!(
+                fields(refused.clone()).iter().any(|f| f == field),
+                "{field}: {refused:?}"
+            );
         }
         // A lot received again with another expiry is refused whole.
-        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 5, "L9").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 5, "L9")
+            .await;
         let refused = c
             .receive_shipment(with(shipment(vec![line(3, "L9", 10)]), &w.pharmacist))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), Code::InvalidArgument);
-        assert_eq!(h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol).await.on_hand, 5);
+        assert_eq!(
+            h.stock(&w.pharmacist, &w.pharmacy, &w.paracetamol)
+                .await
+                .on_hand,
+            5
+        );
 
         // Adjustments: a reason is required, and nothing goes below what is reserved.
         let adjust = |delta: i64, reason: pb::AdjustmentReason| pb::AdjustStockRequest {
@@ -443,17 +545,35 @@ async fn bad_input_is_named_and_changes_nothing() {
             note: "numărătoare".into(),
             lot: String::new(),
         };
-        assert_eq!(code(c.adjust_stock(with(adjust(-1, pb::AdjustmentReason::Unspecified), &w.pharmacist)).await), Code::InvalidArgument);
-        c.create_prescription(with(prescription(&w, "hold-4", vec![item(&w.paracetamol, 4)]), &w.doctor))
-            .await
-            .unwrap();
+        assert_eq!(
+            code(
+                c.adjust_stock(with(
+                    adjust(-1, pb::AdjustmentReason::Unspecified),
+                    &w.pharmacist
+                ))
+                .await
+            ),
+            Code::InvalidArgument
+        );
+        c.create_prescription(with(
+            prescription(&w, "hold-4", vec![item(&w.paracetamol, 4)]),
+            &w.doctor,
+        ))
+        .await
+        .unwrap();
         let refused = c
-            .adjust_stock(with(adjust(-2, pb::AdjustmentReason::Breakage), &w.pharmacist))
+            .adjust_stock(with(
+                adjust(-2, pb::AdjustmentReason::Breakage),
+                &w.pharmacist,
+            ))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
         let level = c
-            .adjust_stock(with(adjust(-1, pb::AdjustmentReason::Breakage), &w.pharmacist))
+            .adjust_stock(with(
+                adjust(-1, pb::AdjustmentReason::Breakage),
+                &w.pharmacist,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -469,19 +589,32 @@ async fn nobody_reaches_anothers_prescriptions() {
         let h = start(db).await;
         let w = world(&h).await;
         let mut c = h.client();
-        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L1").await;
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L1")
+            .await;
         let p = c
-            .create_prescription(with(prescription(&w, "rx", vec![item(&w.paracetamol, 2)]), &w.doctor))
+            .create_prescription(with(
+                prescription(&w, "rx", vec![item(&w.paracetamol, 2)]),
+                &w.doctor,
+            ))
             .await
             .unwrap()
             .into_inner();
         let other_patient = h.token_for("other.patient", &["patient"]);
         let other_doctor = h.token_for("other.doctor", &["doctor"]);
         let other_pharmacist = h.token_for("other.pharmacist", &["pharmacist"]);
-        h.affiliate_pharmacist(&other_pharmacist, &w.other_pharmacy).await;
-        let get = |id: &str| pb::GetPrescriptionRequest { prescription_id: id.to_string() };
+        h.affiliate_pharmacist(&other_pharmacist, &w.other_pharmacy)
+            .await;
+        let get = |id: &str| pb::GetPrescriptionRequest {
+            prescription_id: id.to_string(),
+        };
         for token in [&other_patient, &other_doctor, &other_pharmacist] {
-            assert_eq!(code(c.get_prescription(with(get(&p.prescription_id), token)).await), Code::NotFound);
+            assert_eq!(
+                code(
+                    c.get_prescription(with(get(&p.prescription_id), token))
+                        .await
+                ),
+                Code::NotFound
+            );
             let list = c
                 .list_prescriptions(with(pb::ListPrescriptionsRequest::default(), token))
                 .await
@@ -494,25 +627,43 @@ async fn nobody_reaches_anothers_prescriptions() {
             prescription_id: p.prescription_id.clone(),
             lines: vec![],
         };
-        assert_eq!(code(c.dispense_prescription(with(dispense, &other_pharmacist)).await), Code::NotFound);
+        assert_eq!(
+            code(
+                c.dispense_prescription(with(dispense, &other_pharmacist))
+                    .await
+            ),
+            Code::NotFound
+        );
         let stock = pb::GetStockRequest {
             pharmacy_id: w.pharmacy.clone(),
             medication_ids: vec![],
         };
-        assert_eq!(code(c.get_stock(with(stock, &other_pharmacist)).await), Code::NotFound);
+        assert_eq!(
+            code(c.get_stock(with(stock, &other_pharmacist)).await),
+            Code::NotFound
+        );
         // The other doctor cannot cancel it; another patient cannot move it.
         let cancel = pb::CancelPrescriptionRequest {
             request_id: "x".into(),
             prescription_id: p.prescription_id.clone(),
             reason: String::new(),
         };
-        assert_eq!(code(c.cancel_prescription(with(cancel, &other_doctor)).await), Code::NotFound);
+        assert_eq!(
+            code(c.cancel_prescription(with(cancel, &other_doctor)).await),
+            Code::NotFound
+        );
         let mv = pb::ChangePrescriptionPharmacyRequest {
             request_id: "x".into(),
             prescription_id: p.prescription_id.clone(),
             pharmacy_id: w.other_pharmacy.clone(),
         };
-        assert_eq!(code(c.change_prescription_pharmacy(with(mv, &other_patient)).await), Code::NotFound);
+        assert_eq!(
+            code(
+                c.change_prescription_pharmacy(with(mv, &other_patient))
+                    .await
+            ),
+            Code::NotFound
+        );
         // A partner reads availability, without quantities.
         let partner = h.client_token("partner-demo");
         let availability = c
@@ -529,9 +680,17 @@ async fn nobody_reaches_anothers_prescriptions() {
             .into_inner()
             .availability;
         let kinds: Vec<_> = availability.iter().map(|a| a.availability).collect();
-        assert_eq!(kinds, [pb::Availability::InStock as i32, pb::Availability::OutOfStock as i32]);
+        assert_eq!(
+            kinds,
+            [
+                pb::Availability::InStock as i32,
+                pb::Availability::OutOfStock as i32
+            ]
+        );
         // ...and nothing about patients.
-        let list = c.list_prescriptions(with(pb::ListPrescriptionsRequest::default(), &partner)).await;
+        let list = c
+            .list_prescriptions(with(pb::ListPrescriptionsRequest::default(), &partner))
+            .await;
         assert_eq!(code(list), Code::PermissionDenied);
         // The doctor and the patient each see theirs.
         for token in [&w.doctor, &w.patient] {
@@ -563,46 +722,152 @@ async fn every_rpc_refuses_the_roles_it_does_not_name() {
         ("partner", h.client_token("partner-demo")),
         ("service", h.client_token("svc-notify")),
     ];
-    const ALL: &[&str] = &["admin", "doctor", "nurse", "patient", "pharmacist", "partner", "service"];
+    const ALL: &[&str] = &[
+        "admin",
+        "doctor",
+        "nurse",
+        "patient",
+        "pharmacist",
+        "partner",
+        "service",
+    ];
     macro_rules! rpc {
         ($name:ident, $request:expr, $allowed:expr) => {{
             let allowed: &[&str] = $allowed;
             for (role, token) in &tokens {
                 let got = code(c.$name(with($request, token)).await);
                 if allowed.contains(role) {
-                    assert_ne!(got, Code::PermissionDenied, "{} as {role}", stringify!($name));
+                    assert_ne!(
+                        got,
+                        Code::PermissionDenied,
+                        "{} as {role}",
+                        stringify!($name)
+                    );
                 } else {
-                    assert_eq!(got, Code::PermissionDenied, "{} as {role}", stringify!($name));
+                    assert_eq!(
+                        got,
+                        Code::PermissionDenied,
+                        "{} as {role}",
+                        stringify!($name)
+                    );
                 }
             }
         }};
     }
-    rpc!(create_pharmacy, pb::CreatePharmacyRequest::default(), &["admin"]);
-    rpc!(update_pharmacy, pb::UpdatePharmacyRequest::default(), &["admin"]);
+    rpc!(
+        create_pharmacy,
+        pb::CreatePharmacyRequest::default(),
+        &["admin"]
+    );
+    rpc!(
+        update_pharmacy,
+        pb::UpdatePharmacyRequest::default(),
+        &["admin"]
+    );
     rpc!(get_pharmacy, pb::GetPharmacyRequest::default(), ALL);
     rpc!(list_pharmacies, pb::ListPharmaciesRequest::default(), ALL);
-    rpc!(create_medication, pb::CreateMedicationRequest::default(), &["admin"]);
-    rpc!(update_medication, pb::UpdateMedicationRequest::default(), &["admin"]);
+    rpc!(
+        create_medication,
+        pb::CreateMedicationRequest::default(),
+        &["admin"]
+    );
+    rpc!(
+        update_medication,
+        pb::UpdateMedicationRequest::default(),
+        &["admin"]
+    );
     rpc!(get_medication, pb::GetMedicationRequest::default(), ALL);
-    rpc!(search_medications, pb::SearchMedicationsRequest::default(), ALL);
-    rpc!(get_stock, pb::GetStockRequest::default(), &["admin", "pharmacist"]);
+    rpc!(
+        search_medications,
+        pb::SearchMedicationsRequest::default(),
+        ALL
+    );
+    rpc!(
+        get_stock,
+        pb::GetStockRequest::default(),
+        &["admin", "pharmacist"]
+    );
     rpc!(get_availability, pb::GetAvailabilityRequest::default(), ALL);
-    rpc!(get_preferred_pharmacies, pb::GetPreferredPharmaciesRequest::default(), &["doctor", "patient"]);
-    rpc!(set_preferred_pharmacies, pb::SetPreferredPharmaciesRequest::default(), &["patient"]);
-    rpc!(receive_shipment, pb::ReceiveShipmentRequest::default(), &["pharmacist"]);
-    rpc!(adjust_stock, pb::AdjustStockRequest::default(), &["pharmacist"]);
-    rpc!(set_critical_threshold, pb::SetCriticalThresholdRequest::default(), &["admin", "pharmacist"]);
-    rpc!(list_low_stock, pb::ListLowStockRequest::default(), &["admin", "pharmacist"]);
-    rpc!(list_expiring_lots, pb::ListExpiringLotsRequest::default(), &["admin", "pharmacist"]);
-    rpc!(list_stock_movements, pb::ListStockMovementsRequest::default(), &["admin", "pharmacist"]);
-    rpc!(create_prescription, pb::CreatePrescriptionRequest::default(), &["doctor"]);
-    rpc!(get_prescription, pb::GetPrescriptionRequest::default(), &["doctor", "patient", "pharmacist"]);
-    rpc!(list_prescriptions, pb::ListPrescriptionsRequest::default(), &["doctor", "patient", "pharmacist"]);
-    rpc!(change_prescription_pharmacy, pb::ChangePrescriptionPharmacyRequest::default(), &["doctor", "patient"]);
-    rpc!(start_dispensing, pb::StartDispensingRequest::default(), &["pharmacist"]);
-    rpc!(dispense_prescription, pb::DispensePrescriptionRequest::default(), &["pharmacist"]);
-    rpc!(reject_prescription, pb::RejectPrescriptionRequest::default(), &["pharmacist"]);
-    rpc!(cancel_prescription, pb::CancelPrescriptionRequest::default(), &["doctor"]);
+    rpc!(
+        get_preferred_pharmacies,
+        pb::GetPreferredPharmaciesRequest::default(),
+        &["doctor", "patient"]
+    );
+    rpc!(
+        set_preferred_pharmacies,
+        pb::SetPreferredPharmaciesRequest::default(),
+        &["patient"]
+    );
+    rpc!(
+        receive_shipment,
+        pb::ReceiveShipmentRequest::default(),
+        &["pharmacist"]
+    );
+    rpc!(
+        adjust_stock,
+        pb::AdjustStockRequest::default(),
+        &["pharmacist"]
+    );
+    rpc!(
+        set_critical_threshold,
+        pb::SetCriticalThresholdRequest::default(),
+        &["admin", "pharmacist"]
+    );
+    rpc!(
+        list_low_stock,
+        pb::ListLowStockRequest::default(),
+        &["admin", "pharmacist"]
+    );
+    rpc!(
+        list_expiring_lots,
+        pb::ListExpiringLotsRequest::default(),
+        &["admin", "pharmacist"]
+    );
+    rpc!(
+        list_stock_movements,
+        pb::ListStockMovementsRequest::default(),
+        &["admin", "pharmacist"]
+    );
+    rpc!(
+        create_prescription,
+        pb::CreatePrescriptionRequest::default(),
+        &["doctor"]
+    );
+    rpc!(
+        get_prescription,
+        pb::GetPrescriptionRequest::default(),
+        &["doctor", "patient", "pharmacist"]
+    );
+    rpc!(
+        list_prescriptions,
+        pb::ListPrescriptionsRequest::default(),
+        &["doctor", "patient", "pharmacist"]
+    );
+    rpc!(
+        change_prescription_pharmacy,
+        pb::ChangePrescriptionPharmacyRequest::default(),
+        &["doctor", "patient"]
+    );
+    rpc!(
+        start_dispensing,
+        pb::StartDispensingRequest::default(),
+        &["pharmacist"]
+    );
+    rpc!(
+        dispense_prescription,
+        pb::DispensePrescriptionRequest::default(),
+        &["pharmacist"]
+    );
+    rpc!(
+        reject_prescription,
+        pb::RejectPrescriptionRequest::default(),
+        &["pharmacist"]
+    );
+    rpc!(
+        cancel_prescription,
+        pb::CancelPrescriptionRequest::default(),
+        &["doctor"]
+    );
 }
 
 #[tokio::test]
@@ -634,8 +899,8 @@ async fn the_catalog_searches_any_script() {
             .map(|m| m.name)
             .collect()
     };
-    assert_eq!(search("stefan").await, ["Stefan Forte", "Ștefan Analgezic"]);
-    assert_eq!(search("ȘTEFAN").await, ["Stefan Forte", "Ștefan Analgezic"]);
+    assert_eq!(search("stefan").await, ["Ștefan Analgezic", "Stefan Forte"]);
+    assert_eq!(search("ȘTEFAN").await, ["Ștefan Analgezic", "Stefan Forte"]);
     assert_eq!(search("цитра").await, ["Цитрамон"]);
     assert_eq!(search("ібу").await, ["Нурофен"]);
     assert_eq!(search("100%").await, Vec::<String>::new());

@@ -71,8 +71,18 @@ impl PharmacyApi {
 }
 
 /// The idempotency key of a mutation, per caller.
-fn key(caller: &Caller, operation: &'static str, request_id: &str, request: &impl Message) -> Answer<IdempotencyKey> {
-    Ok(IdempotencyKey::new(&caller.subject, operation, request_id, request)?)
+fn key(
+    caller: &Caller,
+    operation: &'static str,
+    request_id: &str,
+    request: &impl Message,
+) -> Answer<IdempotencyKey> {
+    Ok(IdempotencyKey::new(
+        &caller.subject,
+        operation,
+        request_id,
+        request,
+    )?)
 }
 
 /// A list of ids, each a UUID, at most `max` of them.

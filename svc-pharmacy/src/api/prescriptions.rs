@@ -20,7 +20,10 @@ const MAX_ITEMS: usize = 20;
 const MAX_QUANTITY: i64 = 10_000;
 
 impl PharmacyApi {
-    pub(crate) async fn create_prescription(&self, request: Request<pb::CreatePrescriptionRequest>) -> Answer<pb::Prescription> {
+    pub(crate) async fn create_prescription(
+        &self,
+        request: Request<pb::CreatePrescriptionRequest>,
+    ) -> Answer<pb::Prescription> {
         let caller = self.caller_for(&request, Operation::Prescribe).await?;
         let body = request.get_ref();
         let key = key(&caller, "CreatePrescription", &body.request_id, body)?;
@@ -44,7 +47,10 @@ impl PharmacyApi {
             let field = |f: &str| format!("items[{n}].{f}");
             let medication_id = v.take(input::id(&field("medication_id"), &item.medication_id));
             if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-                v.push(&field("quantity"), format!("must be between 1 and {MAX_QUANTITY}"));
+                v.push(
+                    &field("quantity"),
+                    format!("must be between 1 and {MAX_QUANTITY}"),
+                );
             }
             if !(0..=365).contains(&item.duration_days) {
                 v.push(&field("duration_days"), "must be between 0 and 365");
@@ -52,9 +58,19 @@ impl PharmacyApi {
             items.push(ItemInput {
                 medication_id,
                 quantity: item.quantity,
-                dosage_instructions: v.take(input::text(&field("dosage_instructions"), &item.dosage_instructions, 500, false)),
+                dosage_instructions: v.take(input::text(
+                    &field("dosage_instructions"),
+                    &item.dosage_instructions,
+                    500,
+                    false,
+                )),
                 dose: v.take(input::text(&field("dose"), &item.dose, 100, false)),
-                frequency: v.take(input::text(&field("frequency"), &item.frequency, 100, false)),
+                frequency: v.take(input::text(
+                    &field("frequency"),
+                    &item.frequency,
+                    100,
+                    false,
+                )),
                 duration_days: item.duration_days,
                 notes: v.take(input::text(&field("notes"), &item.notes, 500, false)),
             });
@@ -66,26 +82,40 @@ impl PharmacyApi {
         let notes = v.take(input::text("notes", &body.notes, 1000, false));
         v.finish()?;
         self.app
-            .create_prescription(&caller, &key, NewPrescription {
-                patient_id,
-                pharmacy_id,
-                allowed_pharmacy_ids,
-                items,
-                valid_until,
-                allow_partial: body.allow_partial,
-                notes,
-            })
+            .create_prescription(
+                &caller,
+                &key,
+                NewPrescription {
+                    patient_id,
+                    pharmacy_id,
+                    allowed_pharmacy_ids,
+                    items,
+                    valid_until,
+                    allow_partial: body.allow_partial,
+                    notes,
+                },
+            )
             .await
     }
 
-    pub(crate) async fn get_prescription(&self, request: Request<pb::GetPrescriptionRequest>) -> Answer<pb::Prescription> {
-        let caller = self.caller_for(&request, Operation::ReadPrescriptions).await?;
+    pub(crate) async fn get_prescription(
+        &self,
+        request: Request<pb::GetPrescriptionRequest>,
+    ) -> Answer<pb::Prescription> {
+        let caller = self
+            .caller_for(&request, Operation::ReadPrescriptions)
+            .await?;
         let id = input::id("prescription_id", &request.get_ref().prescription_id)?;
         self.app.get_prescription(&caller, &id).await
     }
 
-    pub(crate) async fn list_prescriptions(&self, request: Request<pb::ListPrescriptionsRequest>) -> Answer<pb::ListPrescriptionsResponse> {
-        let caller = self.caller_for(&request, Operation::ReadPrescriptions).await?;
+    pub(crate) async fn list_prescriptions(
+        &self,
+        request: Request<pb::ListPrescriptionsRequest>,
+    ) -> Answer<pb::ListPrescriptionsResponse> {
+        let caller = self
+            .caller_for(&request, Operation::ReadPrescriptions)
+            .await?;
         let body = request.get_ref();
         let mut v = Violations::default();
         let pharmacy_id = v.take(input::optional_id("pharmacy_id", &body.pharmacy_id));
@@ -93,13 +123,22 @@ impl PharmacyApi {
         let doctor_id = v.take(input::optional_id("doctor_id", &body.doctor_id));
         let mut statuses = Vec::new();
         for (n, raw) in body.statuses.iter().enumerate() {
-            match pb::PrescriptionStatus::try_from(*raw).ok().and_then(convert::status_from) {
+            match pb::PrescriptionStatus::try_from(*raw)
+                .ok()
+                .and_then(convert::status_from)
+            {
                 Some(s) => statuses.push(s),
                 None => v.push(&format!("statuses[{n}]"), "is not a prescription status"),
             }
         }
-        let created_from = body.created_from.as_ref().map(|t| v.take(input::instant("created_from", Some(t))));
-        let created_to = body.created_to.as_ref().map(|t| v.take(input::instant("created_to", Some(t))));
+        let created_from = body
+            .created_from
+            .as_ref()
+            .map(|t| v.take(input::instant("created_from", Some(t))));
+        let created_to = body
+            .created_to
+            .as_ref()
+            .map(|t| v.take(input::instant("created_to", Some(t))));
         v.finish()?;
         let limit = page_size(body.page_size)?;
         let before = decode_token(&body.page_token)?;
@@ -107,31 +146,49 @@ impl PharmacyApi {
             input::id("page_token", before).map_err(|_| bad_page_token())?;
         }
         self.app
-            .list_prescriptions(&caller, PrescriptionFilter {
-                patient_id,
-                doctor_id,
-                pharmacy_id,
-                statuses,
-                created_from,
-                created_to,
-                before,
-                limit,
-            })
+            .list_prescriptions(
+                &caller,
+                PrescriptionFilter {
+                    patient_id,
+                    doctor_id,
+                    pharmacy_id,
+                    statuses,
+                    created_from,
+                    created_to,
+                    before,
+                    limit,
+                },
+            )
             .await
     }
 
-    pub(crate) async fn change_prescription_pharmacy(&self, request: Request<pb::ChangePrescriptionPharmacyRequest>) -> Answer<pb::Prescription> {
-        let caller = self.caller_for(&request, Operation::MovePrescription).await?;
+    pub(crate) async fn change_prescription_pharmacy(
+        &self,
+        request: Request<pb::ChangePrescriptionPharmacyRequest>,
+    ) -> Answer<pb::Prescription> {
+        let caller = self
+            .caller_for(&request, Operation::MovePrescription)
+            .await?;
         let body = request.get_ref();
-        let key = key(&caller, "ChangePrescriptionPharmacy", &body.request_id, body)?;
+        let key = key(
+            &caller,
+            "ChangePrescriptionPharmacy",
+            &body.request_id,
+            body,
+        )?;
         let mut v = Violations::default();
         let id = v.take(input::id("prescription_id", &body.prescription_id));
         let pharmacy_id = v.take(input::id("pharmacy_id", &body.pharmacy_id));
         v.finish()?;
-        self.app.change_pharmacy(&caller, &key, &id, &pharmacy_id).await
+        self.app
+            .change_pharmacy(&caller, &key, &id, &pharmacy_id)
+            .await
     }
 
-    pub(crate) async fn start_dispensing(&self, request: Request<pb::StartDispensingRequest>) -> Answer<pb::Prescription> {
+    pub(crate) async fn start_dispensing(
+        &self,
+        request: Request<pb::StartDispensingRequest>,
+    ) -> Answer<pb::Prescription> {
         let caller = self.caller_for(&request, Operation::Dispense).await?;
         let body = request.get_ref();
         let key = key(&caller, "StartDispensing", &body.request_id, body)?;
@@ -139,7 +196,10 @@ impl PharmacyApi {
         self.app.start_dispensing(&caller, &key, &id).await
     }
 
-    pub(crate) async fn dispense_prescription(&self, request: Request<pb::DispensePrescriptionRequest>) -> Answer<pb::Prescription> {
+    pub(crate) async fn dispense_prescription(
+        &self,
+        request: Request<pb::DispensePrescriptionRequest>,
+    ) -> Answer<pb::Prescription> {
         let caller = self.caller_for(&request, Operation::Dispense).await?;
         let body = request.get_ref();
         let key = key(&caller, "DispensePrescription", &body.request_id, body)?;
@@ -153,9 +213,15 @@ impl PharmacyApi {
             let field = |f: &str| format!("lines[{n}].{f}");
             let item_id = v.take(input::id(&field("item_id"), &line.item_id));
             if !(0..=MAX_QUANTITY).contains(&line.quantity) {
-                v.push(&field("quantity"), format!("must be between 1 and {MAX_QUANTITY} (0: all owed)"));
+                v.push(
+                    &field("quantity"),
+                    format!("must be between 1 and {MAX_QUANTITY} (0: all owed)"),
+                );
             }
-            let substitute = v.take(input::optional_id(&field("substitute_medication_id"), &line.substitute_medication_id));
+            let substitute = v.take(input::optional_id(
+                &field("substitute_medication_id"),
+                &line.substitute_medication_id,
+            ));
             lines.push(RequestedLine {
                 item_id,
                 quantity: line.quantity,
@@ -166,7 +232,10 @@ impl PharmacyApi {
         self.app.dispense(&caller, &key, &id, lines).await
     }
 
-    pub(crate) async fn reject_prescription(&self, request: Request<pb::RejectPrescriptionRequest>) -> Answer<pb::Prescription> {
+    pub(crate) async fn reject_prescription(
+        &self,
+        request: Request<pb::RejectPrescriptionRequest>,
+    ) -> Answer<pb::Prescription> {
         let caller = self.caller_for(&request, Operation::Dispense).await?;
         let body = request.get_ref();
         let key = key(&caller, "RejectPrescription", &body.request_id, body)?;
@@ -177,8 +246,13 @@ impl PharmacyApi {
         self.app.reject(&caller, &key, &id, reason).await
     }
 
-    pub(crate) async fn cancel_prescription(&self, request: Request<pb::CancelPrescriptionRequest>) -> Answer<pb::Prescription> {
-        let caller = self.caller_for(&request, Operation::CancelPrescription).await?;
+    pub(crate) async fn cancel_prescription(
+        &self,
+        request: Request<pb::CancelPrescriptionRequest>,
+    ) -> Answer<pb::Prescription> {
+        let caller = self
+            .caller_for(&request, Operation::CancelPrescription)
+            .await?;
         let body = request.get_ref();
         let key = key(&caller, "CancelPrescription", &body.request_id, body)?;
         let mut v = Violations::default();

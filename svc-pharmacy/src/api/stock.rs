@@ -22,46 +22,80 @@ const MAX_LINES: usize = 200;
 const MAX_PHARMACIES: usize = 20;
 
 /// A lot name: printable, at most 64 characters.
-fn lot_name(field: &str, raw: &str, required: bool) -> Result<String, svc_kit::error::FieldViolation> {
+fn lot_name(
+    field: &str,
+    raw: &str,
+    required: bool,
+) -> Result<String, svc_kit::error::FieldViolation> {
     input::text(field, raw, 64, required)
 }
 
 impl PharmacyApi {
-    pub(crate) async fn get_stock(&self, request: Request<pb::GetStockRequest>) -> Answer<pb::GetStockResponse> {
+    pub(crate) async fn get_stock(
+        &self,
+        request: Request<pb::GetStockRequest>,
+    ) -> Answer<pb::GetStockResponse> {
         let caller = self.caller_for(&request, Operation::ReadStock).await?;
         let body = request.get_ref();
         let pharmacy_id = input::id("pharmacy_id", &body.pharmacy_id)?;
         let medication_ids = ids("medication_ids", &body.medication_ids, MAX_LINES)?;
-        self.app.get_stock(&caller, &pharmacy_id, medication_ids).await
+        self.app
+            .get_stock(&caller, &pharmacy_id, medication_ids)
+            .await
     }
 
-    pub(crate) async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Answer<pb::GetAvailabilityResponse> {
-        let caller = self.caller_for(&request, Operation::ReadAvailability).await?;
+    pub(crate) async fn get_availability(
+        &self,
+        request: Request<pb::GetAvailabilityRequest>,
+    ) -> Answer<pb::GetAvailabilityResponse> {
+        let caller = self
+            .caller_for(&request, Operation::ReadAvailability)
+            .await?;
         let body = request.get_ref();
         let pharmacy_ids = ids("pharmacy_ids", &body.pharmacy_ids, MAX_PHARMACIES)?;
         let medication_ids = ids("medication_ids", &body.medication_ids, MAX_LINES)?;
         if medication_ids.is_empty() {
-            return Err(PharmacyError::field("medication_ids", "name at least one medication"));
+            return Err(PharmacyError::field(
+                "medication_ids",
+                "name at least one medication",
+            ));
         }
         let patient_id = input::optional_id("patient_id", &body.patient_id)?;
-        self.app.get_availability(&caller, pharmacy_ids, medication_ids, patient_id).await
+        self.app
+            .get_availability(&caller, pharmacy_ids, medication_ids, patient_id)
+            .await
     }
 
-    pub(crate) async fn get_preferred_pharmacies(&self, request: Request<pb::GetPreferredPharmaciesRequest>) -> Answer<pb::PreferredPharmacies> {
-        let caller = self.caller_for(&request, Operation::ReadPreferences).await?;
+    pub(crate) async fn get_preferred_pharmacies(
+        &self,
+        request: Request<pb::GetPreferredPharmaciesRequest>,
+    ) -> Answer<pb::PreferredPharmacies> {
+        let caller = self
+            .caller_for(&request, Operation::ReadPreferences)
+            .await?;
         let patient_id = input::optional_id("patient_id", &request.get_ref().patient_id)?;
         self.app.get_preferred(&caller, patient_id).await
     }
 
-    pub(crate) async fn set_preferred_pharmacies(&self, request: Request<pb::SetPreferredPharmaciesRequest>) -> Answer<pb::PreferredPharmacies> {
+    pub(crate) async fn set_preferred_pharmacies(
+        &self,
+        request: Request<pb::SetPreferredPharmaciesRequest>,
+    ) -> Answer<pb::PreferredPharmacies> {
         let caller = self.caller_for(&request, Operation::SetPreferences).await?;
         let body = request.get_ref();
         let key = key(&caller, "SetPreferredPharmacies", &body.request_id, body)?;
-        let pharmacy_ids = ids("pharmacy_ids", &body.pharmacy_ids, crate::app::MAX_PREFERRED)?;
+        let pharmacy_ids = ids(
+            "pharmacy_ids",
+            &body.pharmacy_ids,
+            crate::app::MAX_PREFERRED,
+        )?;
         self.app.set_preferred(&caller, &key, pharmacy_ids).await
     }
 
-    pub(crate) async fn receive_shipment(&self, request: Request<pb::ReceiveShipmentRequest>) -> Answer<pb::ReceiveShipmentResponse> {
+    pub(crate) async fn receive_shipment(
+        &self,
+        request: Request<pb::ReceiveShipmentRequest>,
+    ) -> Answer<pb::ReceiveShipmentResponse> {
         let caller = self.caller_for(&request, Operation::ManageStock).await?;
         let body = request.get_ref();
         let key = key(&caller, "ReceiveShipment", &body.request_id, body)?;
@@ -76,7 +110,10 @@ impl PharmacyApi {
             let field = |f: &str| format!("lines[{n}].{f}");
             let medication_id = v.take(input::id(&field("medication_id"), &line.medication_id));
             if !(1..=MAX_UNITS).contains(&line.quantity) {
-                v.push(&field("quantity"), format!("must be between 1 and {MAX_UNITS}"));
+                v.push(
+                    &field("quantity"),
+                    format!("must be between 1 and {MAX_UNITS}"),
+                );
             }
             let lot = v.take(lot_name(&field("lot"), &line.lot, true));
             let expires_at = match &line.expires_at {
@@ -84,12 +121,18 @@ impl PharmacyApi {
                 Some(at) => {
                     let at = v.take(input::instant(&field("expires_at"), Some(at)));
                     if at <= now {
-                        v.push(&field("expires_at"), "is in the past: expired stock is not received");
+                        v.push(
+                            &field("expires_at"),
+                            "is in the past: expired stock is not received",
+                        );
                     }
                     Some(at)
                 }
             };
-            if lines.iter().any(|l: &ShipmentLineInput| l.medication_id == medication_id && l.lot == lot) {
+            if lines
+                .iter()
+                .any(|l: &ShipmentLineInput| l.medication_id == medication_id && l.lot == lot)
+            {
                 v.push(&field("lot"), "is given twice for this medication");
             }
             lines.push(ShipmentLineInput {
@@ -100,10 +143,15 @@ impl PharmacyApi {
             });
         }
         v.finish()?;
-        self.app.receive_shipment(&caller, &key, &pharmacy_id, lines).await
+        self.app
+            .receive_shipment(&caller, &key, &pharmacy_id, lines)
+            .await
     }
 
-    pub(crate) async fn adjust_stock(&self, request: Request<pb::AdjustStockRequest>) -> Answer<pb::StockLevel> {
+    pub(crate) async fn adjust_stock(
+        &self,
+        request: Request<pb::AdjustStockRequest>,
+    ) -> Answer<pb::StockLevel> {
         let caller = self.caller_for(&request, Operation::ManageStock).await?;
         let body = request.get_ref();
         let key = key(&caller, "AdjustStock", &body.request_id, body)?;
@@ -111,28 +159,41 @@ impl PharmacyApi {
         let pharmacy_id = v.take(input::id("pharmacy_id", &body.pharmacy_id));
         let medication_id = v.take(input::id("medication_id", &body.medication_id));
         if body.delta == 0 || body.delta.abs() > MAX_UNITS {
-            v.push("delta", format!("must be non-zero and at most {MAX_UNITS} either way"));
+            v.push(
+                "delta",
+                format!("must be non-zero and at most {MAX_UNITS} either way"),
+            );
         }
         let reason = pb::AdjustmentReason::try_from(body.reason).unwrap_or_default();
         if reason == pb::AdjustmentReason::Unspecified {
-            v.push("reason", "is required: breakage, count correction, expired or returned");
+            v.push(
+                "reason",
+                "is required: breakage, count correction, expired or returned",
+            );
         }
         let note = v.take(input::text("note", &body.note, 500, false));
         let lot = v.take(lot_name("lot", &body.lot, false));
         v.finish()?;
         self.app
-            .adjust_stock(&caller, &key, Adjustment {
-                pharmacy_id,
-                medication_id,
-                delta: body.delta,
-                reason,
-                note,
-                lot: (!lot.is_empty()).then_some(lot),
-            })
+            .adjust_stock(
+                &caller,
+                &key,
+                Adjustment {
+                    pharmacy_id,
+                    medication_id,
+                    delta: body.delta,
+                    reason,
+                    note,
+                    lot: (!lot.is_empty()).then_some(lot),
+                },
+            )
             .await
     }
 
-    pub(crate) async fn set_critical_threshold(&self, request: Request<pb::SetCriticalThresholdRequest>) -> Answer<pb::StockLevel> {
+    pub(crate) async fn set_critical_threshold(
+        &self,
+        request: Request<pb::SetCriticalThresholdRequest>,
+    ) -> Answer<pb::StockLevel> {
         let caller = self.caller_for(&request, Operation::SetThreshold).await?;
         let body = request.get_ref();
         let key = key(&caller, "SetCriticalThreshold", &body.request_id, body)?;
@@ -140,21 +201,36 @@ impl PharmacyApi {
         let pharmacy_id = v.take(input::id("pharmacy_id", &body.pharmacy_id));
         let medication_id = v.take(input::id("medication_id", &body.medication_id));
         if !(0..=MAX_UNITS).contains(&body.critical_threshold) {
-            v.push("critical_threshold", format!("must be between 0 and {MAX_UNITS}"));
+            v.push(
+                "critical_threshold",
+                format!("must be between 0 and {MAX_UNITS}"),
+            );
         }
         v.finish()?;
         self.app
-            .set_critical_threshold(&caller, &key, &pharmacy_id, &medication_id, body.critical_threshold)
+            .set_critical_threshold(
+                &caller,
+                &key,
+                &pharmacy_id,
+                &medication_id,
+                body.critical_threshold,
+            )
             .await
     }
 
-    pub(crate) async fn list_low_stock(&self, request: Request<pb::ListLowStockRequest>) -> Answer<pb::ListLowStockResponse> {
+    pub(crate) async fn list_low_stock(
+        &self,
+        request: Request<pb::ListLowStockRequest>,
+    ) -> Answer<pb::ListLowStockResponse> {
         let caller = self.caller_for(&request, Operation::ReadStock).await?;
         let pharmacy_id = input::id("pharmacy_id", &request.get_ref().pharmacy_id)?;
         self.app.list_low_stock(&caller, &pharmacy_id).await
     }
 
-    pub(crate) async fn list_expiring_lots(&self, request: Request<pb::ListExpiringLotsRequest>) -> Answer<pb::ListExpiringLotsResponse> {
+    pub(crate) async fn list_expiring_lots(
+        &self,
+        request: Request<pb::ListExpiringLotsRequest>,
+    ) -> Answer<pb::ListExpiringLotsResponse> {
         let caller = self.caller_for(&request, Operation::ReadStock).await?;
         let body = request.get_ref();
         let pharmacy_id = input::id("pharmacy_id", &body.pharmacy_id)?;
@@ -162,10 +238,15 @@ impl PharmacyApi {
             None => None,
             Some(at) => Some(input::instant("before", Some(at))?),
         };
-        self.app.list_expiring_lots(&caller, &pharmacy_id, before).await
+        self.app
+            .list_expiring_lots(&caller, &pharmacy_id, before)
+            .await
     }
 
-    pub(crate) async fn list_stock_movements(&self, request: Request<pb::ListStockMovementsRequest>) -> Answer<pb::ListStockMovementsResponse> {
+    pub(crate) async fn list_stock_movements(
+        &self,
+        request: Request<pb::ListStockMovementsRequest>,
+    ) -> Answer<pb::ListStockMovementsResponse> {
         let caller = self.caller_for(&request, Operation::ReadStock).await?;
         let body = request.get_ref();
         let pharmacy_id = input::id("pharmacy_id", &body.pharmacy_id)?;

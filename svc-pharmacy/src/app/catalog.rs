@@ -62,7 +62,12 @@ fn stale(version: i64) -> PharmacyError {
 }
 
 impl App {
-    pub(crate) async fn create_pharmacy(&self, caller: &Caller, key: &IdempotencyKey, given: PharmacyInput) -> Result<pb::Pharmacy, PharmacyError> {
+    pub(crate) async fn create_pharmacy(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        given: PharmacyInput,
+    ) -> Result<pb::Pharmacy, PharmacyError> {
         allowed(Operation::ManagePharmacies, caller)?;
         let now = svc_kit::write::now();
         let record = PharmacyRecord {
@@ -88,7 +93,13 @@ impl App {
         .await
     }
 
-    pub(crate) async fn update_pharmacy(&self, caller: &Caller, key: &IdempotencyKey, pharmacy_id: &str, given: PharmacyInput) -> Result<pb::Pharmacy, PharmacyError> {
+    pub(crate) async fn update_pharmacy(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        pharmacy_id: &str,
+        given: PharmacyInput,
+    ) -> Result<pb::Pharmacy, PharmacyError> {
         allowed(Operation::ManagePharmacies, caller)?;
         let given = &given;
         self.write(key, |txn| async move {
@@ -122,7 +133,11 @@ impl App {
         .await
     }
 
-    pub(crate) async fn get_pharmacy(&self, caller: &Caller, pharmacy_id: &str) -> Result<pb::Pharmacy, PharmacyError> {
+    pub(crate) async fn get_pharmacy(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+    ) -> Result<pb::Pharmacy, PharmacyError> {
         allowed(Operation::ReadPharmacies, caller)?;
         cat::get_pharmacy(&self.db, pharmacy_id)
             .await?
@@ -130,9 +145,16 @@ impl App {
             .ok_or(PharmacyError::NoSuch("pharmacy"))
     }
 
-    pub(crate) async fn list_pharmacies(&self, caller: &Caller, limit: u64, after: Option<String>, include_archived: bool) -> Result<pb::ListPharmaciesResponse, PharmacyError> {
+    pub(crate) async fn list_pharmacies(
+        &self,
+        caller: &Caller,
+        limit: u64,
+        after: Option<String>,
+        include_archived: bool,
+    ) -> Result<pb::ListPharmaciesResponse, PharmacyError> {
         allowed(Operation::ReadPharmacies, caller)?;
-        let mut found = cat::list_pharmacies(&self.db, after.as_deref(), limit + 1, include_archived).await?;
+        let mut found =
+            cat::list_pharmacies(&self.db, after.as_deref(), limit + 1, include_archived).await?;
         let next_page_token = paging::next_page(&mut found, limit, |p| p.pharmacy_id.clone());
         Ok(pb::ListPharmaciesResponse {
             pharmacies: found.iter().map(convert::pharmacy).collect(),
@@ -140,7 +162,12 @@ impl App {
         })
     }
 
-    pub(crate) async fn create_medication(&self, caller: &Caller, key: &IdempotencyKey, given: MedicationInput) -> Result<pb::Medication, PharmacyError> {
+    pub(crate) async fn create_medication(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        given: MedicationInput,
+    ) -> Result<pb::Medication, PharmacyError> {
         allowed(Operation::ManageCatalog, caller)?;
         let now = svc_kit::write::now();
         let record = MedicationRecord {
@@ -167,7 +194,13 @@ impl App {
         .await
     }
 
-    pub(crate) async fn update_medication(&self, caller: &Caller, key: &IdempotencyKey, medication_id: &str, given: MedicationInput) -> Result<pb::Medication, PharmacyError> {
+    pub(crate) async fn update_medication(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        medication_id: &str,
+        given: MedicationInput,
+    ) -> Result<pb::Medication, PharmacyError> {
         allowed(Operation::ManageCatalog, caller)?;
         let given = &given;
         self.write(key, |txn| async move {
@@ -202,7 +235,11 @@ impl App {
         .await
     }
 
-    pub(crate) async fn get_medication(&self, caller: &Caller, medication_id: &str) -> Result<pb::Medication, PharmacyError> {
+    pub(crate) async fn get_medication(
+        &self,
+        caller: &Caller,
+        medication_id: &str,
+    ) -> Result<pb::Medication, PharmacyError> {
         allowed(Operation::ReadCatalog, caller)?;
         cat::get_medication(&self.db, medication_id)
             .await?
@@ -210,7 +247,11 @@ impl App {
             .ok_or(PharmacyError::NoSuch("medication"))
     }
 
-    pub(crate) async fn search_medications(&self, caller: &Caller, mut search: MedicationSearch) -> Result<pb::SearchMedicationsResponse, PharmacyError> {
+    pub(crate) async fn search_medications(
+        &self,
+        caller: &Caller,
+        mut search: MedicationSearch,
+    ) -> Result<pb::SearchMedicationsResponse, PharmacyError> {
         allowed(Operation::ReadCatalog, caller)?;
         let limit = search.limit;
         search.limit = limit + 1;

@@ -41,7 +41,11 @@ pub(crate) struct LineDelta {
 }
 
 impl<'a> Ledger<'a> {
-    pub(crate) fn new(txn: &'a DatabaseTransaction, outbox: &'a Outbox, caller: Option<&'a Caller>) -> Ledger<'a> {
+    pub(crate) fn new(
+        txn: &'a DatabaseTransaction,
+        outbox: &'a Outbox,
+        caller: Option<&'a Caller>,
+    ) -> Ledger<'a> {
         Ledger {
             txn,
             outbox,
@@ -144,7 +148,12 @@ impl<'a> Ledger<'a> {
 
     /// Reserves up to `wanted` of a line; returns (reserved, short). A line that does not exist
     /// reserves nothing.
-    pub(crate) async fn reserve(&mut self, pharmacy_id: &str, medication_id: &str, wanted: i64) -> Result<(i64, i64), PharmacyError> {
+    pub(crate) async fn reserve(
+        &mut self,
+        pharmacy_id: &str,
+        medication_id: &str,
+        wanted: i64,
+    ) -> Result<(i64, i64), PharmacyError> {
         let mut outcome = (0, wanted);
         self.change(pharmacy_id, medication_id, false, |line| {
             outcome = line.line().reservable(wanted);
@@ -182,7 +191,10 @@ impl<'a> Ledger<'a> {
         };
         for (name, take) in plan {
             if !st::take_from_lot(self.txn, pharmacy_id, medication_id, &name, take).await? {
-                return Err(PharmacyError::field("lot", format!("lot {name} holds fewer than {take} units")));
+                return Err(PharmacyError::field(
+                    "lot",
+                    format!("lot {name} holds fewer than {take} units"),
+                ));
             }
             self.record(MovementRecord {
                 lot: name,
@@ -219,7 +231,12 @@ impl<'a> Ledger<'a> {
 }
 
 /// A ledger row of `kind` for a line, to be completed by [`Ledger::record`].
-pub(crate) fn movement(kind: &str, pharmacy_id: &str, medication_id: &str, reference: &str) -> MovementRecord {
+pub(crate) fn movement(
+    kind: &str,
+    pharmacy_id: &str,
+    medication_id: &str,
+    reference: &str,
+) -> MovementRecord {
     MovementRecord {
         movement_id: String::new(),
         pharmacy_id: pharmacy_id.to_string(),

@@ -26,7 +26,7 @@ use svc_kit::{
 pub(crate) use self::{
     catalog::{MedicationInput, PharmacyInput},
     prescriptions::{ItemInput, NewPrescription},
-    stock::{Adjustment, ShipmentLineInput},
+    stock::{Adjustment, MAX_PREFERRED, ShipmentLineInput},
 };
 pub(crate) use crate::store::prescriptions::PrescriptionFilter;
 use crate::{
@@ -91,7 +91,11 @@ impl App {
 
     /// A write that touches stock: the change returns its answer and the lines it touched,
     /// whose cached values are stale once it committed.
-    async fn stock_write<M, F, Fut>(&self, key: &IdempotencyKey, change: F) -> Result<M, PharmacyError>
+    async fn stock_write<M, F, Fut>(
+        &self,
+        key: &IdempotencyKey,
+        change: F,
+    ) -> Result<M, PharmacyError>
     where
         M: Message + Default,
         F: FnMut(Txn) -> Fut,
@@ -105,7 +109,12 @@ impl App {
     }
 
     /// The pharmacy `id` names (not archived unless `archived_ok`); a field error on `field`.
-    async fn pharmacy_named(&self, field: &str, id: &str, archived_ok: bool) -> Result<PharmacyRecord, PharmacyError> {
+    async fn pharmacy_named(
+        &self,
+        field: &str,
+        id: &str,
+        archived_ok: bool,
+    ) -> Result<PharmacyRecord, PharmacyError> {
         match cat::get_pharmacy(&self.db, id).await? {
             Some(p) if archived_ok || !p.archived => Ok(p),
             _ => Err(PharmacyError::field(field, "is not a pharmacy")),
@@ -113,18 +122,30 @@ impl App {
     }
 
     /// The medication `id` names, not archived; a field error on `field`.
-    async fn medication_named(&self, field: &str, id: &str) -> Result<MedicationRecord, PharmacyError> {
+    async fn medication_named(
+        &self,
+        field: &str,
+        id: &str,
+    ) -> Result<MedicationRecord, PharmacyError> {
         match cat::get_medication(&self.db, id).await? {
             Some(m) if !m.archived => Ok(m),
-            _ => Err(PharmacyError::field(field, "is not a medication in the catalog")),
+            _ => Err(PharmacyError::field(
+                field,
+                "is not a medication in the catalog",
+            )),
         }
     }
 
     /// A pharmacy the caller works at (a pharmacist) or any (an admin, where `admin_ok`);
     /// "no such pharmacy" otherwise.
-    async fn own_pharmacy(&self, caller: &Caller, pharmacy_id: &str, admin_ok: bool) -> Result<PharmacyRecord, PharmacyError> {
-        let reaches = caller.works_at(pharmacy_id)
-            || (admin_ok && caller.holds(svc_kit::auth::Role::Admin));
+    async fn own_pharmacy(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+        admin_ok: bool,
+    ) -> Result<PharmacyRecord, PharmacyError> {
+        let reaches =
+            caller.works_at(pharmacy_id) || (admin_ok && caller.holds(svc_kit::auth::Role::Admin));
         match cat::get_pharmacy(&self.db, pharmacy_id).await? {
             Some(p) if reaches => Ok(p),
             _ => Err(PharmacyError::NoSuch("pharmacy")),

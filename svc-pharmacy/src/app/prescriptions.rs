@@ -66,7 +66,10 @@ impl App {
         for item in &p.items {
             for id in [&item.medication_id, &item.substituted_medication_id] {
                 if !id.is_empty() && !names.contains_key(id) {
-                    let name = cat::get_medication(&self.db, id).await?.map(|m| m.name).unwrap_or_default();
+                    let name = cat::get_medication(&self.db, id)
+                        .await?
+                        .map(|m| m.name)
+                        .unwrap_or_default();
                     names.insert(id.clone(), name);
                 }
             }
@@ -86,12 +89,20 @@ impl App {
             || caller.works_at(&p.pharmacy_id)
     }
 
-    pub(crate) async fn create_prescription(&self, caller: &Caller, key: &IdempotencyKey, given: NewPrescription) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn create_prescription(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        given: NewPrescription,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::Prescribe, caller)?;
         let doctor_id = person(caller)?.to_string();
         let outcome = async {
             if given.patient_id == doctor_id {
-                return Err(PharmacyError::field("patient_id", "a doctor cannot prescribe for themselves"));
+                return Err(PharmacyError::field(
+                    "patient_id",
+                    "a doctor cannot prescribe for themselves",
+                ));
             }
             if !svc_kit::care::in_care(&self.db, &doctor_id, &given.patient_id).await? {
                 return Err(PharmacyError::field(
@@ -99,10 +110,13 @@ impl App {
                     "is not a patient in your care (one with an appointment with you)",
                 ));
             }
-            let pharmacy = self.pharmacy_named("pharmacy_id", &given.pharmacy_id, false).await?;
+            let pharmacy = self
+                .pharmacy_named("pharmacy_id", &given.pharmacy_id, false)
+                .await?;
             let mut allowed_ids: BTreeSet<String> = BTreeSet::new();
             for (n, id) in given.allowed_pharmacy_ids.iter().enumerate() {
-                self.pharmacy_named(&format!("allowed_pharmacy_ids[{n}]"), id, false).await?;
+                self.pharmacy_named(&format!("allowed_pharmacy_ids[{n}]"), id, false)
+                    .await?;
                 allowed_ids.insert(id.clone());
             }
             if !allowed_ids.is_empty() {
@@ -110,11 +124,15 @@ impl App {
             }
             let mut names = Names::new();
             for (n, item) in given.items.iter().enumerate() {
-                let m = self.medication_named(&format!("items[{n}].medication_id"), &item.medication_id).await?;
+                let m = self
+                    .medication_named(&format!("items[{n}].medication_id"), &item.medication_id)
+                    .await?;
                 names.insert(m.medication_id, m.name);
             }
             let now = svc_kit::write::now();
-            let valid_until = given.valid_until.unwrap_or(now + self.rules.default_validity);
+            let valid_until = given
+                .valid_until
+                .unwrap_or(now + self.rules.default_validity);
             if valid_until <= now {
                 return Err(PharmacyError::field("valid_until", "is in the past"));
             }
@@ -172,9 +190,18 @@ impl App {
                 let answer = App::answer(&p, names);
                 ledger
                     .outbox
-                    .enqueue(ledger.txn, events::prescription("issued", answer.clone(), Some(convert::actor(caller)), &pharmacy.name))
+                    .enqueue(
+                        ledger.txn,
+                        events::prescription(
+                            "issued",
+                            answer.clone(),
+                            Some(convert::actor(caller)),
+                            &pharmacy.name,
+                        ),
+                    )
                     .await?;
-                metrics::counter!("medmesh_pharmacy_reservations_total").increment(p.items.len() as u64);
+                metrics::counter!("medmesh_pharmacy_reservations_total")
+                    .increment(p.items.len() as u64);
                 Ok((answer, ledger.touched))
             })
             .await
@@ -184,7 +211,11 @@ impl App {
     }
 
     /// The prescription, if the caller reaches it, with what its pharmacy has available now.
-    pub(crate) async fn get_prescription(&self, caller: &Caller, id: &str) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn get_prescription(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::ReadPrescriptions, caller)?;
         let p = rx::get(&self.db, id, false).await?.ok_or_else(not_found)?;
         if !App::reaches(caller, &p) {
@@ -204,17 +235,26 @@ impl App {
 
     /// A page of prescriptions in the caller's reach: a pharmacist's pharmacy's, a doctor's
     /// own, a patient's own. The filter narrows, never widens.
-    pub(crate) async fn list_prescriptions(&self, caller: &Caller, mut filter: PrescriptionFilter) -> Result<pb::ListPrescriptionsResponse, PharmacyError> {
+    pub(crate) async fn list_prescriptions(
+        &self,
+        caller: &Caller,
+        mut filter: PrescriptionFilter,
+    ) -> Result<pb::ListPrescriptionsResponse, PharmacyError> {
         allowed(Operation::ReadPrescriptions, caller)?;
         let me = person(caller)?.to_string();
         let limit = filter.limit;
         match &filter.pharmacy_id {
             Some(pharmacy_id) if caller.works_at(pharmacy_id) => {}
-            Some(_) if caller.holds(Role::Pharmacist) && !caller.holds(Role::Doctor) && !caller.holds(Role::Patient) => {
+            Some(_)
+                if caller.holds(Role::Pharmacist)
+                    && !caller.holds(Role::Doctor)
+                    && !caller.holds(Role::Patient) =>
+            {
                 return Err(PharmacyError::NoSuch("pharmacy"));
             }
             _ => {
-                let as_doctor = caller.holds(Role::Doctor) && filter.patient_id.as_deref() != Some(me.as_str());
+                let as_doctor =
+                    caller.holds(Role::Doctor) && filter.patient_id.as_deref() != Some(me.as_str());
                 if as_doctor {
                     filter.doctor_id = Some(me.clone());
                 } else if caller.holds(Role::Patient) {
@@ -222,7 +262,10 @@ impl App {
                 } else if let [only] = caller.pharmacies.iter().collect::<Vec<_>>()[..] {
                     filter.pharmacy_id = Some(only.clone());
                 } else {
-                    return Err(PharmacyError::field("pharmacy_id", "is required: name one of your pharmacies"));
+                    return Err(PharmacyError::field(
+                        "pharmacy_id",
+                        "is required: name one of your pharmacies",
+                    ));
                 }
             }
         }
@@ -241,27 +284,50 @@ impl App {
 
     /// The patient or the prescriber moves an issued prescription to another pharmacy it may be
     /// filled at: released at the old one, reserved at the new one.
-    pub(crate) async fn change_pharmacy(&self, caller: &Caller, key: &IdempotencyKey, id: &str, pharmacy_id: &str) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn change_pharmacy(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+        pharmacy_id: &str,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::MovePrescription, caller)?;
-        let target = self.pharmacy_named("pharmacy_id", pharmacy_id, false).await?;
+        let target = self
+            .pharmacy_named("pharmacy_id", pharmacy_id, false)
+            .await?;
         let target = &target;
         self.change(caller, key, id, |caller, p| {
-            if !((caller.holds(Role::Patient) && caller.is(&p.patient_id)) || (caller.holds(Role::Doctor) && caller.is(&p.doctor_id))) {
+            if !((caller.holds(Role::Patient) && caller.is(&p.patient_id))
+                || (caller.holds(Role::Doctor) && caller.is(&p.doctor_id)))
+            {
                 return Err(not_found());
             }
             p.status.allows(Change::MovePharmacy)?;
-            if !p.allowed_pharmacy_ids.is_empty() && !p.allowed_pharmacy_ids.contains(&target.pharmacy_id) {
-                return Err(PharmacyError::field("pharmacy_id", "is not one of the pharmacies this prescription may be filled at"));
+            if !p.allowed_pharmacy_ids.is_empty()
+                && !p.allowed_pharmacy_ids.contains(&target.pharmacy_id)
+            {
+                return Err(PharmacyError::field(
+                    "pharmacy_id",
+                    "is not one of the pharmacies this prescription may be filled at",
+                ));
             }
             if p.pharmacy_id == target.pharmacy_id {
-                return Err(PharmacyError::field("pharmacy_id", "is already this prescription's pharmacy"));
+                return Err(PharmacyError::field(
+                    "pharmacy_id",
+                    "is already this prescription's pharmacy",
+                ));
             }
             Ok(("pharmacy_changed", Step::Move(target.pharmacy_id.clone())))
         })
         .await
     }
 
-    pub(crate) async fn start_dispensing(&self, caller: &Caller, key: &IdempotencyKey, id: &str) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn start_dispensing(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::Dispense, caller)?;
         self.change(caller, key, id, |caller, p| {
             if !caller.works_at(&p.pharmacy_id) {
@@ -276,13 +342,21 @@ impl App {
         .await
     }
 
-    pub(crate) async fn dispense(&self, caller: &Caller, key: &IdempotencyKey, id: &str, lines: Vec<RequestedLine>) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn dispense(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+        lines: Vec<RequestedLine>,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::Dispense, caller)?;
         // Substitutes are checked against the catalog before the transaction.
         let mut substitutes: BTreeMap<String, MedicationRecord> = BTreeMap::new();
         for (n, line) in lines.iter().enumerate() {
             if let Some(s) = &line.substitute {
-                let m = self.medication_named(&format!("lines[{n}].substitute_medication_id"), s).await?;
+                let m = self
+                    .medication_named(&format!("lines[{n}].substitute_medication_id"), s)
+                    .await?;
                 substitutes.insert(s.clone(), m);
             }
         }
@@ -340,7 +414,13 @@ impl App {
         outcome
     }
 
-    pub(crate) async fn reject(&self, caller: &Caller, key: &IdempotencyKey, id: &str, reason: String) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn reject(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+        reason: String,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::Dispense, caller)?;
         let reason = &reason;
         let outcome = self
@@ -358,7 +438,13 @@ impl App {
         outcome
     }
 
-    pub(crate) async fn cancel(&self, caller: &Caller, key: &IdempotencyKey, id: &str, reason: String) -> Result<pb::Prescription, PharmacyError> {
+    pub(crate) async fn cancel(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+        reason: String,
+    ) -> Result<pb::Prescription, PharmacyError> {
         allowed(Operation::CancelPrescription, caller)?;
         let reason = &reason;
         self.change(caller, key, id, |caller, p| {
@@ -376,7 +462,7 @@ impl App {
         let (expired, touched) = svc_kit::write::retrying(&self.db, |txn: Txn| async move {
             let mut ledger = Ledger::new(&txn, &self.outbox, None);
             let Some(mut p) = rx::get(ledger.txn, id, true).await? else {
-                return Ok((false, BTreeSet::new()));
+                return Ok::<_, PharmacyError>((false, BTreeSet::new()));
             };
             if p.status.allows(Change::Expire).is_err() || p.valid_until > ledger.now {
                 return Ok((false, BTreeSet::new()));
@@ -393,7 +479,13 @@ impl App {
 
     /// One change of a prescription: `decide` checks the caller's reach and the state on the
     /// locked row and says what to do; the step runs, the row is saved, the event written.
-    async fn change<F>(&self, caller: &Caller, key: &IdempotencyKey, id: &str, decide: F) -> Result<pb::Prescription, PharmacyError>
+    async fn change<F>(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: &str,
+        decide: F,
+    ) -> Result<pb::Prescription, PharmacyError>
     where
         F: Fn(&Caller, &PrescriptionRecord) -> Result<(&'static str, Step), PharmacyError>,
     {
@@ -414,7 +506,11 @@ impl App {
                 }
                 Step::Dispense(plan) => {
                     dispense_plan(&mut ledger, &mut p, &plan.lines).await?;
-                    p.status = if plan.completes { Status::Dispensed } else { Status::PartiallyDispensed };
+                    p.status = if plan.completes {
+                        Status::Dispensed
+                    } else {
+                        Status::PartiallyDispensed
+                    };
                     p.pharmacist_id = person(caller)?.to_string();
                 }
                 Step::Close(status, reason) => {
@@ -436,7 +532,13 @@ impl App {
     }
 
     /// Saves `p` one version on and writes its event.
-    async fn save(&self, ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord, kind: &str, caller: Option<&Caller>) -> Result<pb::Prescription, PharmacyError> {
+    async fn save(
+        &self,
+        ledger: &mut Ledger<'_>,
+        p: &mut PrescriptionRecord,
+        kind: &str,
+        caller: Option<&Caller>,
+    ) -> Result<pb::Prescription, PharmacyError> {
         p.version += 1;
         p.updated_at = ledger.now;
         if !rx::update(ledger.txn, p).await? {
@@ -446,16 +548,25 @@ impl App {
         for item in &p.items {
             for id in [&item.medication_id, &item.substituted_medication_id] {
                 if !id.is_empty() && !names.contains_key(id) {
-                    let name = cat::get_medication(ledger.txn, id).await?.map(|m| m.name).unwrap_or_default();
+                    let name = cat::get_medication(ledger.txn, id)
+                        .await?
+                        .map(|m| m.name)
+                        .unwrap_or_default();
                     names.insert(id.clone(), name);
                 }
             }
         }
         let answer = App::answer(p, &names);
-        let pharmacy = cat::get_pharmacy(ledger.txn, &p.pharmacy_id).await?.map(|p| p.name).unwrap_or_default();
+        let pharmacy = cat::get_pharmacy(ledger.txn, &p.pharmacy_id)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
         ledger
             .outbox
-            .enqueue(ledger.txn, events::prescription(kind, answer.clone(), caller.map(convert::actor), &pharmacy))
+            .enqueue(
+                ledger.txn,
+                events::prescription(kind, answer.clone(), caller.map(convert::actor), &pharmacy),
+            )
             .await?;
         Ok(answer)
     }
@@ -471,12 +582,17 @@ enum Step {
 
 /// Reserves every item's owed quantity at the prescription's pharmacy (what is there; the rest
 /// is recorded as short), lines in medication order.
-async fn reserve_all(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord) -> Result<(), PharmacyError> {
+async fn reserve_all(
+    ledger: &mut Ledger<'_>,
+    p: &mut PrescriptionRecord,
+) -> Result<(), PharmacyError> {
     let mut order: Vec<usize> = (0..p.items.len()).collect();
     order.sort_by(|a, b| p.items[*a].medication_id.cmp(&p.items[*b].medication_id));
     for index in order {
         let item = &p.items[index];
-        let (reserved, short) = ledger.reserve(&p.pharmacy_id, &item.medication_id, item.owed()).await?;
+        let (reserved, short) = ledger
+            .reserve(&p.pharmacy_id, &item.medication_id, item.owed())
+            .await?;
         let item = &mut p.items[index];
         item.reserved = reserved;
         item.shortfall = short;
@@ -485,11 +601,17 @@ async fn reserve_all(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord) -> Res
 }
 
 /// Releases everything the prescription still holds.
-async fn release_all(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord) -> Result<(), PharmacyError> {
+async fn release_all(
+    ledger: &mut Ledger<'_>,
+    p: &mut PrescriptionRecord,
+) -> Result<(), PharmacyError> {
     let mut deltas: BTreeMap<String, LineDelta> = BTreeMap::new();
     for item in &mut p.items {
         if item.reserved > 0 {
-            deltas.entry(item.medication_id.clone()).or_default().reserved -= item.reserved;
+            deltas
+                .entry(item.medication_id.clone())
+                .or_default()
+                .reserved -= item.reserved;
             item.reserved = 0;
         }
         item.shortfall = 0;
@@ -501,14 +623,21 @@ async fn release_all(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord) -> Res
 /// Gives what the plan says: reservations turn into takes (a substitute's take comes from its
 /// own available stock, and the original's reservation is released), lots drawn earliest
 /// expiry first, one ledger row per lot.
-async fn dispense_plan(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord, lines: &[crate::domain::PlannedLine]) -> Result<(), PharmacyError> {
+async fn dispense_plan(
+    ledger: &mut Ledger<'_>,
+    p: &mut PrescriptionRecord,
+    lines: &[crate::domain::PlannedLine],
+) -> Result<(), PharmacyError> {
     let mut deltas: BTreeMap<String, LineDelta> = BTreeMap::new();
     let mut takes: Vec<(String, i64)> = Vec::new();
     for line in lines {
         let item = &mut p.items[line.index];
         match &line.substitute {
             Some(s) if *s != item.medication_id => {
-                deltas.entry(item.medication_id.clone()).or_default().reserved -= item.reserved;
+                deltas
+                    .entry(item.medication_id.clone())
+                    .or_default()
+                    .reserved -= item.reserved;
                 item.reserved = 0;
                 deltas.entry(s.clone()).or_default().on_hand -= line.quantity;
                 item.substituted_medication_id = s.clone();
@@ -530,8 +659,15 @@ async fn dispense_plan(ledger: &mut Ledger<'_>, p: &mut PrescriptionRecord, line
     ledger.apply(&p.pharmacy_id, &deltas).await?;
     takes.sort();
     for (medication_id, quantity) in takes {
-        let row = movement("dispensed", &p.pharmacy_id, &medication_id, &p.prescription_id);
-        ledger.take_from_lots(&p.pharmacy_id, &medication_id, quantity, None, &row).await?;
+        let row = movement(
+            "dispensed",
+            &p.pharmacy_id,
+            &medication_id,
+            &p.prescription_id,
+        );
+        ledger
+            .take_from_lots(&p.pharmacy_id, &medication_id, quantity, None, &row)
+            .await?;
     }
     Ok(())
 }

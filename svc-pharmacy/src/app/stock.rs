@@ -59,7 +59,11 @@ fn counted(result: &'static str, n: usize) {
 impl App {
     /// The levels of `medication_ids` at a pharmacy, from the cache where it holds them; a
     /// medication without a line reads as nothing on hand.
-    pub(crate) async fn levels(&self, pharmacy_id: &str, medication_ids: &[String]) -> Result<Vec<pb::StockLevel>, PharmacyError> {
+    pub(crate) async fn levels(
+        &self,
+        pharmacy_id: &str,
+        medication_ids: &[String],
+    ) -> Result<Vec<pb::StockLevel>, PharmacyError> {
         let scopes: Vec<String> = medication_ids
             .iter()
             .map(|m| format!("stock:{pharmacy_id}:{m}"))
@@ -112,7 +116,12 @@ impl App {
                         let lots = st::lots(&self.db, pharmacy_id, medication_id).await?;
                         convert::level(line, &lots, &name, now)
                     }
-                    None => convert::level(&st::StockRecord::empty(pharmacy_id, medication_id, now), &[], &name, now),
+                    None => convert::level(
+                        &st::StockRecord::empty(pharmacy_id, medication_id, now),
+                        &[],
+                        &name,
+                        now,
+                    ),
                 };
                 loaded.insert(medication_id.clone(), level);
             }
@@ -121,7 +130,11 @@ impl App {
                     if let Some(level) = loaded.get(medication_id) {
                         let _ = self
                             .cache
-                            .set(key, Bytes::from(level.encode_to_vec()), self.rules.stock_ttl)
+                            .set(
+                                key,
+                                Bytes::from(level.encode_to_vec()),
+                                self.rules.stock_ttl,
+                            )
                             .await;
                     }
                 }
@@ -134,7 +147,12 @@ impl App {
             .collect())
     }
 
-    pub(crate) async fn get_stock(&self, caller: &Caller, pharmacy_id: &str, medication_ids: Vec<String>) -> Result<pb::GetStockResponse, PharmacyError> {
+    pub(crate) async fn get_stock(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+        medication_ids: Vec<String>,
+    ) -> Result<pb::GetStockResponse, PharmacyError> {
         allowed(Operation::ReadStock, caller)?;
         self.own_pharmacy(caller, pharmacy_id, true).await?;
         let medication_ids = if medication_ids.is_empty() {
@@ -153,7 +171,13 @@ impl App {
 
     /// In stock / low / out at each pharmacy for each medication (the patient's preferred
     /// pharmacies when none are named).
-    pub(crate) async fn get_availability(&self, caller: &Caller, pharmacy_ids: Vec<String>, medication_ids: Vec<String>, patient_id: Option<String>) -> Result<pb::GetAvailabilityResponse, PharmacyError> {
+    pub(crate) async fn get_availability(
+        &self,
+        caller: &Caller,
+        pharmacy_ids: Vec<String>,
+        medication_ids: Vec<String>,
+        patient_id: Option<String>,
+    ) -> Result<pb::GetAvailabilityResponse, PharmacyError> {
         allowed(Operation::ReadAvailability, caller)?;
         let pharmacy_ids = match (pharmacy_ids.is_empty(), patient_id) {
             (false, _) => pharmacy_ids,
@@ -161,10 +185,16 @@ impl App {
                 self.may_read_preferences(caller, &patient_id).await?;
                 cat::preferred(&self.db, &patient_id).await?
             }
-            (true, None) => return Err(PharmacyError::field("pharmacy_ids", "name at least one pharmacy, or a patient_id")),
+            (true, None) => {
+                return Err(PharmacyError::field(
+                    "pharmacy_ids",
+                    "name at least one pharmacy, or a patient_id",
+                ));
+            }
         };
         for (n, id) in pharmacy_ids.iter().enumerate() {
-            self.pharmacy_named(&format!("pharmacy_ids[{n}]"), id, false).await?;
+            self.pharmacy_named(&format!("pharmacy_ids[{n}]"), id, false)
+                .await?;
         }
         let mut availability = Vec::new();
         for pharmacy_id in &pharmacy_ids {
@@ -184,7 +214,13 @@ impl App {
         Ok(pb::GetAvailabilityResponse { availability })
     }
 
-    pub(crate) async fn receive_shipment(&self, caller: &Caller, key: &IdempotencyKey, pharmacy_id: &str, lines: Vec<ShipmentLineInput>) -> Result<pb::ReceiveShipmentResponse, PharmacyError> {
+    pub(crate) async fn receive_shipment(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        pharmacy_id: &str,
+        lines: Vec<ShipmentLineInput>,
+    ) -> Result<pb::ReceiveShipmentResponse, PharmacyError> {
         allowed(Operation::ManageStock, caller)?;
         self.own_pharmacy(caller, pharmacy_id, false).await?;
         let mut names = BTreeMap::new();
@@ -201,7 +237,8 @@ impl App {
             let mut order: Vec<(usize, &ShipmentLineInput)> = lines.iter().enumerate().collect();
             order.sort_by(|a, b| a.1.medication_id.cmp(&b.1.medication_id));
             for (n, line) in order {
-                if let Some(existing) = st::get_lot(ledger.txn, pharmacy_id, &line.medication_id, &line.lot).await?
+                if let Some(existing) =
+                    st::get_lot(ledger.txn, pharmacy_id, &line.medication_id, &line.lot).await?
                     && existing.expires_at != line.expires_at
                 {
                     return Err(PharmacyError::field(
@@ -215,14 +252,17 @@ impl App {
                         Ok(())
                     })
                     .await?;
-                st::add_to_lot(ledger.txn, &LotRecord {
-                    pharmacy_id: pharmacy_id.to_string(),
-                    medication_id: line.medication_id.clone(),
-                    lot: line.lot.clone(),
-                    expires_at: line.expires_at,
-                    quantity: line.quantity,
-                    received_at: ledger.now,
-                })
+                st::add_to_lot(
+                    ledger.txn,
+                    &LotRecord {
+                        pharmacy_id: pharmacy_id.to_string(),
+                        medication_id: line.medication_id.clone(),
+                        lot: line.lot.clone(),
+                        expires_at: line.expires_at,
+                        quantity: line.quantity,
+                        received_at: ledger.now,
+                    },
+                )
                 .await?;
                 ledger
                     .record(st::MovementRecord {
@@ -234,27 +274,35 @@ impl App {
             }
             ledger
                 .outbox
-                .enqueue(ledger.txn, events::stock_received(pb::StockReceivedEvent {
-                    shipment_id: shipment_id.clone(),
-                    pharmacy_id: pharmacy_id.to_string(),
-                    lines: lines
-                        .iter()
-                        .map(|l| pb::ShipmentLine {
-                            medication_id: l.medication_id.clone(),
-                            quantity: l.quantity,
-                            lot: l.lot.clone(),
-                            expires_at: l.expires_at.map(convert::timestamp),
-                        })
-                        .collect(),
-                    actor: Some(convert::actor(caller)),
-                }))
+                .enqueue(
+                    ledger.txn,
+                    events::stock_received(pb::StockReceivedEvent {
+                        shipment_id: shipment_id.clone(),
+                        pharmacy_id: pharmacy_id.to_string(),
+                        lines: lines
+                            .iter()
+                            .map(|l| pb::ShipmentLine {
+                                medication_id: l.medication_id.clone(),
+                                quantity: l.quantity,
+                                lot: l.lot.clone(),
+                                expires_at: l.expires_at.map(convert::timestamp),
+                            })
+                            .collect(),
+                        actor: Some(convert::actor(caller)),
+                    }),
+                )
                 .await?;
             let mut levels = Vec::new();
             let ids: BTreeSet<&String> = lines.iter().map(|l| &l.medication_id).collect();
             for id in ids {
                 if let Some(line) = st::lock_line(ledger.txn, pharmacy_id, id).await? {
                     let lots = st::lots(ledger.txn, pharmacy_id, id).await?;
-                    levels.push(convert::level(&line, &lots, names.get(id).map_or("", |s| s), ledger.now));
+                    levels.push(convert::level(
+                        &line,
+                        &lots,
+                        names.get(id).map_or("", |s| s),
+                        ledger.now,
+                    ));
                 }
             }
             Ok((
@@ -268,10 +316,17 @@ impl App {
         .await
     }
 
-    pub(crate) async fn adjust_stock(&self, caller: &Caller, key: &IdempotencyKey, given: Adjustment) -> Result<pb::StockLevel, PharmacyError> {
+    pub(crate) async fn adjust_stock(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        given: Adjustment,
+    ) -> Result<pb::StockLevel, PharmacyError> {
         allowed(Operation::ManageStock, caller)?;
         self.own_pharmacy(caller, &given.pharmacy_id, false).await?;
-        let medication = self.medication_named("medication_id", &given.medication_id).await?;
+        let medication = self
+            .medication_named("medication_id", &given.medication_id)
+            .await?;
         let (given, medication) = (&given, &medication);
         self.stock_write(key, |txn| async move {
             let mut ledger = Ledger::new(&txn, &self.outbox, Some(caller));
@@ -335,10 +390,19 @@ impl App {
         .await
     }
 
-    pub(crate) async fn set_critical_threshold(&self, caller: &Caller, key: &IdempotencyKey, pharmacy_id: &str, medication_id: &str, threshold: i64) -> Result<pb::StockLevel, PharmacyError> {
+    pub(crate) async fn set_critical_threshold(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        pharmacy_id: &str,
+        medication_id: &str,
+        threshold: i64,
+    ) -> Result<pb::StockLevel, PharmacyError> {
         allowed(Operation::SetThreshold, caller)?;
         self.own_pharmacy(caller, pharmacy_id, true).await?;
-        let medication = self.medication_named("medication_id", medication_id).await?;
+        let medication = self
+            .medication_named("medication_id", medication_id)
+            .await?;
         let medication = &medication;
         self.stock_write(key, |txn| async move {
             let mut ledger = Ledger::new(&txn, &self.outbox, Some(caller));
@@ -348,14 +412,23 @@ impl App {
                     Ok(())
                 })
                 .await?
-                .ok_or_else(|| PharmacyError::Kit(svc_kit::ApiError::internal("the line is gone")))?;
+                .ok_or_else(|| {
+                    PharmacyError::Kit(svc_kit::ApiError::internal("the line is gone"))
+                })?;
             let lots = st::lots(ledger.txn, pharmacy_id, medication_id).await?;
-            Ok((convert::level(&line, &lots, &medication.name, ledger.now), ledger.touched))
+            Ok((
+                convert::level(&line, &lots, &medication.name, ledger.now),
+                ledger.touched,
+            ))
         })
         .await
     }
 
-    pub(crate) async fn list_low_stock(&self, caller: &Caller, pharmacy_id: &str) -> Result<pb::ListLowStockResponse, PharmacyError> {
+    pub(crate) async fn list_low_stock(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+    ) -> Result<pb::ListLowStockResponse, PharmacyError> {
         allowed(Operation::ReadStock, caller)?;
         self.own_pharmacy(caller, pharmacy_id, true).await?;
         let now = svc_kit::write::now();
@@ -371,7 +444,12 @@ impl App {
         Ok(pb::ListLowStockResponse { levels })
     }
 
-    pub(crate) async fn list_expiring_lots(&self, caller: &Caller, pharmacy_id: &str, before: Option<DateTime<Utc>>) -> Result<pb::ListExpiringLotsResponse, PharmacyError> {
+    pub(crate) async fn list_expiring_lots(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<pb::ListExpiringLotsResponse, PharmacyError> {
         allowed(Operation::ReadStock, caller)?;
         self.own_pharmacy(caller, pharmacy_id, true).await?;
         let before = before.unwrap_or_else(|| svc_kit::write::now() + self.rules.expiring_soon);
@@ -390,10 +468,24 @@ impl App {
         Ok(pb::ListExpiringLotsResponse { lots })
     }
 
-    pub(crate) async fn list_stock_movements(&self, caller: &Caller, pharmacy_id: &str, medication_id: Option<String>, limit: u64, before: Option<String>) -> Result<pb::ListStockMovementsResponse, PharmacyError> {
+    pub(crate) async fn list_stock_movements(
+        &self,
+        caller: &Caller,
+        pharmacy_id: &str,
+        medication_id: Option<String>,
+        limit: u64,
+        before: Option<String>,
+    ) -> Result<pb::ListStockMovementsResponse, PharmacyError> {
         allowed(Operation::ReadStock, caller)?;
         self.own_pharmacy(caller, pharmacy_id, true).await?;
-        let mut found = st::movements(&self.db, pharmacy_id, medication_id.as_deref(), before.as_deref(), limit + 1).await?;
+        let mut found = st::movements(
+            &self.db,
+            pharmacy_id,
+            medication_id.as_deref(),
+            before.as_deref(),
+            limit + 1,
+        )
+        .await?;
         let next_page_token = paging::next_page(&mut found, limit, |m| m.movement_id.clone());
         Ok(pb::ListStockMovementsResponse {
             movements: found.iter().map(convert::movement).collect(),
@@ -402,11 +494,17 @@ impl App {
     }
 
     /// A patient reads their own preferences; a doctor those of a patient in their care.
-    async fn may_read_preferences(&self, caller: &Caller, patient_id: &str) -> Result<(), PharmacyError> {
+    async fn may_read_preferences(
+        &self,
+        caller: &Caller,
+        patient_id: &str,
+    ) -> Result<(), PharmacyError> {
         if caller.is(patient_id) {
             return Ok(());
         }
-        if caller.holds(Role::Doctor) && svc_kit::care::in_care(&self.db, person(caller)?, patient_id).await? {
+        if caller.holds(Role::Doctor)
+            && svc_kit::care::in_care(&self.db, person(caller)?, patient_id).await?
+        {
             return Ok(());
         }
         if caller.clients.is_empty() || caller.user_id.is_some() {
@@ -416,7 +514,11 @@ impl App {
         Err(PharmacyError::NoSuch("patient"))
     }
 
-    pub(crate) async fn get_preferred(&self, caller: &Caller, patient_id: Option<String>) -> Result<pb::PreferredPharmacies, PharmacyError> {
+    pub(crate) async fn get_preferred(
+        &self,
+        caller: &Caller,
+        patient_id: Option<String>,
+    ) -> Result<pb::PreferredPharmacies, PharmacyError> {
         allowed(Operation::ReadPreferences, caller)?;
         let patient_id = match patient_id {
             Some(id) => id,
@@ -429,18 +531,30 @@ impl App {
         })
     }
 
-    pub(crate) async fn set_preferred(&self, caller: &Caller, key: &IdempotencyKey, pharmacy_ids: Vec<String>) -> Result<pb::PreferredPharmacies, PharmacyError> {
+    pub(crate) async fn set_preferred(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        pharmacy_ids: Vec<String>,
+    ) -> Result<pb::PreferredPharmacies, PharmacyError> {
         allowed(Operation::SetPreferences, caller)?;
         let patient_id = person(caller)?.to_string();
         if pharmacy_ids.len() > MAX_PREFERRED {
-            return Err(PharmacyError::field("pharmacy_ids", format!("at most {MAX_PREFERRED}")));
+            return Err(PharmacyError::field(
+                "pharmacy_ids",
+                format!("at most {MAX_PREFERRED}"),
+            ));
         }
         let mut unique = BTreeSet::new();
         for (n, id) in pharmacy_ids.iter().enumerate() {
             if !unique.insert(id) {
-                return Err(PharmacyError::field(&format!("pharmacy_ids[{n}]"), "is named twice"));
+                return Err(PharmacyError::field(
+                    &format!("pharmacy_ids[{n}]"),
+                    "is named twice",
+                ));
             }
-            self.pharmacy_named(&format!("pharmacy_ids[{n}]"), id, false).await?;
+            self.pharmacy_named(&format!("pharmacy_ids[{n}]"), id, false)
+                .await?;
         }
         let (patient_id, pharmacy_ids) = (&patient_id, &pharmacy_ids);
         self.write(key, |txn| async move {

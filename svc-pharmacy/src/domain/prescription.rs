@@ -215,7 +215,10 @@ pub fn plan_dispense(
         ));
     }
     if violations.is_empty() && lines.is_empty() {
-        violations.push(FieldViolation::new("lines", "nothing is owed on this prescription"));
+        violations.push(FieldViolation::new(
+            "lines",
+            "nothing is owed on this prescription",
+        ));
     }
     if violations.is_empty() {
         Ok(DispensePlan { lines, completes })
@@ -293,12 +296,20 @@ mod tests {
             Status::Cancelled,
             Status::Expired,
         ] {
-            for change in [Change::Dispense, Change::Reject, Change::Cancel, Change::Start] {
+            for change in [
+                Change::Dispense,
+                Change::Reject,
+                Change::Cancel,
+                Change::Start,
+            ] {
                 assert!(done.allows(change).is_err(), "{done:?} {change:?}");
             }
         }
         assert_eq!(
-            Status::Dispensed.allows(Change::Cancel).unwrap_err().to_string(),
+            Status::Dispensed
+                .allows(Change::Cancel)
+                .unwrap_err()
+                .to_string(),
             "a dispensed prescription cannot be cancelled"
         );
     }

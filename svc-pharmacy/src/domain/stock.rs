@@ -60,7 +60,11 @@ pub struct LotLeft {
 pub fn draw(lots: &[LotLeft], quantity: i64) -> Option<Vec<(String, i64)>> {
     let mut ordered: Vec<&LotLeft> = lots.iter().filter(|l| l.quantity > 0).collect();
     ordered.sort_by(|a, b| {
-        (a.expires_at.is_none(), a.expires_at, &a.lot).cmp(&(b.expires_at.is_none(), b.expires_at, &b.lot))
+        (a.expires_at.is_none(), a.expires_at, &a.lot).cmp(&(
+            b.expires_at.is_none(),
+            b.expires_at,
+            &b.lot,
+        ))
     });
     let mut left = quantity;
     let mut taken = Vec::new();

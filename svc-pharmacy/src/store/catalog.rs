@@ -29,7 +29,10 @@ fn pharmacy(row: &QueryResult) -> Result<PharmacyRecord, DbErr> {
 const PHARMACY_COLUMNS: &str = "pharmacy_id, name, address, time_zone, phone, email, opening_hours,
     archived, version, created_at, updated_at";
 
-pub async fn insert_pharmacy<C: ConnectionTrait>(conn: &C, p: &PharmacyRecord) -> Result<(), DbErr> {
+pub async fn insert_pharmacy<C: ConnectionTrait>(
+    conn: &C,
+    p: &PharmacyRecord,
+) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,
@@ -56,7 +59,10 @@ pub async fn insert_pharmacy<C: ConnectionTrait>(conn: &C, p: &PharmacyRecord) -
 }
 
 /// Saves `p` over the row at `p.version - 1`; false when the row moved on meanwhile.
-pub async fn update_pharmacy<C: ConnectionTrait>(conn: &C, p: &PharmacyRecord) -> Result<bool, DbErr> {
+pub async fn update_pharmacy<C: ConnectionTrait>(
+    conn: &C,
+    p: &PharmacyRecord,
+) -> Result<bool, DbErr> {
     let b = conn.get_database_backend();
     let result = conn
         .execute_raw(stmt(
@@ -84,7 +90,10 @@ pub async fn update_pharmacy<C: ConnectionTrait>(conn: &C, p: &PharmacyRecord) -
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn get_pharmacy<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<PharmacyRecord>, DbErr> {
+pub async fn get_pharmacy<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<PharmacyRecord>, DbErr> {
     conn.query_one_raw(stmt(
         conn.get_database_backend(),
         &format!("SELECT {PHARMACY_COLUMNS} FROM pharmacies WHERE pharmacy_id = $1"),
@@ -122,7 +131,10 @@ pub async fn list_pharmacies<C: ConnectionTrait>(
 }
 
 /// Pharmacies by id, the ones that exist.
-pub async fn pharmacies_by_id<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<Vec<PharmacyRecord>, DbErr> {
+pub async fn pharmacies_by_id<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<Vec<PharmacyRecord>, DbErr> {
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(p) = get_pharmacy(conn, id).await? {
@@ -182,7 +194,10 @@ fn medication_values(b: sea_orm::DbBackend, m: &MedicationRecord) -> Vec<sea_orm
     ]
 }
 
-pub async fn insert_medication<C: ConnectionTrait>(conn: &C, m: &MedicationRecord) -> Result<(), DbErr> {
+pub async fn insert_medication<C: ConnectionTrait>(
+    conn: &C,
+    m: &MedicationRecord,
+) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     let mut values = medication_values(b, m);
     values.push(ts(b, m.created_at));
@@ -199,7 +214,10 @@ pub async fn insert_medication<C: ConnectionTrait>(conn: &C, m: &MedicationRecor
 }
 
 /// Saves `m` over the row at `m.version - 1`; false when the row moved on meanwhile.
-pub async fn update_medication<C: ConnectionTrait>(conn: &C, m: &MedicationRecord) -> Result<bool, DbErr> {
+pub async fn update_medication<C: ConnectionTrait>(
+    conn: &C,
+    m: &MedicationRecord,
+) -> Result<bool, DbErr> {
     let b = conn.get_database_backend();
     let mut values = medication_values(b, m);
     values.push((m.version - 1).into());
@@ -216,7 +234,10 @@ pub async fn update_medication<C: ConnectionTrait>(conn: &C, m: &MedicationRecor
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn get_medication<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<MedicationRecord>, DbErr> {
+pub async fn get_medication<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<MedicationRecord>, DbErr> {
     conn.query_one_raw(stmt(
         conn.get_database_backend(),
         &format!("SELECT {MEDICATION_COLUMNS} FROM medications WHERE medication_id = $1"),
@@ -275,7 +296,10 @@ pub async fn search_medications<C: ConnectionTrait>(
 }
 
 /// A patient's preferred pharmacies, in order.
-pub async fn preferred<C: ConnectionTrait>(conn: &C, patient_id: &str) -> Result<Vec<String>, DbErr> {
+pub async fn preferred<C: ConnectionTrait>(
+    conn: &C,
+    patient_id: &str,
+) -> Result<Vec<String>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
@@ -283,10 +307,16 @@ pub async fn preferred<C: ConnectionTrait>(conn: &C, patient_id: &str) -> Result
             [patient_id.into()],
         ))
         .await?;
-    rows.iter().map(|r| r.try_get::<String>("", "pharmacy_id")).collect()
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "pharmacy_id"))
+        .collect()
 }
 
-pub async fn set_preferred<C: ConnectionTrait>(conn: &C, patient_id: &str, pharmacy_ids: &[String]) -> Result<(), DbErr> {
+pub async fn set_preferred<C: ConnectionTrait>(
+    conn: &C,
+    patient_id: &str,
+    pharmacy_ids: &[String],
+) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,

@@ -8,7 +8,7 @@ mod migrations;
 pub mod prescriptions;
 pub mod stock;
 
-use sea_orm::{DbBackend, DbErr, QueryResult};
+use sea_orm::DbBackend;
 
 pub use migrations::MIGRATIONS;
 pub(crate) use svc_kit::db::{opt_ts, ts};
@@ -28,11 +28,4 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
-}
-
-pub(crate) fn get_bool(row: &QueryResult, column: &str) -> Result<bool, DbErr> {
-    if let Ok(value) = row.try_get::<bool>("", column) {
-        return Ok(value);
-    }
-    Ok(row.try_get::<i64>("", column)? != 0)
 }

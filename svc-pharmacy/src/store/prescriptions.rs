@@ -78,7 +78,10 @@ fn row(r: &QueryResult) -> Result<PrescriptionRow, DbErr> {
     PrescriptionRow::from_query_result(r, "")
 }
 
-async fn complete<C: ConnectionTrait>(conn: &C, r: PrescriptionRow) -> Result<PrescriptionRecord, DbErr> {
+async fn complete<C: ConnectionTrait>(
+    conn: &C,
+    r: PrescriptionRow,
+) -> Result<PrescriptionRecord, DbErr> {
     let b = conn.get_database_backend();
     let items = conn
         .query_all_raw(stmt(
@@ -129,8 +132,10 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, p: &PrescriptionRecord) -> Res
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,
-        &format!("INSERT INTO prescriptions ({COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
+        &format!(
+            "INSERT INTO prescriptions ({COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ),
         [
             p.prescription_id.clone().into(),
             p.patient_id.clone().into(),
@@ -232,7 +237,11 @@ pub async fn update<C: ConnectionTrait>(conn: &C, p: &PrescriptionRecord) -> Res
 }
 
 /// One prescription; `lock` takes its row lock (PostgreSQL) for a change.
-pub async fn get<C: ConnectionTrait>(conn: &C, id: &str, lock: bool) -> Result<Option<PrescriptionRecord>, DbErr> {
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    lock: bool,
+) -> Result<Option<PrescriptionRecord>, DbErr> {
     let b = conn.get_database_backend();
     let found = conn
         .query_one_raw(stmt(
@@ -264,7 +273,10 @@ pub struct PrescriptionFilter {
     pub limit: u64,
 }
 
-pub async fn list<C: ConnectionTrait>(conn: &C, f: &PrescriptionFilter) -> Result<Vec<PrescriptionRecord>, DbErr> {
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    f: &PrescriptionFilter,
+) -> Result<Vec<PrescriptionRecord>, DbErr> {
     let b = conn.get_database_backend();
     let mut sql = format!("SELECT {COLUMNS} FROM prescriptions WHERE TRUE");
     let mut values: Vec<Value> = Vec::new();
@@ -300,7 +312,11 @@ pub async fn list<C: ConnectionTrait>(conn: &C, f: &PrescriptionFilter) -> Resul
         }
         sql.push(')');
     }
-    bind(&mut sql, " ORDER BY prescription_id DESC LIMIT ?", (f.limit as i64).into());
+    bind(
+        &mut sql,
+        " ORDER BY prescription_id DESC LIMIT ?",
+        (f.limit as i64).into(),
+    );
     let rows = conn.query_all_raw(stmt(b, &sql, values)).await?;
     let mut found = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -310,7 +326,11 @@ pub async fn list<C: ConnectionTrait>(conn: &C, f: &PrescriptionFilter) -> Resul
 }
 
 /// Open prescriptions past their validity, at most `limit`.
-pub async fn due_to_expire<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<String>, DbErr> {
+pub async fn due_to_expire<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
     let b = conn.get_database_backend();
     let rows = conn
         .query_all_raw(stmt(
@@ -321,5 +341,7 @@ pub async fn due_to_expire<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, lim
             [ts(b, now), (limit as i64).into()],
         ))
         .await?;
-    rows.iter().map(|r| r.try_get::<String>("", "prescription_id")).collect()
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "prescription_id"))
+        .collect()
 }

@@ -136,7 +136,9 @@ pub async fn lines<C: ConnectionTrait>(
             .await?;
         return rows.iter().map(stock).collect();
     }
-    let placeholders: Vec<String> = (0..medication_ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let placeholders: Vec<String> = (0..medication_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
     let mut values: Vec<Value> = vec![pharmacy_id.into()];
     values.extend(medication_ids.iter().map(|m| Value::from(m.clone())));
     let rows = conn
@@ -154,7 +156,10 @@ pub async fn lines<C: ConnectionTrait>(
 }
 
 /// Lines at or below their critical threshold.
-pub async fn low_lines<C: ConnectionTrait>(conn: &C, pharmacy_id: &str) -> Result<Vec<StockRecord>, DbErr> {
+pub async fn low_lines<C: ConnectionTrait>(
+    conn: &C,
+    pharmacy_id: &str,
+) -> Result<Vec<StockRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
@@ -196,7 +201,11 @@ fn lot(row: &QueryResult) -> Result<LotRecord, DbErr> {
 const LOT_COLUMNS: &str = "pharmacy_id, medication_id, lot, expires_at, quantity, received_at";
 
 /// The line's lots with stock left.
-pub async fn lots<C: ConnectionTrait>(conn: &C, pharmacy_id: &str, medication_id: &str) -> Result<Vec<LotRecord>, DbErr> {
+pub async fn lots<C: ConnectionTrait>(
+    conn: &C,
+    pharmacy_id: &str,
+    medication_id: &str,
+) -> Result<Vec<LotRecord>, DbErr> {
     let rows = conn
         .query_all_raw(stmt(
             conn.get_database_backend(),
@@ -228,10 +237,7 @@ pub async fn get_lot<C: ConnectionTrait>(
 }
 
 /// Adds `quantity` to a lot, creating it (with its expiry) if new.
-pub async fn add_to_lot<C: ConnectionTrait>(
-    conn: &C,
-    l: &LotRecord,
-) -> Result<(), DbErr> {
+pub async fn add_to_lot<C: ConnectionTrait>(conn: &C, l: &LotRecord) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,
@@ -265,7 +271,12 @@ pub async fn take_from_lot<C: ConnectionTrait>(
             conn.get_database_backend(),
             "UPDATE lots SET quantity = quantity - $4
              WHERE pharmacy_id = $1 AND medication_id = $2 AND lot = $3 AND quantity >= $4",
-            [pharmacy_id.into(), medication_id.into(), name.into(), quantity.into()],
+            [
+                pharmacy_id.into(),
+                medication_id.into(),
+                name.into(),
+                quantity.into(),
+            ],
         ))
         .await?;
     Ok(result.rows_affected() == 1)
@@ -310,7 +321,10 @@ pub struct MovementRecord {
     pub at: DateTime<Utc>,
 }
 
-pub async fn insert_movement<C: ConnectionTrait>(conn: &C, m: &MovementRecord) -> Result<(), DbErr> {
+pub async fn insert_movement<C: ConnectionTrait>(
+    conn: &C,
+    m: &MovementRecord,
+) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,

@@ -67,7 +67,13 @@ fn base_figment(issuer: &DevIssuer, dir: &tempfile::TempDir) -> figment::Figment
         .merge(("auth.issuer", issuer.issuer()))
         .merge((
             "auth.allowed_clients",
-            vec!["medmesh-web", "medmesh-gateway", "svc-notify", "svc-pharmacy", "partner-demo"],
+            vec![
+                "medmesh-web",
+                "medmesh-gateway",
+                "svc-notify",
+                "svc-pharmacy",
+                "partner-demo",
+            ],
         ))
         .merge(("pharmacy.sweep_interval_ms", 20))
 }
@@ -101,7 +107,9 @@ pub async fn start_replicas(test_db: TestDb, n: usize, cache: CacheKind) -> Harn
         )
         .unwrap(),
     );
-    let auth = Arc::new(Authenticator::new(settings.auth.settings_for(issuer.issuer())));
+    let auth = Arc::new(Authenticator::new(
+        settings.auth.settings_for(issuer.issuer()),
+    ));
     let accounts_bus = EventBus::from_settings(&settings, &MemoryBus::new()).unwrap();
     let accounts = svc_kit::runtime::start::<svc_accounts::Accounts>(
         settings,
@@ -116,9 +124,15 @@ pub async fn start_replicas(test_db: TestDb, n: usize, cache: CacheKind) -> Harn
     let mut stops = Vec::new();
     for _ in 0..n {
         let mut figment = base_figment(&issuer, &dir)
-            .merge(("services.accounts.endpoint", format!("http://{}", accounts.grpc_addr)))
+            .merge((
+                "services.accounts.endpoint",
+                format!("http://{}", accounts.grpc_addr),
+            ))
             .merge(("services.pharmacy.port", 0))
-            .merge(("services.pharmacy.database_url", test_db.url.expose_secret().to_string()));
+            .merge((
+                "services.pharmacy.database_url",
+                test_db.url.expose_secret().to_string(),
+            ));
         let redis = match &cache {
             CacheKind::Memory => None,
             CacheKind::Redis(prefix) => Some((svc_kit::testing::redis_url(), prefix.clone())),
@@ -168,7 +182,9 @@ fn subject_of(username: &str) -> String {
 }
 
 pub fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy()
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
 }
 
 pub fn with<T>(message: T, token: &str) -> Request<T> {
@@ -197,8 +213,11 @@ impl Harness {
 
     /// A token for `username` (subject derived from it) holding `roles`.
     pub fn token_for(&self, username: &str, roles: &[&str]) -> String {
-        self.issuer
-            .sign(&self.issuer.claims(&subject_of(username), username, roles, WEB_CLIENT))
+        self.issuer.sign(
+            &self
+                .issuer
+                .claims(&subject_of(username), username, roles, WEB_CLIENT),
+        )
     }
 
     /// A demo user's token (username = password).
@@ -207,7 +226,9 @@ impl Harness {
     }
 
     pub fn client_token(&self, client: &str) -> String {
-        self.issuer.client_credentials_grant(client, DEV_CLIENT_SECRET).unwrap()
+        self.issuer
+            .client_credentials_grant(client, DEV_CLIENT_SECRET)
+            .unwrap()
     }
 
     pub async fn user_id(&self, token: &str) -> String {
@@ -280,7 +301,10 @@ impl Harness {
             .await;
         assert_eq!(outcome.delivered, 1, "{:?}", outcome.error);
         for _ in 0..200 {
-            if svc_kit::care::in_care(&self.db, doctor_id, patient_id).await.unwrap() {
+            if svc_kit::care::in_care(&self.db, doctor_id, patient_id)
+                .await
+                .unwrap()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -296,7 +320,7 @@ impl Harness {
         self.client()
             .create_pharmacy(with(
                 pb::CreatePharmacyRequest {
-                    request_id: format!("pharmacy-{}", name.replace(' ', "-")),
+                    request_id: uuid::Uuid::new_v4().to_string(),
                     pharmacy: Some(pb::Pharmacy {
                         name: name.to_string(),
                         address: "1 Strada Mare".to_string(),
@@ -316,7 +340,7 @@ impl Harness {
         self.client()
             .create_medication(with(
                 pb::CreateMedicationRequest {
-                    request_id: format!("med-{}", name.replace(' ', "-")),
+                    request_id: uuid::Uuid::new_v4().to_string(),
                     medication: Some(pb::Medication {
                         name: name.to_string(),
                         active_substance: substance.to_string(),
@@ -337,7 +361,14 @@ impl Harness {
     }
 
     /// Receives `quantity` of a medication in lot `lot` (expiring in a year).
-    pub async fn receive(&self, pharmacist: &str, pharmacy_id: &str, medication_id: &str, quantity: i64, lot: &str) {
+    pub async fn receive(
+        &self,
+        pharmacist: &str,
+        pharmacy_id: &str,
+        medication_id: &str,
+        quantity: i64,
+        lot: &str,
+    ) {
         self.client()
             .receive_shipment(with(
                 pb::ReceiveShipmentRequest {
@@ -356,7 +387,12 @@ impl Harness {
             .unwrap();
     }
 
-    pub async fn stock(&self, pharmacist: &str, pharmacy_id: &str, medication_id: &str) -> pb::StockLevel {
+    pub async fn stock(
+        &self,
+        pharmacist: &str,
+        pharmacy_id: &str,
+        medication_id: &str,
+    ) -> pb::StockLevel {
         self.client()
             .get_stock(with(
                 pb::GetStockRequest {
@@ -397,7 +433,10 @@ impl Harness {
                      AND p.status IN ('issued', 'in_progress', 'partially_dispensed')), 0)",
             )
             .await;
-        assert_eq!(reserved_mismatch, 0, "reserved differs from what open prescriptions hold");
+        assert_eq!(
+            reserved_mismatch, 0,
+            "reserved differs from what open prescriptions hold"
+        );
         let closed_holding = self
             .count(
                 "SELECT COUNT(*) FROM prescription_items i JOIN prescriptions p ON p.prescription_id = i.prescription_id
@@ -416,6 +455,9 @@ impl Harness {
                    <> (SELECT COALESCE(-SUM(m.delta), 0) FROM stock_movements m WHERE m.reference = p.prescription_id AND m.kind = 'dispensed')",
             )
             .await;
-        assert_eq!(dispensed_vs_ledger, 0, "a prescription's dispensed units differ from its ledger rows");
+        assert_eq!(
+            dispensed_vs_ledger, 0,
+            "a prescription's dispensed units differ from its ledger rows"
+        );
     }
 }
