@@ -209,7 +209,7 @@ async fn a_storm_over_two_replicas_keeps_stock_whole() {
             *total.entry(k).or_default() += v;
         }
     }
-    println!("storm: {total:?}");
+    eprintln!("storm: {total:?}");
     // Nothing fails for a reason other than real shortage: no contention, no internal error.
     for (what, n) in &total {
         let allowed = what.ends_with(":Ok")

@@ -75,10 +75,10 @@ impl PharmacyApi {
                 notes: v.take(input::text(&field("notes"), &item.notes, 500, false)),
             });
         }
-        let valid_until = match &body.valid_until {
-            None => None,
-            Some(at) => Some(v.take(input::instant("valid_until", Some(at)))),
-        };
+        let valid_until = body
+            .valid_until
+            .as_ref()
+            .map(|at| v.take(input::instant("valid_until", Some(at))));
         let notes = v.take(input::text("notes", &body.notes, 1000, false));
         v.finish()?;
         self.app

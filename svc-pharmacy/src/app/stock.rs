@@ -507,10 +507,7 @@ impl App {
         {
             return Ok(());
         }
-        if caller.clients.is_empty() || caller.user_id.is_some() {
-            return Err(PharmacyError::NoSuch("patient"));
-        }
-        // Partners and services name pharmacies themselves; they read no patient's choices.
+        // Anyone else (partners and services included) reads no patient's choices.
         Err(PharmacyError::NoSuch("patient"))
     }
 

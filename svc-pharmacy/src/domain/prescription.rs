@@ -164,13 +164,13 @@ pub fn plan_dispense(
             let field = |name: &str| format!("lines[{n}].{name}");
             let Some(index) = items.iter().position(|i| i.item_id == line.item_id) else {
                 violations.push(FieldViolation::new(
-                    &field("item_id"),
+                    field("item_id"),
                     "is not an item of this prescription",
                 ));
                 continue;
             };
             if lines.iter().any(|l| l.index == index) {
-                violations.push(FieldViolation::new(&field("item_id"), "is given twice"));
+                violations.push(FieldViolation::new(field("item_id"), "is given twice"));
                 continue;
             }
             let owed = items[index].owed();
@@ -181,12 +181,12 @@ pub fn plan_dispense(
             };
             if owed == 0 {
                 violations.push(FieldViolation::new(
-                    &field("item_id"),
+                    field("item_id"),
                     "has been dispensed in full already",
                 ));
             } else if quantity < 0 || quantity > owed {
                 violations.push(FieldViolation::new(
-                    &field("quantity"),
+                    field("quantity"),
                     format!("must be between 1 and {owed} (what is still owed)"),
                 ));
             } else {

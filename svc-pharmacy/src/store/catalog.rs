@@ -282,7 +282,7 @@ pub async fn search_medications<C: ConnectionTrait>(
                 false.into(),
                 query.clone().into(),
                 contains_pattern(&query).into(),
-                format!("{}%", query.replace('%', "").replace('_', "")).into(),
+                format!("{}%", query.replace(['%', '_'], "")).into(),
                 search_key(&search.active_substance).into(),
                 after_key.into(),
                 after_id.into(),
