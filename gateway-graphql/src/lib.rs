@@ -12,6 +12,7 @@ mod document;
 pub mod errors;
 pub mod health;
 pub mod input;
+pub mod pharmacy;
 pub mod scheduling;
 pub mod schema;
 pub mod server;

@@ -1,6 +1,6 @@
 //! The one GraphQL schema of the mesh, and the only place its parts meet: each service's part
-//! of the graph (`accounts`, `scheduling`) and the mesh's health are merged into the root
-//! types here, and the schema gets its clients, tokens, feed and limits.
+//! of the graph (`accounts`, `scheduling`, `pharmacy`) and the mesh's health are merged into
+//! the root types here, and the schema gets its clients, tokens, feed and limits.
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -11,6 +11,7 @@ use crate::{
     config::GatewayConfig,
     context::PlatformTokens,
     health::{HealthQuery, HealthSubscription},
+    pharmacy::{PharmacyMutation, PharmacyQuery},
     scheduling::{AvailabilityFeed, SchedulingMutation, SchedulingQuery, SchedulingSubscription},
 };
 
@@ -19,12 +20,12 @@ pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query, from every part of the graph.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery);
+pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery, PharmacyQuery);
 
 /// Every mutation.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountsMutation, SchedulingMutation);
+pub struct MutationRoot(AccountsMutation, SchedulingMutation, PharmacyMutation);
 
 // Every subscription (no description: the committed SDL has none for this root).
 #[derive(MergedSubscription, Debug, Default)]
