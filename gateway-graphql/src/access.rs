@@ -138,6 +138,11 @@ pub const RULES: &[(&str, &str, Access)] = &[
         "prescription",
         Access::AnyRole(PRESCRIPTION_READERS),
     ),
+    (
+        "Subscription",
+        "prescriptionStatus",
+        Access::AnyRole(PRESCRIPTION_READERS),
+    ),
     ("Mutation", "createPharmacy", Access::AnyRole(ADMIN)),
     ("Mutation", "updatePharmacy", Access::AnyRole(ADMIN)),
     ("Mutation", "createMedication", Access::AnyRole(ADMIN)),

@@ -20,6 +20,7 @@ pub mod server;
 pub use clients::ServiceClients;
 pub use config::GatewayConfig;
 pub use context::{PlatformTokens, RequestAuth};
+pub use pharmacy::PrescriptionFeed;
 pub use scheduling::AvailabilityFeed;
-pub use schema::{MeshSchema, build_schema, build_schema_with_feed, schema_sdl};
+pub use schema::{LiveFeeds, MeshSchema, build_schema, build_schema_with_feeds, schema_sdl};
 pub use server::GatewayServer;

@@ -1,14 +1,36 @@
 //! Pharmacy at the gateway, with what the gateway decides by itself: who may select each
-//! field (refused before any service is asked) and the quantities it checks. The service's
-//! own rules are its tests'.
+//! field (refused before any service is asked), quantities it checks, and the live
+//! `prescriptionStatus` feed over a stand-in pharmacy service that answers `GetPrescription`
+//! only. The service's own rules are its tests'.
 
 mod common;
 
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
 use async_graphql::{Request, Response};
-use futures::StreamExt;
-use gateway_graphql::{MeshSchema, RequestAuth};
+use futures::{Stream, StreamExt};
+use gateway_graphql::{
+    LiveFeeds, MeshSchema, PrescriptionFeed, RequestAuth, ServiceClients, build_schema_with_feeds,
+};
+use medmesh_proto::{
+    events::v1::EventEnvelope,
+    pharmacy::v1::{
+        self as pb,
+        pharmacy_service_server::{PharmacyService, PharmacyServiceServer},
+    },
+};
+use prost::Message;
 use serde_json::Value;
-use svc_kit::auth::Principal;
+use svc_kit::{
+    ServiceName,
+    auth::Principal,
+    events::{EventSource, MemoryBus, OutgoingEvent, Publisher},
+};
+use tokio_util::sync::CancellationToken;
 
 /// Every pharmacy root field, a document selecting it, and the roles the gateway lets
 /// through (the brief the access table was written from, restated so a wrong rule fails).
@@ -51,6 +73,11 @@ const FIELDS: &[(&str, &str, &[&str])] = &[
     (
         "prescription",
         r#"{ prescription(id: "x") { id } }"#,
+        READERS,
+    ),
+    (
+        "prescriptionStatus",
+        r#"subscription { prescriptionStatus(prescriptionId: "x") { id } }"#,
         READERS,
     ),
     (
@@ -265,4 +292,250 @@ async fn quantities_out_of_range_are_bad_input_before_any_service_is_asked() {
         "{:?}",
         response.errors
     );
+}
+
+// ---- prescriptionStatus over a stand-in svc-pharmacy -----------------------------------
+
+/// The prescription the stand-in holds, and the token it lets read it.
+const PRESCRIPTION_ID: &str = "0193a6f4-1f2b-7c3d-8e4f-5a6b7c8d9e0f";
+const PATIENT_TOKEN: &str = "patient-token";
+
+/// Answers `GetPrescription` for one prescription, to one token (anyone else: NOT_FOUND, as
+/// svc-pharmacy answers what is out of a caller's reach), and counts the reads.
+#[derive(Clone, Default)]
+struct StandIn {
+    prescription: Arc<Mutex<pb::Prescription>>,
+    reads: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl PharmacyService for StandIn {
+    async fn get_prescription(
+        &self,
+        request: tonic::Request<pb::GetPrescriptionRequest>,
+    ) -> Result<tonic::Response<pb::Prescription>, tonic::Status> {
+        let bearer = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        self.reads.lock().unwrap().push(bearer.clone());
+        if bearer != format!("Bearer {PATIENT_TOKEN}")
+            || request.get_ref().prescription_id != PRESCRIPTION_ID
+        {
+            return Err(tonic::Status::not_found("no such prescription"));
+        }
+        Ok(tonic::Response::new(
+            self.prescription.lock().unwrap().clone(),
+        ))
+    }
+}
+
+impl StandIn {
+    fn set(&self, status: pb::PrescriptionStatus, version: i64) {
+        let mut p = self.prescription.lock().unwrap();
+        p.status = status as i32;
+        p.version = version;
+    }
+}
+
+struct Fixture {
+    schema: MeshSchema,
+    stand_in: StandIn,
+    bus: MemoryBus,
+    topic: String,
+    _stop: CancellationToken,
+}
+
+async fn fixture() -> Fixture {
+    let stop = CancellationToken::new();
+    let stand_in = StandIn::default();
+    *stand_in.prescription.lock().unwrap() = pb::Prescription {
+        prescription_id: PRESCRIPTION_ID.into(),
+        patient_id: "patient".into(),
+        status: pb::PrescriptionStatus::Issued as i32,
+        version: 1,
+        items: vec![pb::PrescriptionItem {
+            item_id: "item".into(),
+            medication_id: "med".into(),
+            quantity: 20,
+            available_now: 12,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let server = tonic::transport::Server::builder()
+        .add_service(PharmacyServiceServer::new(stand_in.clone()))
+        .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+    tokio::spawn(server);
+
+    let (_, config) = common::default_config();
+    let endpoints = ServiceName::ALL.map(|s| {
+        let port = if s == ServiceName::Pharmacy {
+            addr.port()
+        } else {
+            1
+        };
+        (s, format!("http://127.0.0.1:{port}"))
+    });
+    let clients = ServiceClients::new(endpoints, &config).unwrap();
+    let bus = MemoryBus::new();
+    let topic = svc_kit::events::topic_for("medmesh", ServiceName::Pharmacy);
+    let feeds = LiveFeeds {
+        availability: None,
+        prescriptions: Some(PrescriptionFeed::start(
+            EventSource::Memory(bus.clone()),
+            topic.clone(),
+            stop.clone(),
+        )),
+    };
+    Fixture {
+        schema: build_schema_with_feeds(clients, &config, None, feeds),
+        stand_in,
+        bus,
+        topic,
+        _stop: stop,
+    }
+}
+
+impl Fixture {
+    async fn publish(&self, kind: &str, aggregate_id: &str) {
+        let envelope = EventEnvelope {
+            id: uuid::Uuid::now_v7().to_string(),
+            r#type: format!("medmesh.pharmacy.v1.{kind}"),
+            aggregate_id: aggregate_id.into(),
+            ..Default::default()
+        };
+        let event = OutgoingEvent {
+            seq: 0,
+            event_id: envelope.id.clone(),
+            event_type: envelope.r#type.clone(),
+            topic: self.topic.clone(),
+            key: aggregate_id.into(),
+            payload: envelope.encode_to_vec().into(),
+        };
+        let outcome = self.bus.publish(std::slice::from_ref(&event)).await;
+        assert_eq!(outcome.delivered, 1);
+    }
+
+    fn subscribe(&self, token: &str, id: &str) -> impl Stream<Item = Response> + use<> {
+        let document = format!(
+            r#"subscription {{ prescriptionStatus(prescriptionId: "{id}") {{ id status version items {{ availableNow }} }} }}"#
+        );
+        self.schema
+            .execute_stream(as_caller(Request::new(document), &["patient"], token))
+    }
+}
+
+/// The next answer, publishing `kind` for `aggregate_id` until one comes (the feed follows
+/// the bus from when its task first ran, which a test cannot see).
+async fn next_after_event(
+    f: &Fixture,
+    answers: &mut (impl Stream<Item = Response> + Unpin),
+    kind: &str,
+    aggregate_id: &str,
+) -> Option<Value> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            f.publish(kind, aggregate_id).await;
+            if let Ok(answer) =
+                tokio::time::timeout(Duration::from_millis(200), answers.next()).await
+            {
+                return answer.map(|r| {
+                    assert!(r.errors.is_empty(), "{:?}", r.errors);
+                    r.data.into_json().unwrap()["prescriptionStatus"].clone()
+                });
+            }
+        }
+    })
+    .await
+    .expect("an answer within 10 s")
+}
+
+#[tokio::test]
+async fn a_prescription_is_followed_as_its_caller_until_its_status_is_final() {
+    let f = fixture().await;
+    let mut answers = Box::pin(f.subscribe(PATIENT_TOKEN, &PRESCRIPTION_ID.to_uppercase()));
+    let first = answers.next().await.unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let first = first.data.into_json().unwrap()["prescriptionStatus"].clone();
+    assert_eq!(first["status"], "ISSUED");
+    assert_eq!(
+        first["items"][0]["availableNow"], 12,
+        "a single read is live"
+    );
+
+    // Another prescription's events and stock events are not this subscriber's.
+    f.stand_in.set(pb::PrescriptionStatus::InProgress, 2);
+    f.publish(
+        "prescription.dispensed",
+        "0193a6f4-0000-7000-8000-000000000000",
+    )
+    .await;
+    f.publish("stock.low", PRESCRIPTION_ID).await;
+    let reads_before = f.stand_in.reads.lock().unwrap().len();
+    let next = next_after_event(
+        &f,
+        &mut answers,
+        "prescription.in_progress",
+        PRESCRIPTION_ID,
+    )
+    .await
+    .expect("the stream goes on");
+    assert_eq!(next["status"], "IN_PROGRESS");
+    assert_eq!(next["version"], 2);
+    assert!(f.stand_in.reads.lock().unwrap().len() > reads_before);
+
+    f.stand_in.set(pb::PrescriptionStatus::Dispensed, 3);
+    let last = next_after_event(&f, &mut answers, "prescription.dispensed", PRESCRIPTION_ID)
+        .await
+        .expect("the final status is sent");
+    assert_eq!(last["status"], "DISPENSED");
+    let end = tokio::time::timeout(Duration::from_secs(5), answers.next())
+        .await
+        .expect("the stream ends by itself");
+    assert!(end.is_none(), "nothing after a final status: {end:?}");
+
+    let reads = f.stand_in.reads.lock().unwrap().clone();
+    assert!(
+        reads
+            .iter()
+            .all(|b| *b == format!("Bearer {PATIENT_TOKEN}")),
+        "every read is the caller's: {reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_prescription_out_of_reach_is_not_found_to_the_subscriber() {
+    let f = fixture().await;
+    let mut answers = Box::pin(f.subscribe("someone-elses-token", PRESCRIPTION_ID));
+    let answer = answers.next().await.unwrap();
+    let error = first_error(&answer);
+    assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{error}");
+    assert_eq!(error["extensions"]["service"], "pharmacy");
+    let end = tokio::time::timeout(Duration::from_secs(5), answers.next())
+        .await
+        .unwrap();
+    assert!(end.is_none(), "nothing more: {end:?}");
+}
+
+#[tokio::test]
+async fn a_prescription_already_final_is_sent_once() {
+    let f = fixture().await;
+    f.stand_in.set(pb::PrescriptionStatus::Cancelled, 4);
+    let mut answers = Box::pin(f.subscribe(PATIENT_TOKEN, PRESCRIPTION_ID));
+    let answer = answers.next().await.unwrap();
+    assert!(answer.errors.is_empty(), "{:?}", answer.errors);
+    assert_eq!(
+        answer.data.into_json().unwrap()["prescriptionStatus"]["status"],
+        "CANCELLED"
+    );
+    let end = tokio::time::timeout(Duration::from_secs(5), answers.next())
+        .await
+        .unwrap();
+    assert!(end.is_none());
 }

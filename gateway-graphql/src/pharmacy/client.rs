@@ -8,10 +8,12 @@ use tonic::transport::Channel;
 use crate::{clients::ServiceClients, errors::upstream_error};
 
 pub(super) fn client(ctx: &Context<'_>) -> PharmacyServiceClient<Channel> {
-    PharmacyServiceClient::new(
-        ctx.data_unchecked::<ServiceClients>()
-            .channel(ServiceName::Pharmacy),
-    )
+    client_of(ctx.data_unchecked::<ServiceClients>())
+}
+
+/// The client outside a request context (a subscription's later reads).
+pub(super) fn client_of(clients: &ServiceClients) -> PharmacyServiceClient<Channel> {
+    PharmacyServiceClient::new(clients.channel(ServiceName::Pharmacy))
 }
 
 pub(super) fn upstream(status: tonic::Status) -> async_graphql::Error {
