@@ -112,6 +112,71 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ),
     ("Mutation", "joinWaitlist", Access::AnyRole(BOOKERS)),
     ("Mutation", "leaveWaitlist", Access::AnyRole(BOOKERS)),
+    // Pharmacy. svc-pharmacy checks again, and decides whose prescriptions and which
+    // pharmacies' stock a caller reaches.
+    ("Query", "pharmacies", Access::AnyRole(&Role::ALL)),
+    ("Query", "pharmacy", Access::AnyRole(&Role::ALL)),
+    ("Query", "medications", Access::AnyRole(&Role::ALL)),
+    ("Query", "medication", Access::AnyRole(&Role::ALL)),
+    ("Query", "availability", Access::AnyRole(&Role::ALL)),
+    ("Query", "stock", Access::AnyRole(STOCK_READERS)),
+    ("Query", "lowStock", Access::AnyRole(STOCK_READERS)),
+    ("Query", "expiringLots", Access::AnyRole(STOCK_READERS)),
+    ("Query", "stockMovements", Access::AnyRole(STOCK_READERS)),
+    (
+        "Query",
+        "preferredPharmacies",
+        Access::AnyRole(PATIENT_AND_DOCTOR),
+    ),
+    (
+        "Query",
+        "prescriptions",
+        Access::AnyRole(PRESCRIPTION_READERS),
+    ),
+    (
+        "Query",
+        "prescription",
+        Access::AnyRole(PRESCRIPTION_READERS),
+    ),
+    (
+        "Subscription",
+        "prescriptionStatus",
+        Access::AnyRole(PRESCRIPTION_READERS),
+    ),
+    ("Mutation", "createPharmacy", Access::AnyRole(ADMIN)),
+    ("Mutation", "updatePharmacy", Access::AnyRole(ADMIN)),
+    ("Mutation", "createMedication", Access::AnyRole(ADMIN)),
+    ("Mutation", "updateMedication", Access::AnyRole(ADMIN)),
+    ("Mutation", "receiveShipment", Access::AnyRole(PHARMACIST)),
+    ("Mutation", "adjustStock", Access::AnyRole(PHARMACIST)),
+    (
+        "Mutation",
+        "setCriticalThreshold",
+        Access::AnyRole(STOCK_READERS),
+    ),
+    (
+        "Mutation",
+        "setPreferredPharmacies",
+        Access::AnyRole(PATIENT),
+    ),
+    ("Mutation", "issuePrescription", Access::AnyRole(DOCTOR)),
+    ("Mutation", "cancelPrescription", Access::AnyRole(DOCTOR)),
+    (
+        "Mutation",
+        "changePrescriptionPharmacy",
+        Access::AnyRole(PATIENT_AND_DOCTOR),
+    ),
+    ("Mutation", "startDispensing", Access::AnyRole(PHARMACIST)),
+    (
+        "Mutation",
+        "dispensePrescription",
+        Access::AnyRole(PHARMACIST),
+    ),
+    (
+        "Mutation",
+        "rejectPrescription",
+        Access::AnyRole(PHARMACIST),
+    ),
 ];
 
 /// Who keeps calendars: doctors their own, admins anyone's.
@@ -122,6 +187,17 @@ const STAFF: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse];
 const BOOKERS: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Patient];
 
 const ADMIN: &[Role] = &[Role::Admin];
+
+/// Who sees stock with quantities and sets its thresholds: pharmacists their pharmacies',
+/// admins any.
+const STOCK_READERS: &[Role] = &[Role::Admin, Role::Pharmacist];
+/// Whose prescriptions there are: the patient's, the prescriber's, the pharmacy's.
+const PRESCRIPTION_READERS: &[Role] = &[Role::Doctor, Role::Pharmacist, Role::Patient];
+/// A patient's own choices, and a doctor's on a patient's behalf.
+const PATIENT_AND_DOCTOR: &[Role] = &[Role::Doctor, Role::Patient];
+const PHARMACIST: &[Role] = &[Role::Pharmacist];
+const DOCTOR: &[Role] = &[Role::Doctor];
+const PATIENT: &[Role] = &[Role::Patient];
 
 pub fn rule(root: &str, field: &str) -> Option<Access> {
     RULES

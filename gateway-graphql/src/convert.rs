@@ -1,11 +1,20 @@
 //! Conversions between protobuf values and the graph's: instants, civil dates, times of day,
-//! and proto3's empty strings for "absent".
+//! ids, and proto3's empty strings for "absent".
 
+use async_graphql::ID;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use medmesh_proto::common::v1 as common;
 
 pub(crate) fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+}
+
+/// An id as the services write it (a lower-case UUID), so answers and events match however
+/// the client spelled it; anything else goes on as given, for the service to refuse.
+pub(crate) fn canonical_id(id: ID) -> ID {
+    uuid::Uuid::parse_str(&id.0)
+        .map(|u| ID(u.to_string()))
+        .unwrap_or(id)
 }
 
 pub(crate) fn non_empty(value: String) -> Option<String> {

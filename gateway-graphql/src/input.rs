@@ -6,12 +6,14 @@ use async_graphql::{CustomValidator, InputValueError};
 
 use crate::errors::ErrorCode;
 
-/// An integer argument that must lie between `min` and `max`, both included.
+/// An integer argument that must lie between `min` and `max`, both included. It checks `i32`
+/// arguments and the `i64` ones that carry a service's 64-bit counts, which the graph takes
+/// within GraphQL's `Int` range.
 #[derive(Debug, Clone, Copy)]
 pub struct Within {
     pub argument: &'static str,
-    pub min: i32,
-    pub max: i32,
+    pub min: i64,
+    pub max: i64,
 }
 
 /// `pageSize` of every list: at most a page of 200.
@@ -28,9 +30,37 @@ pub const INTERVAL_SECONDS: Within = Within {
     max: 300,
 };
 
-impl CustomValidator<i32> for Within {
-    fn check(&self, value: &i32) -> Result<(), InputValueError<i32>> {
-        if (self.min..=self.max).contains(value) {
+/// A quantity of units (received, prescribed, dispensed): at least one.
+pub const QUANTITY: Within = Within {
+    argument: "quantity",
+    min: 1,
+    max: INT_MAX,
+};
+
+/// `criticalThreshold` of a stock line: none (0) or more.
+pub const CRITICAL_THRESHOLD: Within = Within {
+    argument: "criticalThreshold",
+    min: 0,
+    max: INT_MAX,
+};
+
+/// `delta` of a stock adjustment: signed, within `Int` either way (zero is the service's to
+/// refuse).
+pub const DELTA: Within = Within {
+    argument: "delta",
+    min: -INT_MAX,
+    max: INT_MAX,
+};
+
+/// The largest GraphQL `Int`.
+const INT_MAX: i64 = i32::MAX as i64;
+
+impl Within {
+    fn check_value<T: async_graphql::InputType>(
+        &self,
+        value: i64,
+    ) -> Result<(), InputValueError<T>> {
+        if (self.min..=self.max).contains(&value) {
             return Ok(());
         }
         Err(refused(
@@ -40,6 +70,18 @@ impl CustomValidator<i32> for Within {
                 self.argument, self.min, self.max
             ),
         ))
+    }
+}
+
+impl CustomValidator<i32> for Within {
+    fn check(&self, value: &i32) -> Result<(), InputValueError<i32>> {
+        self.check_value(i64::from(*value))
+    }
+}
+
+impl CustomValidator<i64> for Within {
+    fn check(&self, value: &i64) -> Result<(), InputValueError<i64>> {
+        self.check_value(*value)
     }
 }
 
@@ -74,6 +116,29 @@ mod tests {
             let ext = serde_json::to_value(&error.extensions).unwrap();
             assert_eq!(ext["code"], "BAD_USER_INPUT");
             assert_eq!(ext["argument"], "pageSize");
+        }
+    }
+
+    #[test]
+    fn counts_are_taken_within_graphql_int() {
+        assert!(QUANTITY.check(&1_i64).is_ok());
+        assert!(QUANTITY.check(&i64::from(i32::MAX)).is_ok());
+        assert!(CRITICAL_THRESHOLD.check(&0_i64).is_ok());
+        assert!(DELTA.check(&-5_i64).is_ok());
+        for (limit, bad) in [
+            (QUANTITY, 0),
+            (QUANTITY, -4),
+            (QUANTITY, i64::from(i32::MAX) + 1),
+            (CRITICAL_THRESHOLD, -1),
+            (DELTA, i64::from(i32::MIN)),
+        ] {
+            let error = limit
+                .check(&bad)
+                .unwrap_err()
+                .into_server_error(async_graphql::Pos::default());
+            assert!(error.message.contains(limit.argument), "{}", error.message);
+            let ext = serde_json::to_value(&error.extensions).unwrap();
+            assert_eq!(ext["code"], "BAD_USER_INPUT");
         }
     }
 }

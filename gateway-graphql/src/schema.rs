@@ -1,8 +1,10 @@
 //! The one GraphQL schema of the mesh, and the only place its parts meet: each service's part
-//! of the graph (`accounts`, `scheduling`) and the mesh's health are merged into the root
-//! types here, and the schema gets its clients, tokens, feed and limits.
+//! of the graph (`accounts`, `scheduling`, `pharmacy`) and the mesh's health are merged into
+//! the root types here, and the schema gets its clients, tokens, feeds and limits.
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use svc_kit::{ServiceName, events::EventSource};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     access::AccessControl,
@@ -11,6 +13,7 @@ use crate::{
     config::GatewayConfig,
     context::PlatformTokens,
     health::{HealthQuery, HealthSubscription},
+    pharmacy::{PharmacyMutation, PharmacyQuery, PharmacySubscription, PrescriptionFeed},
     scheduling::{AvailabilityFeed, SchedulingMutation, SchedulingQuery, SchedulingSubscription},
 };
 
@@ -19,17 +22,55 @@ pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query, from every part of the graph.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery);
+pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery, PharmacyQuery);
 
 /// Every mutation.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountsMutation, SchedulingMutation);
+pub struct MutationRoot(AccountsMutation, SchedulingMutation, PharmacyMutation);
 
 // Every subscription (no description: the committed SDL has none for this root).
 #[derive(MergedSubscription, Debug, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(HealthSubscription, SchedulingSubscription);
+pub struct SubscriptionRoot(
+    HealthSubscription,
+    SchedulingSubscription,
+    PharmacySubscription,
+);
+
+/// The event feeds behind the live subscriptions. Without one, its subscription answers the
+/// current state once and ends.
+#[derive(Debug, Clone, Default)]
+pub struct LiveFeeds {
+    /// Drives `doctorAvailability` (and keeps the gateway's free-slot answers honest).
+    pub availability: Option<AvailabilityFeed>,
+    /// Drives `prescriptionStatus`.
+    pub prescriptions: Option<PrescriptionFeed>,
+}
+
+impl LiveFeeds {
+    /// Every feed, following its service's topic (`<prefix>.<service>.v1`) on `source` until
+    /// `shutdown`.
+    pub fn start(
+        source: &EventSource,
+        topic_prefix: &str,
+        shutdown: &CancellationToken,
+    ) -> LiveFeeds {
+        let topic = |service| svc_kit::events::topic_for(topic_prefix, service);
+        LiveFeeds {
+            availability: Some(AvailabilityFeed::start(
+                source.clone(),
+                topic(ServiceName::Scheduling),
+                shutdown.clone(),
+            )),
+            prescriptions: Some(PrescriptionFeed::start(
+                source.clone(),
+                topic(ServiceName::Pharmacy),
+                shutdown.clone(),
+            )),
+        }
+    }
+}
 
 fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
@@ -47,22 +88,24 @@ pub fn build_schema(
     settings: &GatewayConfig,
     platform: Option<PlatformTokens>,
 ) -> MeshSchema {
-    build_schema_with_feed(clients, settings, platform, None)
+    build_schema_with_feeds(clients, settings, platform, LiveFeeds::default())
 }
 
-/// [`build_schema`], with the live availability feed that drives `doctorAvailability`
-/// (without it, that subscription answers the current slots once and ends).
-pub fn build_schema_with_feed(
+/// [`build_schema`], with the event feeds that drive the live subscriptions.
+pub fn build_schema_with_feeds(
     clients: ServiceClients,
     settings: &GatewayConfig,
     platform: Option<PlatformTokens>,
-    feed: Option<AvailabilityFeed>,
+    feeds: LiveFeeds,
 ) -> MeshSchema {
     let mut builder = schema_builder();
     if let Some(platform) = platform {
         builder = builder.data(platform);
     }
-    if let Some(feed) = feed {
+    if let Some(feed) = feeds.availability {
+        builder = builder.data(feed);
+    }
+    if let Some(feed) = feeds.prescriptions {
         builder = builder.data(feed);
     }
     if settings.introspection == Some(false) {

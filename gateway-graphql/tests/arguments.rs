@@ -17,7 +17,12 @@ use svc_kit::{
 use tokio_util::sync::CancellationToken;
 
 /// (argument, smallest allowed, largest allowed).
-const LIMITS: &[(&str, i64, i64)] = &[("pageSize", 1, 200), ("intervalSeconds", 1, 300)];
+const LIMITS: &[(&str, i64, i64)] = &[
+    ("pageSize", 1, 200),
+    ("intervalSeconds", 1, 300),
+    ("criticalThreshold", 0, 2_147_483_647),
+    ("delta", -2_147_483_647, 2_147_483_647),
+];
 
 struct Gateway {
     url: String,
@@ -41,8 +46,10 @@ async fn gateway() -> Gateway {
         &stop,
     )
     .await;
-    // Admins may select every field that takes a limited argument.
-    let token = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
+    // A caller holding every role may select every field that takes a limited argument.
+    let subject = DevIssuer::demo_subject("admin").unwrap();
+    let roles = svc_kit::auth::Role::ALL.map(|r| r.as_str());
+    let token = issuer.sign(&issuer.claims(&subject, "admin", &roles, WEB_CLIENT));
     Gateway {
         url,
         token,
@@ -240,7 +247,9 @@ async fn every_limited_argument_out_of_its_limits_is_bad_user_input_naming_it() 
 }
 
 /// Every argument validator in the gateway's source is one of the limits this test knows
-/// (`input::PAGE_SIZE`, `input::INTERVAL_SECONDS`), so the test above reaches each of them.
+/// (`input::PAGE_SIZE`, `input::INTERVAL_SECONDS`, `input::CRITICAL_THRESHOLD`, `input::DELTA`),
+/// so the test above reaches each of them; `input::QUANTITY` checks fields of input objects,
+/// which `tests/pharmacy.rs` reaches.
 #[test]
 fn every_argument_check_is_one_the_test_knows() {
     fn scan(dir: &Path, out: &mut Vec<(String, String)>) {
@@ -265,6 +274,9 @@ fn every_argument_check_is_one_the_test_knows() {
     let known = [
         "validator(custom = \"PAGE_SIZE\")",
         "validator(custom = \"INTERVAL_SECONDS\")",
+        "validator(custom = \"CRITICAL_THRESHOLD\")",
+        "validator(custom = \"DELTA\")",
+        "validator(custom = \"QUANTITY\")",
     ];
     let unknown: Vec<_> = validators
         .iter()

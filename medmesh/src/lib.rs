@@ -251,16 +251,16 @@ impl Platform {
             let token_url = format!("{issuer_url}/protocol/openid-connect/token");
             let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
                 .map_err(|e| ConfigError::new(format!("gateway client credentials: {e}")))?;
-            let feed = gateway_graphql::AvailabilityFeed::start(
-                bus.source.clone(),
-                svc_kit::events::topic_for(&settings.events.topic_prefix, ServiceName::Scheduling),
-                shutdown.clone(),
+            let feeds = gateway_graphql::LiveFeeds::start(
+                &bus.source,
+                &settings.events.topic_prefix,
+                &shutdown,
             );
-            let schema = gateway_graphql::build_schema_with_feed(
+            let schema = gateway_graphql::build_schema_with_feeds(
                 clients,
                 gateway_config,
                 Some(PlatformTokens(Arc::new(platform))),
-                Some(feed),
+                feeds,
             );
             let addr = gateway_config.listen_addr();
             let gateway = GatewayServer::bind(addr, schema, authenticator.clone())

@@ -16,16 +16,8 @@ use super::{
 use crate::{
     clients::ServiceClients,
     context::{as_caller, with_token},
-    convert::timestamp,
+    convert::{canonical_id, timestamp},
 };
-
-/// A doctor id as svc-scheduling writes it (a lower-case UUID), so answers and events match
-/// however the client spelled it; anything else goes on as given, for the service to refuse.
-pub(super) fn canonical(id: ID) -> ID {
-    uuid::Uuid::parse_str(&id.0)
-        .map(|u| ID(u.to_string()))
-        .unwrap_or(id)
-}
 
 pub(super) async fn free_slots(
     ctx: &Context<'_>,
@@ -33,7 +25,7 @@ pub(super) async fn free_slots(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<FreeSlots> {
-    let doctor_id = canonical(doctor_id);
+    let doctor_id = canonical_id(doctor_id);
     // Everyone allowed to select this field may read any doctor's free slots (the same rule as
     // svc-scheduling's), so an answer read for one caller serves the next.
     let feed = ctx.data_opt::<AvailabilityFeed>();

@@ -6,12 +6,13 @@ use futures::Stream;
 
 use super::{
     live::AvailabilityFeed,
-    slots::{canonical, fetch_free_slots, free_slots},
+    slots::{fetch_free_slots, free_slots},
     types::FreeSlots,
 };
 use crate::{
     clients::ServiceClients,
     context::{PlatformTokens, caller_token},
+    convert::canonical_id,
 };
 
 #[derive(Debug, Default)]
@@ -42,7 +43,7 @@ async fn availability_stream(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<impl futures::Stream<Item = Result<FreeSlots>> + use<>> {
-    let doctor_id = canonical(doctor_id);
+    let doctor_id = canonical_id(doctor_id);
     let first = free_slots(ctx, doctor_id.clone(), from, to).await?;
     let clients = ctx.data_unchecked::<ServiceClients>().clone();
     let platform = ctx.data_opt::<PlatformTokens>().cloned();
