@@ -54,9 +54,10 @@ pub enum StartError {
 }
 
 /// The sections of the configuration that parts own (beside svc-kit's own keys).
-pub const PART_SECTIONS: [&str; 2] = [
+pub const PART_SECTIONS: [&str; 3] = [
     GatewayConfig::SECTION,
     svc_scheduling::SchedulingConfig::SECTION,
+    svc_pharmacy::PharmacyConfig::SECTION,
 ];
 
 /// The parts' own settings, read and checked before anything starts.

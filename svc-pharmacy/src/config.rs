@@ -18,6 +18,7 @@ pub struct PharmacyConfig {
     pub max_validity_days: u32,
     pub sweep_interval_ms: u64,
     pub expiring_soon_days: u32,
+    pub idempotency_retention_hours: u32,
 }
 
 impl SectionConfig for PharmacyConfig {
@@ -39,6 +40,10 @@ impl SectionConfig for PharmacyConfig {
                 (1..=self.max_validity_days).contains(&self.default_validity_days),
             ),
             ("pharmacy.sweep_interval_ms", self.sweep_interval_ms >= 10),
+            (
+                "pharmacy.idempotency_retention_hours",
+                self.idempotency_retention_hours >= 1,
+            ),
             (
                 "pharmacy.expiring_soon_days",
                 (1..=730).contains(&self.expiring_soon_days),

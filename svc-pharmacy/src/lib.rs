@@ -81,6 +81,7 @@ impl MeshService for Pharmacy {
             tokio::spawn(sweeper::run(
                 app(context, config),
                 Duration::from_millis(config.sweep_interval_ms),
+                config.idempotency_retention_hours,
                 shutdown.clone(),
             )),
             tokio::spawn(svc_kit::care::follow(context.clone(), shutdown)),
