@@ -165,15 +165,16 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
             )?)
             .await?;
     }
-    // The demo patient books the first free visit, so they are in the demo doctor's care
-    // (the pharmacy and records learn it from scheduling's events).
+    // The demo patient books a visit in ten days' time, so they are in the demo doctor's care
+    // (the pharmacy and records learn it from scheduling's events) and the coming week stays
+    // free for a newcomer to book.
     let patient = token("patient")?;
     let slots = scheduling
         .list_free_slots(bearer(
             pb::ListFreeSlotsRequest {
                 doctor_id: doctor_id.clone(),
-                from: Some(timestamp(Utc::now())),
-                to: Some(timestamp(Utc::now() + Duration::days(14))),
+                from: Some(timestamp(Utc::now() + Duration::days(10))),
+                to: Some(timestamp(Utc::now() + Duration::days(17))),
             },
             &patient,
         )?)

@@ -21,6 +21,8 @@ mod error;
 mod events;
 pub mod store;
 mod sweeper;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

@@ -312,6 +312,10 @@ impl Harness {
         panic!("the pharmacy did not learn that {patient_id} is in {doctor_id}'s care");
     }
 
+    pub async fn check_conservation(&self) {
+        svc_pharmacy::testing::check_conservation(&self.db).await;
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         svc_kit::testing::count(&self.db, sql).await
     }
@@ -406,58 +410,5 @@ impl Harness {
             .into_inner()
             .levels
             .remove(0)
-    }
-
-    /// Stock conservation, checked in SQL: every line's on-hand equals its ledger's sum and its
-    /// lots' sum; reserved equals what open prescriptions hold there.
-    pub async fn check_conservation(&self) {
-        let ledger_mismatch = self
-            .count(
-                "SELECT COUNT(*) FROM stock s WHERE s.on_hand <> COALESCE((SELECT SUM(m.delta) FROM stock_movements m
-                   WHERE m.pharmacy_id = s.pharmacy_id AND m.medication_id = s.medication_id), 0)",
-            )
-            .await;
-        assert_eq!(ledger_mismatch, 0, "on hand differs from the ledger");
-        let lots_mismatch = self
-            .count(
-                "SELECT COUNT(*) FROM stock s WHERE s.on_hand <> COALESCE((SELECT SUM(l.quantity) FROM lots l
-                   WHERE l.pharmacy_id = s.pharmacy_id AND l.medication_id = s.medication_id), 0)",
-            )
-            .await;
-        assert_eq!(lots_mismatch, 0, "on hand differs from the lots");
-        let reserved_mismatch = self
-            .count(
-                "SELECT COUNT(*) FROM stock s WHERE s.reserved <> COALESCE((SELECT SUM(i.reserved)
-                   FROM prescription_items i JOIN prescriptions p ON p.prescription_id = i.prescription_id
-                   WHERE p.pharmacy_id = s.pharmacy_id AND i.medication_id = s.medication_id
-                     AND p.status IN ('issued', 'in_progress', 'partially_dispensed')), 0)",
-            )
-            .await;
-        assert_eq!(
-            reserved_mismatch, 0,
-            "reserved differs from what open prescriptions hold"
-        );
-        let closed_holding = self
-            .count(
-                "SELECT COUNT(*) FROM prescription_items i JOIN prescriptions p ON p.prescription_id = i.prescription_id
-                 WHERE i.reserved > 0 AND p.status NOT IN ('issued', 'in_progress', 'partially_dispensed')",
-            )
-            .await;
-        assert_eq!(closed_holding, 0, "a closed prescription still holds stock");
-        let negative = self
-            .count("SELECT COUNT(*) FROM stock WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand")
-            .await;
-        assert_eq!(negative, 0);
-        let dispensed_vs_ledger = self
-            .count(
-                "SELECT COUNT(*) FROM prescriptions p WHERE
-                   (SELECT COALESCE(SUM(i.dispensed), 0) FROM prescription_items i WHERE i.prescription_id = p.prescription_id)
-                   <> (SELECT COALESCE(-SUM(m.delta), 0) FROM stock_movements m WHERE m.reference = p.prescription_id AND m.kind = 'dispensed')",
-            )
-            .await;
-        assert_eq!(
-            dispensed_vs_ledger, 0,
-            "a prescription's dispensed units differ from its ledger rows"
-        );
     }
 }
