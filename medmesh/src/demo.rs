@@ -169,12 +169,17 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
     // (the pharmacy and records learn it from scheduling's events) and the coming week stays
     // free for a newcomer to book.
     let patient = token("patient")?;
+    // From midnight (UTC), so the visit is the first of its day: the same every run.
+    let in_ten_days = (Utc::now().date_naive() + Duration::days(10))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
     let slots = scheduling
         .list_free_slots(bearer(
             pb::ListFreeSlotsRequest {
                 doctor_id: doctor_id.clone(),
-                from: Some(timestamp(Utc::now() + Duration::days(10))),
-                to: Some(timestamp(Utc::now() + Duration::days(17))),
+                from: Some(timestamp(in_ten_days)),
+                to: Some(timestamp(in_ten_days + Duration::days(7))),
             },
             &patient,
         )?)

@@ -56,6 +56,7 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         // The dev issuer standing in for Keycloak knows every client by the dev secret.
         .merge(("services.accounts.client_secret", "dev-secret"))
         .merge(("services.scheduling.client_secret", "dev-secret"))
+        .merge(("services.pharmacy.client_secret", "dev-secret"))
         .merge(("gateway.client_secret", "dev-secret"));
     for service in ServiceName::ALL {
         let url = fresh_postgres_database().await;

@@ -905,3 +905,65 @@ async fn the_catalog_searches_any_script() {
     assert_eq!(search("ібу").await, ["Нурофен"]);
     assert_eq!(search("100%").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn low_stock_is_announced_once_per_crossing() {
+    both(async |db| {
+        let h = start(db).await;
+        let w = world(&h).await;
+        let mut c = h.client();
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L1")
+            .await;
+        c.set_critical_threshold(with(
+            pb::SetCriticalThresholdRequest {
+                request_id: "t".into(),
+                pharmacy_id: w.pharmacy.clone(),
+                medication_id: w.paracetamol.clone(),
+                critical_threshold: 5,
+            },
+            &w.pharmacist,
+        ))
+        .await
+        .unwrap();
+        let low_events =
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.stock.low'";
+        let low = async || {
+            h.client()
+                .list_low_stock(with(
+                    pb::ListLowStockRequest {
+                        pharmacy_id: w.pharmacy.clone(),
+                    },
+                    &w.pharmacist,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .levels
+                .len()
+        };
+        assert_eq!((h.count(low_events).await, low().await), (0, 0));
+        let prescribe = async |request_id: &str, quantity: i64| {
+            h.client()
+                .create_prescription(with(
+                    prescription(&w, request_id, vec![item(&w.paracetamol, quantity)]),
+                    &w.doctor,
+                ))
+                .await
+                .unwrap();
+        };
+        // Reserving 6 of 10 leaves 4 available: below 5, announced.
+        prescribe("low-1", 6).await;
+        assert_eq!((h.count(low_events).await, low().await), (1, 1));
+        // Still low: not announced again.
+        prescribe("low-2", 1).await;
+        assert_eq!(h.count(low_events).await, 1);
+        // Back above, then below again: a second crossing.
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 10, "L2")
+            .await;
+        assert_eq!(low().await, 0);
+        prescribe("low-3", 9).await;
+        assert_eq!(h.count(low_events).await, 2);
+        h.check_conservation().await;
+    })
+    .await;
+}
