@@ -248,13 +248,5 @@ pub(crate) fn movement(m: &MovementRecord) -> pb::StockMovement {
 }
 
 pub(crate) fn actor(c: &Caller) -> Actor {
-    Actor {
-        subject: c.subject.clone(),
-        roles: c
-            .roles
-            .iter()
-            .map(|r| r.as_str().to_string())
-            .chain(c.clients.iter().map(|r| r.as_str().to_string()))
-            .collect(),
-    }
+    svc_kit::auth::actor(&c.subject, &c.roles, &c.clients)
 }

@@ -43,6 +43,17 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     parse_bearer(headers.get(http::header::AUTHORIZATION)?.to_str().ok()?)
 }
 
+/// The bearer token a gRPC request came with (behind [`RequireAuth`] it has one; a request
+/// without is unauthenticated).
+pub fn request_token<T>(request: &tonic::Request<T>) -> Result<&str, crate::ApiError> {
+    request
+        .metadata()
+        .get(http::header::AUTHORIZATION.as_str())
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_bearer)
+        .ok_or(crate::ApiError::Unauthenticated)
+}
+
 /// The token of an `Authorization` value (`Bearer <token>`, scheme case-insensitive).
 pub fn parse_bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;

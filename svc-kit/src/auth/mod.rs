@@ -11,7 +11,9 @@ mod role;
 mod service_tokens;
 mod validate;
 
-pub use grpc::{InvalidBearer, RequireAuth, bearer_token, parse_bearer, with_bearer};
+pub use grpc::{
+    InvalidBearer, RequireAuth, bearer_token, parse_bearer, request_token, with_bearer,
+};
 pub use role::{ClientRole, Role};
 pub use service_tokens::{ServiceTokenError, ServiceTokens};
 pub use validate::{AuthError, AuthSettings, Authenticator};
@@ -57,6 +59,23 @@ impl Principal {
     /// the platform's person roles.
     pub fn is_person(&self) -> bool {
         self.holds_any(&Role::ALL)
+    }
+}
+
+/// Who acted, as an event or a ledger row records it: the subject and every role the caller
+/// held, platform roles first, then client roles.
+pub fn actor(
+    subject: &str,
+    roles: &BTreeSet<Role>,
+    clients: &BTreeSet<ClientRole>,
+) -> medmesh_proto::common::v1::Actor {
+    medmesh_proto::common::v1::Actor {
+        subject: subject.to_string(),
+        roles: roles
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .chain(clients.iter().map(|r| r.as_str().to_string()))
+            .collect(),
     }
 }
 

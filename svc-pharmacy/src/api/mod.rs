@@ -11,7 +11,7 @@ mod stock;
 use prost::Message;
 use svc_kit::{
     ApiError,
-    auth::{ClientRole, Principal, parse_bearer},
+    auth::{ClientRole, Principal},
     idempotency::IdempotencyKey,
     people::People,
 };
@@ -31,16 +31,6 @@ pub(crate) struct PharmacyApi {
 }
 
 type Answer<T> = Result<T, PharmacyError>;
-
-/// The bearer token of a request (RequireAuth let it through, so it has one).
-fn token<T>(request: &Request<T>) -> Result<&str, ApiError> {
-    request
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_bearer)
-        .ok_or(ApiError::Unauthenticated)
-}
 
 impl PharmacyApi {
     /// The caller of `request`, refused at once if their roles don't name `operation` (before
@@ -62,7 +52,11 @@ impl PharmacyApi {
             pharmacies: Default::default(),
         };
         allowed(operation, &caller)?;
-        if let Some(person) = self.people.person(principal, token(request)?).await? {
+        if let Some(person) = self
+            .people
+            .person(principal, svc_kit::auth::request_token(request)?)
+            .await?
+        {
             caller.user_id = Some(person.user_id.clone());
             caller.pharmacies = person.pharmacies.clone();
         }

@@ -56,27 +56,31 @@ pub(crate) struct NewPrescription {
 /// The medication names a prescription's items need.
 type Names = BTreeMap<String, String>;
 
+/// The names of the medications a prescription's items name (and their substitutes).
+async fn names<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    p: &PrescriptionRecord,
+) -> Result<Names, PharmacyError> {
+    let mut names = Names::new();
+    for item in &p.items {
+        for id in [&item.medication_id, &item.substituted_medication_id] {
+            if !id.is_empty() && !names.contains_key(id) {
+                let name = cat::get_medication(conn, id)
+                    .await?
+                    .map(|m| m.name)
+                    .unwrap_or_default();
+                names.insert(id.clone(), name);
+            }
+        }
+    }
+    Ok(names)
+}
+
 fn not_found() -> PharmacyError {
     PharmacyError::NoSuch("prescription")
 }
 
 impl App {
-    async fn names(&self, p: &PrescriptionRecord) -> Result<Names, PharmacyError> {
-        let mut names = Names::new();
-        for item in &p.items {
-            for id in [&item.medication_id, &item.substituted_medication_id] {
-                if !id.is_empty() && !names.contains_key(id) {
-                    let name = cat::get_medication(&self.db, id)
-                        .await?
-                        .map(|m| m.name)
-                        .unwrap_or_default();
-                    names.insert(id.clone(), name);
-                }
-            }
-        }
-        Ok(names)
-    }
-
     fn answer(p: &PrescriptionRecord, names: &Names) -> pb::Prescription {
         convert::prescription(p, &|id| names.get(id).cloned().unwrap_or_default())
     }
@@ -221,7 +225,7 @@ impl App {
         if !App::reaches(caller, &p) {
             return Err(not_found());
         }
-        let names = self.names(&p).await?;
+        let names = names(&self.db, &p).await?;
         let mut answer = App::answer(&p, &names);
         if p.status.is_open() {
             let ids: Vec<String> = p.items.iter().map(|i| i.medication_id.clone()).collect();
@@ -274,7 +278,7 @@ impl App {
         let next_page_token = paging::next_page(&mut found, limit, |p| p.prescription_id.clone());
         let mut prescriptions = Vec::with_capacity(found.len());
         for p in &found {
-            prescriptions.push(App::answer(p, &self.names(p).await?));
+            prescriptions.push(App::answer(p, &names(&self.db, p).await?));
         }
         Ok(pb::ListPrescriptionsResponse {
             prescriptions,
@@ -544,18 +548,7 @@ impl App {
         if !rx::update(ledger.txn, p).await? {
             return Err(PharmacyError::moved_on());
         }
-        let mut names = Names::new();
-        for item in &p.items {
-            for id in [&item.medication_id, &item.substituted_medication_id] {
-                if !id.is_empty() && !names.contains_key(id) {
-                    let name = cat::get_medication(ledger.txn, id)
-                        .await?
-                        .map(|m| m.name)
-                        .unwrap_or_default();
-                    names.insert(id.clone(), name);
-                }
-            }
-        }
+        let names = names(ledger.txn, p).await?;
         let answer = App::answer(p, &names);
         let pharmacy = cat::get_pharmacy(ledger.txn, &p.pharmacy_id)
             .await?

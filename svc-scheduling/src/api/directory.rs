@@ -3,7 +3,7 @@
 use medmesh_proto::scheduling::v1 as pb;
 use tonic::Request;
 
-use super::{Answer, SchedulingApi, key, token};
+use super::{Answer, SchedulingApi, key};
 use crate::{
     app::{CabinetInput, ClinicInput, DoctorFilter, DoctorInput, SpecializationRecord},
     convert,
@@ -261,7 +261,12 @@ impl SchedulingApi {
             ..doctor
         };
         self.app
-            .upsert_doctor(&caller, token(&request)?, &key, doctor)
+            .upsert_doctor(
+                &caller,
+                svc_kit::auth::request_token(&request)?,
+                &key,
+                doctor,
+            )
             .await
     }
 

@@ -10,11 +10,7 @@ mod service;
 mod waitlist;
 
 use prost::Message;
-use svc_kit::{
-    ApiError,
-    auth::{Principal, parse_bearer},
-    idempotency::IdempotencyKey,
-};
+use svc_kit::{ApiError, auth::Principal, idempotency::IdempotencyKey};
 use tonic::Request;
 
 use crate::{
@@ -31,16 +27,6 @@ pub(crate) struct SchedulingApi {
 
 type Answer<T> = Result<T, SchedulingError>;
 
-/// The bearer token of a request (RequireAuth let it through, so it has one).
-fn token<T>(request: &Request<T>) -> Result<&str, ApiError> {
-    request
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_bearer)
-        .ok_or(ApiError::Unauthenticated)
-}
-
 impl SchedulingApi {
     /// The caller of `request`, resolved to a MedMesh user where they are a person.
     async fn caller<T>(&self, request: &Request<T>) -> Answer<Caller> {
@@ -49,7 +35,11 @@ impl SchedulingApi {
             .extensions()
             .get::<Principal>()
             .ok_or(ApiError::Unauthenticated)?;
-        let person = self.app.people.person(principal, token(request)?).await?;
+        let person = self
+            .app
+            .people
+            .person(principal, svc_kit::auth::request_token(request)?)
+            .await?;
         Ok(Caller::new(principal, person.as_deref()))
     }
 
