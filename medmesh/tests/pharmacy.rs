@@ -70,6 +70,19 @@ async fn a_prescription_from_the_doctor_to_the_pharmacy_counter() {
     assert_eq!(prescription["items"][0]["medicationName"], "Paracetamol");
     let id = prescription["id"].clone();
 
+    // The patient sees where it can be filled now.
+    let fillable = q(
+        &patient,
+        "query($id: ID!) { prescription(id: $id) { fillableAt { pharmacyId availability } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(
+        fillable["data"]["prescription"]["fillableAt"],
+        json!([{ "pharmacyId": pharmacy["id"], "availability": "LOW" }]),
+        "8 available against a threshold of 10: {fillable}"
+    );
+
     // The patient watches it.
     let ws_url = format!("ws://{}/graphql/ws", platform.gateway_addr.unwrap());
     let mut request = ws_url.into_client_request().unwrap();

@@ -1,14 +1,22 @@
 //! Prescriptions in the graph, and their conversions from svc-pharmacy's messages.
 
-use async_graphql::{ID, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use medmesh_proto::pharmacy::v1 as pb;
 
-use super::enums::PrescriptionStatus;
-use crate::convert::{non_empty, time};
+use super::{
+    client::{client, upstream},
+    enums::PrescriptionStatus,
+    types::PharmacyAvailability,
+};
+use crate::{
+    context::as_caller,
+    convert::{non_empty, time},
+};
 
 /// A prescription: what a doctor wrote for a patient, to be filled at `pharmacyId`.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
+#[graphql(complex)]
 pub struct Prescription {
     pub id: ID,
     pub patient_id: ID,
@@ -30,6 +38,50 @@ pub struct Prescription {
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub version: i64,
+}
+
+#[ComplexObject]
+impl Prescription {
+    /// Where it can be filled right now: whether each medication still owed is in stock, low
+    /// or out at every pharmacy it may be filled at (its own when the doctor named no others).
+    /// One call to svc-pharmacy, with the caller's token, when selected.
+    async fn fillable_at(&self, ctx: &Context<'_>) -> Result<Vec<PharmacyAvailability>> {
+        let owed: Vec<String> = self
+            .items
+            .iter()
+            .filter(|i| i.owed > 0)
+            .map(|i| i.medication_id.0.clone())
+            .collect();
+        if owed.is_empty() || self.is_final() {
+            return Ok(Vec::new());
+        }
+        let pharmacies = if self.allowed_pharmacy_ids.is_empty() {
+            vec![self.pharmacy_id.0.clone()]
+        } else {
+            self.allowed_pharmacy_ids
+                .iter()
+                .map(|i| i.0.clone())
+                .collect()
+        };
+        let request = as_caller(
+            ctx,
+            pb::GetAvailabilityRequest {
+                pharmacy_ids: pharmacies,
+                medication_ids: owed,
+                patient_id: String::new(),
+            },
+        )?;
+        let answer = client(ctx)
+            .get_availability(request)
+            .await
+            .map_err(upstream)?
+            .into_inner();
+        Ok(answer
+            .availability
+            .into_iter()
+            .map(PharmacyAvailability::from)
+            .collect())
+    }
 }
 
 impl Prescription {
