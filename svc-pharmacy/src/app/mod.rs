@@ -67,15 +67,12 @@ fn person(caller: &Caller) -> Result<&str, PharmacyError> {
     caller.user_id.as_deref().ok_or_else(PharmacyError::denied)
 }
 
-/// The cache scopes of a stock line: the line itself and its pharmacy's whole listing.
+/// The cache scopes of stock lines: one per line, moved on after every committed change.
 fn scopes(lines: &BTreeSet<(String, String)>) -> Vec<String> {
-    let mut scopes: Vec<String> = lines
+    lines
         .iter()
         .map(|(p, m)| format!("stock:{p}:{m}"))
-        .collect();
-    let pharmacies: BTreeSet<&String> = lines.iter().map(|(p, _)| p).collect();
-    scopes.extend(pharmacies.into_iter().map(|p| format!("stock:{p}")));
-    scopes
+        .collect()
 }
 
 /// The kit's write helpers, answering the service's error.
