@@ -97,5 +97,6 @@ fn app(context: &ServiceContext, config: &PharmacyConfig) -> app::App {
         outbox: context.outbox.clone(),
         cache: context.cache.clone(),
         rules: config.rules(),
+        pharmacies: app::pharmacy_cache(),
     }
 }

@@ -67,7 +67,7 @@ async fn a_storm_over_two_replicas_keeps_stock_whole() {
         let allowed = what.ends_with(":Ok")
             || what.as_str() == "dispense:short"
             || what.as_str() == "adjust:short";
-        assert!(allowed, "{n} × {what}");
+        assert!(allowed, "{n} × {what}: {total:?}");
     }
     assert!(
         total.get("dispense:Ok").copied().unwrap_or(0) > 10,

@@ -102,35 +102,39 @@ impl App {
     ) -> Result<pb::Pharmacy, PharmacyError> {
         allowed(Operation::ManagePharmacies, caller)?;
         let given = &given;
-        self.write(key, |txn| async move {
-            let txn = &*txn;
-            let current = cat::get_pharmacy(txn, pharmacy_id)
-                .await?
-                .ok_or(PharmacyError::NoSuch("pharmacy"))?;
-            if given.version != 0 && given.version != current.version {
-                return Err(stale(given.version));
-            }
-            let record = PharmacyRecord {
-                name: given.name.clone(),
-                address: given.address.clone(),
-                time_zone: given.time_zone.clone(),
-                phone: given.phone.clone(),
-                email: given.email.clone(),
-                opening_hours: given.opening_hours.clone(),
-                archived: given.archived,
-                version: current.version + 1,
-                updated_at: svc_kit::write::now(),
-                ..current
-            };
-            if !cat::update_pharmacy(txn, &record)
-                .await
-                .map_err(|e| unique(e, DUPLICATE_PHARMACY))?
-            {
-                return Err(PharmacyError::moved_on());
-            }
-            Ok(convert::pharmacy(&record))
-        })
-        .await
+        let answer = self
+            .write(key, |txn| async move {
+                let txn = &*txn;
+                let current = cat::get_pharmacy(txn, pharmacy_id)
+                    .await?
+                    .ok_or(PharmacyError::NoSuch("pharmacy"))?;
+                if given.version != 0 && given.version != current.version {
+                    return Err(stale(given.version));
+                }
+                let record = PharmacyRecord {
+                    name: given.name.clone(),
+                    address: given.address.clone(),
+                    time_zone: given.time_zone.clone(),
+                    phone: given.phone.clone(),
+                    email: given.email.clone(),
+                    opening_hours: given.opening_hours.clone(),
+                    archived: given.archived,
+                    version: current.version + 1,
+                    updated_at: svc_kit::write::now(),
+                    ..current
+                };
+                if !cat::update_pharmacy(txn, &record)
+                    .await
+                    .map_err(|e| unique(e, DUPLICATE_PHARMACY))?
+                {
+                    return Err(PharmacyError::moved_on());
+                }
+                Ok(convert::pharmacy(&record))
+            })
+            .await;
+        // This replica reads the change at once; the others within their cache's TTL.
+        self.pharmacies.invalidate(pharmacy_id).await;
+        answer
     }
 
     pub(crate) async fn get_pharmacy(

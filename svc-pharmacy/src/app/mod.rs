@@ -51,6 +51,20 @@ pub(crate) struct App {
     pub(crate) outbox: Outbox,
     pub(crate) cache: Cache,
     pub(crate) rules: Rules,
+    /// Pharmacies read lately, kept for [`PHARMACY_TTL`] (every read of stock checks its
+    /// pharmacy; an edit on this replica is seen at once, on another within the TTL).
+    pub(crate) pharmacies: moka::future::Cache<String, PharmacyRecord>,
+}
+
+/// How long a pharmacy read is reused.
+pub(crate) const PHARMACY_TTL: Duration = Duration::from_secs(30);
+
+/// The pharmacy cache an [`App`] starts with.
+pub(crate) fn pharmacy_cache() -> moka::future::Cache<String, PharmacyRecord> {
+    moka::future::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(PHARMACY_TTL)
+        .build()
 }
 
 /// Refused at once if the caller's roles don't name `operation`.
@@ -105,6 +119,18 @@ impl App {
         Ok(answer)
     }
 
+    /// A pharmacy, from the last [`PHARMACY_TTL`]'s reads or the database.
+    async fn pharmacy(&self, id: &str) -> Result<Option<PharmacyRecord>, PharmacyError> {
+        if let Some(p) = self.pharmacies.get(id).await {
+            return Ok(Some(p));
+        }
+        let found = cat::get_pharmacy(&self.db, id).await?;
+        if let Some(p) = &found {
+            self.pharmacies.insert(id.to_string(), p.clone()).await;
+        }
+        Ok(found)
+    }
+
     /// The pharmacy `id` names (not archived unless `archived_ok`); a field error on `field`.
     async fn pharmacy_named(
         &self,
@@ -143,8 +169,11 @@ impl App {
     ) -> Result<PharmacyRecord, PharmacyError> {
         let reaches =
             caller.works_at(pharmacy_id) || (admin_ok && caller.holds(svc_kit::auth::Role::Admin));
-        match cat::get_pharmacy(&self.db, pharmacy_id).await? {
-            Some(p) if reaches => Ok(p),
+        if !reaches {
+            return Err(PharmacyError::NoSuch("pharmacy"));
+        }
+        match self.pharmacy(pharmacy_id).await? {
+            Some(p) => Ok(p),
             _ => Err(PharmacyError::NoSuch("pharmacy")),
         }
     }

@@ -471,9 +471,10 @@ impl App {
             if p.status.allows(Change::Expire).is_err() || p.valid_until > ledger.now {
                 return Ok((false, BTreeSet::new()));
             }
+            let (names, pharmacy) = looked_up(ledger.txn, &p, &[], &p.pharmacy_id).await?;
             release_all(&mut ledger, &mut p).await?;
             p.status = Status::Expired;
-            self.save(&mut ledger, &mut p, "expired", None).await?;
+            save(&mut ledger, &mut p, "expired", None, &names, &pharmacy).await?;
             Ok((true, ledger.touched))
         })
         .await?;
@@ -498,6 +499,20 @@ impl App {
             let mut ledger = Ledger::new(&txn, &self.outbox, Some(caller));
             let mut p = rx::get(ledger.txn, id, true).await?.ok_or_else(not_found)?;
             let (kind, step) = decide(caller, &p)?;
+            // What the answer and the event name, read before any stock line is locked, so
+            // the time a hot line stays locked is the stock work alone.
+            let (substitutes, destination) = match &step {
+                Step::Dispense(plan) => (
+                    plan.lines
+                        .iter()
+                        .filter_map(|l| l.substitute.clone())
+                        .collect(),
+                    p.pharmacy_id.clone(),
+                ),
+                Step::Move(to) => (Vec::new(), to.clone()),
+                _ => (Vec::new(), p.pharmacy_id.clone()),
+            };
+            let (names, pharmacy) = looked_up(ledger.txn, &p, &substitutes, &destination).await?;
             match step {
                 Step::Move(pharmacy_id) => {
                     release_all(&mut ledger, &mut p).await?;
@@ -529,40 +544,61 @@ impl App {
                     }
                 }
             }
-            let answer = self.save(&mut ledger, &mut p, kind, Some(caller)).await?;
+            let answer = save(&mut ledger, &mut p, kind, Some(caller), &names, &pharmacy).await?;
             Ok((answer, ledger.touched))
         })
         .await
     }
+}
 
-    /// Saves `p` one version on and writes its event.
-    async fn save(
-        &self,
-        ledger: &mut Ledger<'_>,
-        p: &mut PrescriptionRecord,
-        kind: &str,
-        caller: Option<&Caller>,
-    ) -> Result<pb::Prescription, PharmacyError> {
-        p.version += 1;
-        p.updated_at = ledger.now;
-        if !rx::update(ledger.txn, p).await? {
-            return Err(PharmacyError::moved_on());
+/// The medication names (items and `substitutes`) and the pharmacy name a change's answer and
+/// event carry.
+async fn looked_up<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    p: &PrescriptionRecord,
+    substitutes: &[String],
+    pharmacy_id: &str,
+) -> Result<(Names, String), PharmacyError> {
+    let mut names = names(conn, p).await?;
+    for id in substitutes {
+        if !names.contains_key(id) {
+            let name = cat::get_medication(conn, id)
+                .await?
+                .map(|m| m.name)
+                .unwrap_or_default();
+            names.insert(id.clone(), name);
         }
-        let names = names(ledger.txn, p).await?;
-        let answer = App::answer(p, &names);
-        let pharmacy = cat::get_pharmacy(ledger.txn, &p.pharmacy_id)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_default();
-        ledger
-            .outbox
-            .enqueue(
-                ledger.txn,
-                events::prescription(kind, answer.clone(), caller.map(convert::actor), &pharmacy),
-            )
-            .await?;
-        Ok(answer)
     }
+    let pharmacy = cat::get_pharmacy(conn, pharmacy_id)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    Ok((names, pharmacy))
+}
+
+/// Saves `p` one version on and writes its event.
+async fn save(
+    ledger: &mut Ledger<'_>,
+    p: &mut PrescriptionRecord,
+    kind: &str,
+    caller: Option<&Caller>,
+    names: &Names,
+    pharmacy: &str,
+) -> Result<pb::Prescription, PharmacyError> {
+    p.version += 1;
+    p.updated_at = ledger.now;
+    if !rx::update(ledger.txn, p).await? {
+        return Err(PharmacyError::moved_on());
+    }
+    let answer = App::answer(p, names);
+    ledger
+        .outbox
+        .enqueue(
+            ledger.txn,
+            events::prescription(kind, answer.clone(), caller.map(convert::actor), pharmacy),
+        )
+        .await?;
+    Ok(answer)
 }
 
 /// What a decided change does.
