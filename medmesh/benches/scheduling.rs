@@ -19,13 +19,12 @@
 
 #![allow(clippy::print_stdout, missing_docs)]
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::sync::Arc;
 
 use chrono::Utc;
-use futures::future::join_all;
+use common::{CLIENTS, load, percentile, with};
 use medmesh::Platform;
 use medmesh_proto::{
     accounts::v1::accounts_service_client::AccountsServiceClient,
@@ -37,24 +36,11 @@ use serde_json::{Value, json};
 use svc_kit::{
     ServiceName, Settings, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database,
 };
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
-const CLIENTS: usize = 32;
 const DOCTORS: usize = 50;
 const BOOKINGS_PER_CLIENT: usize = 150;
 const READS_PER_CLIENT: usize = 400;
-
-fn with<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,42 +48,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run());
-}
-
-/// Runs `CLIENTS` loops of `per_client` calls of `call(client, i)` at once; returns the wall
-/// time and every call's latency.
-async fn load<F, Fut>(per_client: usize, call: F) -> (Duration, Vec<Duration>, usize)
-where
-    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
-{
-    let start = Instant::now();
-    let results = join_all((0..CLIENTS).map(|c| {
-        let call = call.clone();
-        tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_client);
-            let mut failures = 0;
-            for i in 0..per_client {
-                let t = Instant::now();
-                if !call(c, i).await {
-                    failures += 1;
-                }
-                latencies.push(t.elapsed());
-            }
-            (latencies, failures)
-        })
-    }))
-    .await;
-    let elapsed = start.elapsed();
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for r in results {
-        let (l, f) = r.unwrap();
-        all.extend(l);
-        failures += f;
-    }
-    all.sort();
-    (elapsed, all, failures)
 }
 
 async fn run() {
