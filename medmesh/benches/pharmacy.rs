@@ -20,19 +20,14 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{CLIENTS, load, percentile, with};
-use medmesh::Platform;
+use common::{CLIENTS, channel, load, percentile, start_platform, with};
 use medmesh_proto::{
     accounts::v1::{self as acc, accounts_service_client::AccountsServiceClient},
     pharmacy::v1::{self as pb, pharmacy_service_client::PharmacyServiceClient},
 };
 use sea_orm::ConnectionTrait;
-use secrecy::ExposeSecret;
 use serde_json::json;
-use svc_kit::{
-    ServiceName, Settings, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database,
-};
-use tonic::transport::Channel;
+use svc_kit::{ServiceName, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database};
 
 const DISPENSES_PER_CLIENT: usize = 40;
 const READS_PER_CLIENT: usize = 300;
@@ -81,45 +76,15 @@ async fn stock_reads(admin: std::net::SocketAddr) -> (f64, f64, f64) {
 
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
-    let pharmacy_url = fresh_postgres_database().await;
-    let accounts_url = fresh_postgres_database().await;
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", dir.path().display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("log.filter", "error"))
-        .merge(("cache.backend", "redis"))
-        .merge(("cache.redis.url", svc_kit::testing::redis_url()))
-        .merge(("cache.key_prefix", svc_kit::testing::unique_prefix()))
-        .merge((
-            "services.pharmacy.database_url",
-            pharmacy_url.expose_secret().to_string(),
-        ))
-        .merge((
-            "services.accounts.database_url",
-            accounts_url.expose_secret().to_string(),
-        ));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
-    let platform = Platform::start(
-        Settings::from_figment(figment).unwrap(),
-        &Platform::all_components(),
+    let platform = start_platform(
+        dir.path(),
+        &[ServiceName::Pharmacy, ServiceName::Accounts],
+        &[],
     )
-    .await
-    .unwrap();
+    .await;
     let issuer = platform.dev_issuer.clone().unwrap();
     let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
-    let channel = |service| {
-        Channel::from_shared(format!(
-            "http://{}",
-            platform.service_addr(service).unwrap()
-        ))
-        .unwrap()
-        .connect_lazy()
-    };
+    let channel = |service| channel(&platform, service);
     let mut pharmacy = PharmacyServiceClient::new(channel(ServiceName::Pharmacy));
     let mut accounts = AccountsServiceClient::new(channel(ServiceName::Accounts));
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();

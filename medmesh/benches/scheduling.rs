@@ -24,19 +24,14 @@ mod common;
 use std::sync::Arc;
 
 use chrono::Utc;
-use common::{CLIENTS, load, percentile, with};
-use medmesh::Platform;
+use common::{CLIENTS, channel, load, percentile, start_platform, with};
 use medmesh_proto::{
     accounts::v1::accounts_service_client::AccountsServiceClient,
     scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
 };
 use sea_orm::ConnectionTrait;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use svc_kit::{
-    ServiceName, Settings, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database,
-};
-use tonic::transport::Channel;
+use svc_kit::{ServiceName, auth::dev_issuer::WEB_CLIENT, testing::fresh_postgres_database};
 
 const DOCTORS: usize = 50;
 const BOOKINGS_PER_CLIENT: usize = 150;
@@ -52,46 +47,15 @@ fn main() {
 
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
-    let scheduling_url = fresh_postgres_database().await;
-    let accounts_url = fresh_postgres_database().await;
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", dir.path().display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("log.filter", "error"))
-        .merge(("gateway.max_complexity", 10_000))
-        .merge(("cache.backend", "redis"))
-        .merge(("cache.redis.url", svc_kit::testing::redis_url()))
-        .merge(("cache.key_prefix", svc_kit::testing::unique_prefix()))
-        .merge((
-            "services.scheduling.database_url",
-            scheduling_url.expose_secret().to_string(),
-        ))
-        .merge((
-            "services.accounts.database_url",
-            accounts_url.expose_secret().to_string(),
-        ));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
-    let platform = Platform::start(
-        Settings::from_figment(figment).unwrap(),
-        &Platform::all_components(),
+    let platform = start_platform(
+        dir.path(),
+        &[ServiceName::Scheduling, ServiceName::Accounts],
+        &[("gateway.max_complexity", 10_000)],
     )
-    .await
-    .unwrap();
+    .await;
     let issuer = platform.dev_issuer.clone().unwrap();
     let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
-    let channel = |service| {
-        Channel::from_shared(format!(
-            "http://{}",
-            platform.service_addr(service).unwrap()
-        ))
-        .unwrap()
-        .connect_lazy()
-    };
+    let channel = |service| channel(&platform, service);
     let mut scheduling = SchedulingServiceClient::new(channel(ServiceName::Scheduling));
     let mut accounts = AccountsServiceClient::new(channel(ServiceName::Accounts));
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
@@ -193,12 +157,7 @@ async fn run() {
     );
 
     // 1b. The same bookings over gRPC straight to svc-scheduling (what the gateway adds).
-    let grpc_channel = Channel::from_shared(format!(
-        "http://{}",
-        platform.service_addr(ServiceName::Scheduling).unwrap()
-    ))
-    .unwrap()
-    .connect_lazy();
+    let grpc_channel = channel(ServiceName::Scheduling);
     let (elapsed, latencies, failures) = load(BOOKINGS_PER_CLIENT, {
         let (channel, patients, doctors, times) = (
             grpc_channel.clone(),

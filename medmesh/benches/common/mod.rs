@@ -5,8 +5,62 @@
 
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use futures::future::join_all;
-use tonic::Request;
+use medmesh::Platform;
+use secrecy::ExposeSecret;
+use svc_kit::{ServiceName, Settings, testing::fresh_postgres_database};
+use tonic::{Request, transport::Channel};
+
+/// The whole platform in this process as in `medmesh dev`, with data under `data_dir`, except
+/// that the services `on_postgres` use fresh PostgreSQL databases and the cache is Redis (both
+/// on this machine), as in production; `extra` settings on top.
+pub async fn start_platform(
+    data_dir: &Path,
+    on_postgres: &[ServiceName],
+    extra: &[(&str, i64)],
+) -> Platform {
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", data_dir.display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("log.filter", "error"))
+        .merge(("cache.backend", "redis"))
+        .merge(("cache.redis.url", svc_kit::testing::redis_url()))
+        .merge(("cache.key_prefix", svc_kit::testing::unique_prefix()));
+    for service in on_postgres {
+        let url = fresh_postgres_database().await;
+        figment = figment.merge((
+            format!("services.{service}.database_url"),
+            url.expose_secret().to_string(),
+        ));
+    }
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    for (key, value) in extra {
+        figment = figment.merge((*key, *value));
+    }
+    Platform::start(
+        Settings::from_figment(figment).unwrap(),
+        &Platform::all_components(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A lazy channel to one of the platform's services.
+pub fn channel(platform: &Platform, service: ServiceName) -> Channel {
+    Channel::from_shared(format!(
+        "http://{}",
+        platform.service_addr(service).unwrap()
+    ))
+    .unwrap()
+    .connect_lazy()
+}
 
 /// How many clients call at once.
 pub const CLIENTS: usize = 32;
