@@ -28,7 +28,11 @@ pub(crate) fn check_document(document: &ExecutableDocument) -> Result<(), Oversi
     for (_, operation) in document.operations.iter() {
         measure(document, &operation.node.selection_set.node, &mut sizes)?;
     }
-    for (name, fragment) in &document.fragments {
+    // In name order, so one document always meets the same refusal first (the parser keeps
+    // fragments in a hash map, whose order changes from run to run).
+    let mut fragments: Vec<_> = document.fragments.iter().collect();
+    fragments.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    for (name, fragment) in fragments {
         if !sizes.contains_key(name.as_str()) {
             sizes.insert(name.as_str(), Size::Measuring);
             let size = measure(document, &fragment.node.selection_set.node, &mut sizes)?;
