@@ -54,10 +54,11 @@ pub enum StartError {
 }
 
 /// The sections of the configuration that parts own (beside svc-kit's own keys).
-pub const PART_SECTIONS: [&str; 3] = [
+pub const PART_SECTIONS: [&str; 4] = [
     GatewayConfig::SECTION,
     svc_scheduling::SchedulingConfig::SECTION,
     svc_pharmacy::PharmacyConfig::SECTION,
+    svc_records::RecordsConfig::SECTION,
 ];
 
 /// The parts' own settings, read and checked before anything starts.

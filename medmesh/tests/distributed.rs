@@ -57,6 +57,12 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         .merge(("services.accounts.client_secret", "dev-secret"))
         .merge(("services.scheduling.client_secret", "dev-secret"))
         .merge(("services.pharmacy.client_secret", "dev-secret"))
+        .merge(("services.records.client_secret", "dev-secret"))
+        .merge(("records.active_key", "k1"))
+        .merge((
+            "records.keys.k1",
+            "a2V5IGZvciB0aGUgZGlzdHJpYnV0ZWQgdGVzdCBvayE=",
+        ))
         .merge(("gateway.client_secret", "dev-secret"));
     for service in ServiceName::ALL {
         let url = fresh_postgres_database().await;

@@ -20,6 +20,8 @@ pub mod paging;
 pub mod pdf;
 pub mod people;
 pub mod runtime;
+#[cfg(feature = "seal")]
+pub mod seal;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

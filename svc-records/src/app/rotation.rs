@@ -1,0 +1,60 @@
+//! Key rotation without downtime: values sealed under an old key are opened and sealed again
+//! under the active one, a batch at a time, each written only if it is still the value read
+//! (a draft edited meanwhile was already sealed with the active key). Readers open either key
+//! throughout, so the old key may leave the configuration once no value needs it.
+
+use svc_kit::write::{self, Txn};
+use tokio_util::sync::CancellationToken;
+
+use super::{App, place};
+use crate::{error::RecordsError, store::entries};
+
+impl App {
+    /// Re-seals up to `batch` stale values; how many it re-sealed and how many it found.
+    pub(crate) async fn rotate_once(&self, batch: u64) -> Result<(usize, usize), RecordsError> {
+        let stale = entries::stale(&self.db, self.keys.active(), batch).await?;
+        let mut resealed = 0;
+        for value in &stale {
+            let here = place(value.table, &value.id, &value.patient_id);
+            let plain = self.keys.open(&here, &value.sealed)?;
+            let fresh = self.keys.seal(&here, &plain);
+            let done = write::retrying(&self.db, |txn: Txn| {
+                let fresh = &fresh;
+                async move { Ok::<_, RecordsError>(entries::reseal(&*txn, value, fresh).await?) }
+            })
+            .await?;
+            resealed += usize::from(done);
+        }
+        metrics::counter!("medmesh_records_resealed_total").increment(resealed as u64);
+        Ok((resealed, stale.len()))
+    }
+}
+
+/// Background work: key rotation every `every`, idempotency pruning about hourly.
+pub(crate) async fn run(
+    app: App,
+    every: std::time::Duration,
+    batch: u64,
+    retention_hours: u32,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = 0u64;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        ticks += 1;
+        if ticks % 720 == 1
+            && let Err(error) = svc_kit::idempotency::prune(&app.db, retention_hours).await
+        {
+            tracing::warn!(%error, "pruning idempotency keys failed");
+        }
+        match app.rotate_once(batch).await {
+            Ok((_, found)) => {
+                metrics::gauge!("medmesh_records_stale_values").set(found as f64);
+            }
+            Err(error) => tracing::warn!(%error, "re-sealing under the active key failed"),
+        }
+    }
+}
