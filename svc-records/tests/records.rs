@@ -886,3 +886,104 @@ async fn a_new_key_takes_over_without_downtime() {
             .all(|e| e.version == 2 && e.status() == pb::EntryStatus::Signed)
     );
 }
+
+/// docs/api/records.md's access table, RPC by RPC: a role it does not name is refused with
+/// PERMISSION_DENIED before anything is read; a role it names gets past the table (to the
+/// per-patient decision or the request's checks).
+#[tokio::test]
+async fn every_rpc_refuses_the_roles_it_does_not_name() {
+    let h = start(TestDb::sqlite().await).await;
+    let mut c = h.client();
+    let tokens = [
+        ("admin", h.token_for("m.admin", &["admin"])),
+        ("doctor", h.token_for("m.doctor", &["doctor"])),
+        ("nurse", h.token_for("m.nurse", &["nurse"])),
+        ("patient", h.token_for("m.patient", &["patient"])),
+        ("pharmacist", h.token_for("m.pharmacist", &["pharmacist"])),
+        ("partner", h.client_token("partner-demo")),
+        ("service", h.client_token("svc-notify")),
+    ];
+    for (_, token) in &tokens[..5] {
+        h.user_id(token).await;
+    }
+    macro_rules! rpc {
+        ($name:ident, $request:expr, $allowed:expr) => {{
+            let allowed: &[&str] = $allowed;
+            for (role, token) in &tokens {
+                let got = code(c.$name(with($request, token)).await);
+                if allowed.contains(role) {
+                    assert_ne!(
+                        got,
+                        Code::PermissionDenied,
+                        "{} as {role}",
+                        stringify!($name)
+                    );
+                } else {
+                    assert_eq!(
+                        got,
+                        Code::PermissionDenied,
+                        "{} as {role}",
+                        stringify!($name)
+                    );
+                }
+            }
+        }};
+    }
+    const READERS: &[&str] = &["doctor", "nurse", "patient"];
+    rpc!(
+        get_patient_card,
+        pb::GetPatientCardRequest::default(),
+        READERS
+    );
+    rpc!(list_entries, pb::ListEntriesRequest::default(), READERS);
+    rpc!(get_entry, pb::GetEntryRequest::default(), READERS);
+    rpc!(
+        create_entry,
+        pb::CreateEntryRequest::default(),
+        &["doctor", "nurse"]
+    );
+    rpc!(
+        update_draft,
+        pb::UpdateDraftRequest::default(),
+        &["doctor", "nurse"]
+    );
+    rpc!(
+        discard_draft,
+        pb::DiscardDraftRequest::default(),
+        &["doctor", "nurse"]
+    );
+    rpc!(sign_entry, pb::SignEntryRequest::default(), &["doctor"]);
+    rpc!(amend_entry, pb::AmendEntryRequest::default(), &["doctor"]);
+    rpc!(
+        grant_access,
+        pb::GrantAccessRequest::default(),
+        &["patient"]
+    );
+    rpc!(
+        revoke_access,
+        pb::RevokeAccessRequest::default(),
+        &["patient"]
+    );
+    rpc!(
+        list_grants,
+        pb::ListGrantsRequest::default(),
+        &["doctor", "patient"]
+    );
+    rpc!(break_glass, pb::BreakGlassRequest::default(), &["doctor"]);
+    rpc!(
+        list_break_glass,
+        pb::ListBreakGlassRequest::default(),
+        &["admin"]
+    );
+    rpc!(
+        list_access_log,
+        pb::ListAccessLogRequest::default(),
+        &["admin", "patient"]
+    );
+    rpc!(
+        verify_access_log,
+        pb::VerifyAccessLogRequest::default(),
+        &["admin"]
+    );
+    rpc!(export_card, pb::ExportCardRequest::default(), &["patient"]);
+}
