@@ -1,5 +1,6 @@
 //! Demo data for `medmesh dev`: a clinic with a cabinet, a specialization, and the demo doctor
-//! listed with a weekday schedule, so the playground can find a doctor and book at once. It goes
+//! listed with a weekday schedule, so the playground can find a doctor and book at once; two
+//! pharmacies with stock; the demo patient's card in the demo doctor's care. It goes
 //! through the public gRPC APIs as the demo admin and doctor, like any client would, and only
 //! when the directory is empty (a second start keeps what is there).
 
@@ -205,10 +206,123 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
             .ok_or_else(|| tonic::Status::internal("accounts is not running"))?;
         seed_pharmacy(pharmacy, accounts, &admin, &token("pharmacist")?).await?;
     }
+    if let Some(records) = channel(platform, ServiceName::Records) {
+        let patient_id = AccountsServiceClient::new(
+            channel(platform, ServiceName::Accounts)
+                .ok_or_else(|| tonic::Status::internal("accounts is not running"))?,
+        )
+        .get_my_profile(bearer(GetMyProfileRequest {}, &patient)?)
+        .await?
+        .into_inner()
+        .user_id;
+        seed_records(records, &doctor, &patient_id).await?;
+    }
     Ok(Some(Demo {
         clinic: clinic.name,
         doctor_id,
     }))
+}
+
+/// The demo patient's card, written and signed by the demo doctor: two visits, a diagnosis
+/// since resolved and one active, an allergy, lab results and vitals. Records learns that the
+/// patient is in the doctor's care from scheduling's event of the booking above, so the first
+/// write waits for it.
+async fn seed_records(
+    records: Channel,
+    doctor: &str,
+    patient_id: &str,
+) -> Result<(), tonic::Status> {
+    use medmesh_proto::records::v1::{self as rec, entry_content::Body};
+    let mut client = rec::records_service_client::RecordsServiceClient::new(records);
+    let ago = |days: i64| Some(timestamp(Utc::now() - Duration::days(days)));
+    let observation =
+        |code: &str, name: &str, value: &str, unit: &str, range: &str, days| rec::Observation {
+            code: code.into(),
+            name: name.into(),
+            value: value.into(),
+            unit: unit.into(),
+            reference_range: range.into(),
+            observed_at: ago(days),
+            comment: String::new(),
+        };
+    let entries = [
+        Body::Encounter(rec::Encounter {
+            complaint: "Durere în gât și febră de două zile".into(),
+            findings: "Faringe hiperemiată, temperatura 38,2 °C, fără exsudat.".into(),
+            plan: "Paracetamol 500 mg la nevoie, lichide, control peste 7 zile.".into(),
+        }),
+        Body::Diagnosis(rec::Diagnosis {
+            icd10_code: "J06.9".into(),
+            text: "Infecție acută a căilor respiratorii superioare".into(),
+            status: rec::DiagnosisStatus::Resolved as i32,
+        }),
+        Body::Allergy(rec::Allergy {
+            substance: "Penicilină".into(),
+            reaction: "Urticarie generalizată".into(),
+            severity: rec::Severity::Severe as i32,
+            notes: "Reacție în 2019; evitați beta-lactamele.".into(),
+        }),
+        Body::LabResult(observation(
+            "718-7",
+            "Hemoglobină",
+            "13.6",
+            "g/dL",
+            "12.0-15.5",
+            30,
+        )),
+        Body::LabResult(observation(
+            "2345-7", "Glucoză", "5.4", "mmol/L", "3.9-5.8", 30,
+        )),
+        Body::Observation(observation(
+            "8480-6",
+            "Tensiune arterială sistolică",
+            "146",
+            "mmHg",
+            "90-139",
+            3,
+        )),
+        Body::Encounter(rec::Encounter {
+            complaint: "Control: dureri de cap dimineața".into(),
+            findings: "TA 146/92 mmHg la două măsurători.".into(),
+            plan: "Monitorizarea tensiunii acasă timp de 2 săptămâni; dietă hiposodată.".into(),
+        }),
+        Body::Diagnosis(rec::Diagnosis {
+            icd10_code: "I10".into(),
+            text: "Hipertensiune arterială esențială".into(),
+            status: rec::DiagnosisStatus::Active as i32,
+        }),
+    ];
+    for (n, body) in entries.into_iter().enumerate() {
+        let request = rec::CreateEntryRequest {
+            request_id: format!("demo-record-{patient_id}-{n}"),
+            patient_id: patient_id.to_string(),
+            content: Some(rec::EntryContent { body: Some(body) }),
+            appointment_id: String::new(),
+        };
+        // Until records has heard of the booking, the patient is not in the doctor's care.
+        let mut waited = 0;
+        let draft = loop {
+            match client.create_entry(bearer(request.clone(), doctor)?).await {
+                Ok(created) => break created.into_inner(),
+                Err(status) if status.code() == tonic::Code::NotFound && waited < 100 => {
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(status) => return Err(status),
+            }
+        };
+        client
+            .sign_entry(bearer(
+                rec::SignEntryRequest {
+                    request_id: format!("demo-sign-{patient_id}-{n}"),
+                    entry_id: draft.entry_id,
+                    version: draft.version,
+                },
+                doctor,
+            )?)
+            .await?;
+    }
+    Ok(())
 }
 
 fn timestamp(at: chrono::DateTime<Utc>) -> prost_types::Timestamp {
