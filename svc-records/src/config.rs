@@ -25,6 +25,10 @@ pub struct RecordsConfig {
     pub sweep_interval_ms: u64,
     pub rotation_batch: u64,
     pub idempotency_retention_hours: u32,
+    /// Benchmarks only (feature `bench`): no sealing, no access log.
+    #[cfg(feature = "bench")]
+    #[serde(default)]
+    pub unprotected: bool,
 }
 
 impl fmt::Debug for RecordsConfig {
@@ -55,6 +59,13 @@ impl SectionConfig for RecordsConfig {
             return Err(ConfigError::key(
                 "records.active_key",
                 "names the public development key; production seals with a key of its own",
+            ));
+        }
+        #[cfg(feature = "bench")]
+        if self.unprotected && settings.mode == Mode::Production {
+            return Err(ConfigError::key(
+                "records.unprotected",
+                "is for benchmarks; production seals and logs",
             ));
         }
         let checks = [
@@ -93,6 +104,19 @@ impl SectionConfig for RecordsConfig {
 impl RecordsConfig {
     pub fn keyring(&self) -> Result<Arc<Keyring>, svc_kit::seal::SealError> {
         Keyring::from_base64(&self.active_key, &self.keys).map(Arc::new)
+    }
+
+    /// Whether content is sealed and reads are logged: always.
+    #[cfg(not(feature = "bench"))]
+    pub fn protect(&self) -> bool {
+        true
+    }
+
+    /// Whether content is sealed and reads are logged: always, except in a benchmark build
+    /// told otherwise.
+    #[cfg(feature = "bench")]
+    pub fn protect(&self) -> bool {
+        !self.unprotected
     }
 
     pub fn rules(&self) -> Rules {

@@ -108,5 +108,6 @@ fn app(context: &ServiceContext, config: &RecordsConfig) -> Result<app::App, Kit
             .keyring()
             .map_err(|e| ConfigError::key("records.keys", e))?,
         rules: config.rules(),
+        protect: config.protect(),
     })
 }

@@ -21,6 +21,22 @@ pub async fn start_platform(
     on_postgres: &[ServiceName],
     extra: &[(&str, i64)],
 ) -> Platform {
+    let extra: Vec<(String, i64)> = extra.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    start_platform_with(data_dir, on_postgres, move |mut figment| {
+        for (key, value) in &extra {
+            figment = figment.merge((key.as_str(), *value));
+        }
+        figment
+    })
+    .await
+}
+
+/// [`start_platform`] with `tune` applied to the settings last.
+pub async fn start_platform_with(
+    data_dir: &Path,
+    on_postgres: &[ServiceName],
+    tune: impl FnOnce(figment::Figment) -> figment::Figment,
+) -> Platform {
     let mut figment = Settings::figment(None)
         .merge(("mode", "dev"))
         .merge(("data_dir", data_dir.display().to_string()))
@@ -41,11 +57,8 @@ pub async fn start_platform(
     for service in ServiceName::ALL {
         figment = figment.merge((format!("services.{service}.port"), 0));
     }
-    for (key, value) in extra {
-        figment = figment.merge((*key, *value));
-    }
     Platform::start(
-        Settings::from_figment(figment).unwrap(),
+        Settings::from_figment(tune(figment)).unwrap(),
         &Platform::all_components(),
     )
     .await
