@@ -987,3 +987,50 @@ async fn every_rpc_refuses_the_roles_it_does_not_name() {
     );
     rpc!(export_card, pb::ExportCardRequest::default(), &["patient"]);
 }
+
+/// Reads racing on one patient's record each get their own link: the chain stays whole, with
+/// one entry per read and no sequence taken twice.
+#[tokio::test]
+async fn concurrent_reads_chain_one_after_another() {
+    both(async |db| {
+        let h = start(db).await;
+        let w = world(&h).await;
+        let before = h.count("SELECT COUNT(*) AS n FROM access_log").await;
+        let reads = futures::future::join_all((0..24).map(|n| {
+            let mut client = h.client();
+            let token = if n % 2 == 0 {
+                w.doctor.clone()
+            } else {
+                w.patient.clone()
+            };
+            let patient_id = w.patient_id.clone();
+            async move {
+                client
+                    .get_patient_card(with(pb::GetPatientCardRequest { patient_id }, &token))
+                    .await
+                    .is_ok()
+            }
+        }))
+        .await;
+        assert!(reads.iter().all(|ok| *ok));
+        assert_eq!(
+            h.count("SELECT COUNT(*) AS n FROM access_log").await,
+            before + 24
+        );
+        assert_eq!(
+            h.count("SELECT MAX(sequence) AS n FROM access_log").await,
+            h.count("SELECT COUNT(*) AS n FROM access_log").await
+        );
+        let report = h
+            .client()
+            .verify_access_log(with(
+                pb::VerifyAccessLogRequest::default(),
+                &h.token("admin"),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(report.intact, "{report:?}");
+    })
+    .await;
+}

@@ -5,7 +5,6 @@
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, QueryResult};
 use svc_kit::db::stmt;
 
-use super::for_update;
 use crate::domain::chain::{GENESIS, Link, Stored};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
@@ -54,27 +53,21 @@ const COLUMNS: &str = "patient_id, sequence, actor_id, actor_role, action, resou
 /// Appends `link` (its sequence is set here) to its patient's chain; the stored entry.
 pub async fn append<C: ConnectionTrait>(conn: &C, mut link: Link) -> Result<Stored, DbErr> {
     let b = conn.get_database_backend();
-    conn.execute_raw(stmt(
-        b,
-        "INSERT INTO access_chains (patient_id, sequence, hash) VALUES ($1, 0, $2)
-         ON CONFLICT (patient_id) DO NOTHING",
-        [link.patient_id.clone().into(), GENESIS.into()],
-    ))
-    .await?;
+    // One statement takes the next sequence and locks the head until the transaction ends
+    // (a new chain starts at 1 after the genesis hash); the head's hash moves on below.
     let head = conn
         .query_one_raw(stmt(
             b,
-            &format!(
-                "SELECT sequence, hash FROM access_chains WHERE patient_id = $1{}",
-                for_update(b)
-            ),
-            [link.patient_id.clone().into()],
+            "INSERT INTO access_chains (patient_id, sequence, hash) VALUES ($1, 1, $2)
+             ON CONFLICT (patient_id) DO UPDATE SET sequence = access_chains.sequence + 1
+             RETURNING sequence, hash",
+            [link.patient_id.clone().into(), GENESIS.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("access chain".into()))?;
     let sequence: i64 = head.try_get("", "sequence")?;
     let previous: String = head.try_get("", "hash")?;
-    link.sequence = sequence + 1;
+    link.sequence = sequence;
     let hash = link.hash(&previous);
     conn.execute_raw(stmt(
         b,
@@ -102,12 +95,8 @@ pub async fn append<C: ConnectionTrait>(conn: &C, mut link: Link) -> Result<Stor
     .await?;
     conn.execute_raw(stmt(
         b,
-        "UPDATE access_chains SET sequence = $1, hash = $2 WHERE patient_id = $3",
-        [
-            link.sequence.into(),
-            hash.clone().into(),
-            link.patient_id.clone().into(),
-        ],
+        "UPDATE access_chains SET hash = $1 WHERE patient_id = $2",
+        [hash.clone().into(), link.patient_id.clone().into()],
     ))
     .await?;
     Ok(Stored {
