@@ -37,6 +37,12 @@ enum Command {
     Migrate { service: String },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Walk records' access log and name the first broken link (exit code 1 if there is one).
+    VerifyAccessLog {
+        /// Only this patient's chain.
+        #[arg(long)]
+        patient: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +67,52 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cli.command, settings))
+}
+
+/// `medmesh verify-access-log`: the integrity report of records' access log, on stdout.
+async fn verify_access_log(settings: &Settings, patient: Option<&str>) -> ExitCode {
+    let db = match svc_kit::runtime::open_database(
+        settings,
+        ServiceName::Records,
+        <svc_records::Records as svc_kit::MeshService>::MIGRATIONS,
+    )
+    .await
+    {
+        Ok(db) => db,
+        Err(error) => {
+            eprintln!("medmesh: could not open records' database: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = svc_records::verify_access_log(&db, patient).await;
+    db.close().await.ok();
+    match report {
+        Ok(report) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "{} chains, {} entries checked",
+                    report.chains_checked, report.entries_checked
+                );
+                match report.first_broken {
+                    None => println!("intact"),
+                    Some(broken) => println!(
+                        "BROKEN: patient {} at sequence {}: {}",
+                        broken.patient_id, broken.sequence, broken.problem
+                    ),
+                }
+            }
+            if report.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("medmesh: could not verify the access log: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
@@ -102,6 +154,9 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             }
         },
         Command::Migrate { service } => return migrate(&settings, service).await,
+        Command::VerifyAccessLog { patient } => {
+            return verify_access_log(&settings, patient.as_deref()).await;
+        }
         Command::Schema => return ExitCode::SUCCESS,
     };
 

@@ -265,3 +265,43 @@ fn dev_keeps_running_when_its_stdout_is_closed() {
         .status();
     let _ = child.wait();
 }
+
+/// `medmesh verify-access-log` walks records' log where the configuration puts it: intact
+/// answers 0, a forged entry answers 1 and names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_access_log_names_a_forged_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let run = || {
+        medmesh(
+            &["verify-access-log"],
+            &[("MEDMESH_DATA_DIR", data_dir.as_str())],
+        )
+    };
+    let intact = run();
+    assert_eq!(intact.status.code(), Some(0), "{intact:?}");
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("intact"));
+    let settings = svc_kit::Settings::from_figment(
+        svc_kit::Settings::figment(None).merge(("data_dir", data_dir.as_str())),
+    )
+    .unwrap();
+    let url = settings
+        .database_url(svc_kit::ServiceName::Records)
+        .unwrap();
+    let db = svc_kit::db::connect(&url, &settings.database)
+        .await
+        .unwrap();
+    svc_kit::testing::execute(
+        &db,
+        "INSERT INTO access_log (patient_id, sequence, actor_id, actor_role, action, resource,
+            basis, reason, allowed, flagged, trace_id, at, previous_hash, hash)
+         VALUES ('p-1', 1, 'nobody', 'doctor', 'read', 'card', 'care', '', TRUE, FALSE, 't',
+            '2026-12-01T10:00:00.000000Z', 'x', 'y')",
+    )
+    .await;
+    db.close().await.unwrap();
+    let broken = run();
+    assert_eq!(broken.status.code(), Some(1), "{broken:?}");
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(out.contains("BROKEN: patient p-1 at sequence 1"), "{out}");
+}

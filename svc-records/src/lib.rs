@@ -100,6 +100,17 @@ impl MeshService for Records {
     }
 }
 
+/// Walks the access log's hash chains in records' database (every patient's, or one's) and
+/// names the first broken link.
+pub async fn verify_access_log(
+    db: &sea_orm::DatabaseConnection,
+    patient_id: Option<&str>,
+) -> Result<medmesh_proto::records::v1::IntegrityReport, String> {
+    app::log::verify(db, patient_id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 fn app(context: &ServiceContext, config: &RecordsConfig) -> Result<app::App, KitError> {
     Ok(app::App {
         db: context.db.clone(),

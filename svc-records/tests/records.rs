@@ -638,6 +638,17 @@ async fn the_log_is_chained_and_an_edit_is_named() {
     let broken = report.first_broken.unwrap();
     assert_eq!(broken.sequence, 3);
     assert!(broken.problem.contains("missing"), "{}", broken.problem);
+
+    // When the log cannot be written, nothing is read: the card is refused, not served unlogged.
+    h.db.execute_unprepared("ALTER TABLE access_log RENAME TO access_log_away")
+        .await
+        .unwrap();
+    let closed = card(&h, &w.doctor, &w.patient_id).await.unwrap_err();
+    assert_eq!(closed.code(), Code::Unavailable, "{closed:?}");
+    h.db.execute_unprepared("ALTER TABLE access_log_away RENAME TO access_log")
+        .await
+        .unwrap();
+    assert!(card(&h, &w.doctor, &w.patient_id).await.is_ok());
 }
 
 #[tokio::test]

@@ -43,6 +43,17 @@ impl App {
         &self,
         patient_id: Option<&str>,
     ) -> Result<pb::IntegrityReport, RecordsError> {
+        verify(&self.db, patient_id).await
+    }
+}
+
+/// Walks every chain of the access log in `db` (or one patient's) and names the first broken
+/// link; for the service's RPC and for `medmesh verify-access-log`.
+pub async fn verify(
+    db: &sea_orm::DatabaseConnection,
+    patient_id: Option<&str>,
+) -> Result<pb::IntegrityReport, RecordsError> {
+    {
         let mut report = pb::IntegrityReport {
             intact: true,
             ..Default::default()
@@ -50,12 +61,12 @@ impl App {
         let mut after = String::new();
         'chains: loop {
             let chains = match patient_id {
-                Some(p) => vec![(p.to_string(), store::head(&self.db, p).await?)],
-                None => store::chains(&self.db, &after, CHAIN_BATCH).await?,
+                Some(p) => vec![(p.to_string(), store::head(db, p).await?)],
+                None => store::chains(db, &after, CHAIN_BATCH).await?,
             };
             let done = patient_id.is_some() || (chains.len() as u64) < CHAIN_BATCH;
             for (patient, head) in chains {
-                let entries = store::whole(&self.db, &patient).await?;
+                let entries = store::whole(db, &patient).await?;
                 report.chains_checked += 1;
                 report.entries_checked += i64::try_from(entries.len()).unwrap_or(i64::MAX);
                 let head = head.as_ref().map(|(s, h)| (*s, h.as_str()));

@@ -11,7 +11,7 @@ mod entries;
 pub(crate) mod export;
 mod grants;
 pub(crate) mod intake;
-mod log;
+pub(crate) mod log;
 pub(crate) mod rotation;
 
 use std::{future::Future, sync::Arc};
