@@ -49,7 +49,7 @@ impl App {
 
 /// Walks every chain of the access log in `db` (or one patient's) and names the first broken
 /// link; for the service's RPC and for `medmesh verify-access-log`.
-pub async fn verify(
+pub(crate) async fn verify(
     db: &sea_orm::DatabaseConnection,
     patient_id: Option<&str>,
 ) -> Result<pb::IntegrityReport, RecordsError> {
