@@ -195,10 +195,7 @@ impl App {
                     "",
                 )
                 .await?;
-                let row = store::get(txn, entry_id)
-                    .await?
-                    .ok_or(RecordsError::NoSuch("entry"))?;
-                self.show(&row)
+                self.reread(txn, entry_id).await
             }
         })
         .await
@@ -248,9 +245,7 @@ impl App {
         let (_, basis) = self.writer_for(caller, entry_id, Some(kind)).await?;
         self.write(key, |txn| async move {
             let txn = &*txn;
-            let row = store::lock(txn, entry_id)
-                .await?
-                .ok_or(RecordsError::NoSuch("entry"))?;
+            let row = locked(txn, entry_id).await?;
             let status = Status::parse(&row.status).unwrap_or(Status::Signed);
             entry::check_draft(status, row.version, version)?;
             if !caller.is(&row.author_id) {
@@ -288,10 +283,7 @@ impl App {
                 "",
             )
             .await?;
-            let row = store::get(txn, entry_id)
-                .await?
-                .ok_or(RecordsError::NoSuch("entry"))?;
-            self.show(&row)
+            self.reread(txn, entry_id).await
         })
         .await
     }
@@ -310,9 +302,7 @@ impl App {
         let (_, basis) = self.writer_for(caller, entry_id, None).await?;
         self.write(key, |txn| async move {
             let txn = &*txn;
-            let row = store::lock(txn, entry_id)
-                .await?
-                .ok_or(RecordsError::NoSuch("entry"))?;
+            let row = locked(txn, entry_id).await?;
             let status = Status::parse(&row.status).unwrap_or(Status::Signed);
             entry::check_draft(status, row.version, version)?;
             if !caller.is(&row.author_id) {
@@ -353,9 +343,7 @@ impl App {
         let (_, basis) = self.writer_for(caller, entry_id, None).await?;
         self.write(key, |txn| async move {
             let txn = &*txn;
-            let row = store::lock(txn, entry_id)
-                .await?
-                .ok_or(RecordsError::NoSuch("entry"))?;
+            let row = locked(txn, entry_id).await?;
             let status = Status::parse(&row.status).unwrap_or(Status::Signed);
             entry::check_draft(status, row.version, version)?;
             let at = write::now();
@@ -387,10 +375,7 @@ impl App {
                     ),
                 )
                 .await?;
-            let row = store::get(txn, entry_id)
-                .await?
-                .ok_or(RecordsError::NoSuch("entry"))?;
-            self.show(&row)
+            self.reread(txn, entry_id).await
         })
         .await
     }
@@ -414,9 +399,7 @@ impl App {
             let amendment_id = &amendment_id;
             async move {
                 let txn = &*txn;
-                let row = store::lock(txn, entry_id)
-                    .await?
-                    .ok_or(RecordsError::NoSuch("entry"))?;
+                let row = locked(txn, entry_id).await?;
                 let status = Status::parse(&row.status).unwrap_or(Status::Draft);
                 let original = Kind::parse(&row.kind).ok_or(RecordsError::NoSuch("entry"))?;
                 entry::check_amendment(status, row.amended_by.as_deref(), original, kind)?;
@@ -464,13 +447,34 @@ impl App {
                         ),
                     )
                     .await?;
-                let row = store::get(txn, amendment_id)
-                    .await?
-                    .ok_or(RecordsError::NoSuch("entry"))?;
-                self.show(&row)
+                self.reread(txn, amendment_id).await
             }
         })
         .await
+    }
+}
+
+/// The entry, its row locked for the rest of the transaction.
+async fn locked(
+    txn: &sea_orm::DatabaseTransaction,
+    entry_id: &str,
+) -> Result<store::EntryRow, RecordsError> {
+    store::lock(txn, entry_id)
+        .await?
+        .ok_or(RecordsError::NoSuch("entry"))
+}
+
+impl App {
+    /// The entry as it now stands in `txn`, opened.
+    async fn reread(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        entry_id: &str,
+    ) -> Result<pb::Entry, RecordsError> {
+        let row = store::get(txn, entry_id)
+            .await?
+            .ok_or(RecordsError::NoSuch("entry"))?;
+        self.show(&row)
     }
 }
 
