@@ -177,6 +177,25 @@ pub const RULES: &[(&str, &str, Access)] = &[
         "rejectPrescription",
         Access::AnyRole(PHARMACIST),
     ),
+    // Records, as svc-records' own table has it (svc-records/src/domain/access.rs). The
+    // service checks again and decides per patient whose card a caller opens (out of reach
+    // answers NOT_FOUND); admins reach the access log, never clinical content.
+    ("Query", "patientCard", Access::AnyRole(RECORD_READERS)),
+    ("Query", "recordEntries", Access::AnyRole(RECORD_READERS)),
+    ("Query", "recordEntry", Access::AnyRole(RECORD_READERS)),
+    ("Query", "accessLog", Access::AnyRole(ACCESS_LOG_READERS)),
+    ("Query", "recordGrants", Access::AnyRole(GRANT_READERS)),
+    ("Query", "breakGlassAccesses", Access::AnyRole(ADMIN)),
+    ("Query", "accessLogIntegrity", Access::AnyRole(ADMIN)),
+    ("Query", "cardExport", Access::AnyRole(PATIENT)),
+    ("Mutation", "createRecordEntry", Access::AnyRole(CLINICIANS)),
+    ("Mutation", "updateDraft", Access::AnyRole(CLINICIANS)),
+    ("Mutation", "discardDraft", Access::AnyRole(CLINICIANS)),
+    ("Mutation", "signRecordEntry", Access::AnyRole(DOCTOR)),
+    ("Mutation", "amendRecordEntry", Access::AnyRole(DOCTOR)),
+    ("Mutation", "grantRecordAccess", Access::AnyRole(PATIENT)),
+    ("Mutation", "revokeRecordAccess", Access::AnyRole(PATIENT)),
+    ("Mutation", "breakGlass", Access::AnyRole(DOCTOR)),
 ];
 
 /// Who keeps calendars: doctors their own, admins anyone's.
@@ -196,6 +215,14 @@ const PRESCRIPTION_READERS: &[Role] = &[Role::Doctor, Role::Pharmacist, Role::Pa
 /// A patient's own choices, and a doctor's on a patient's behalf.
 const PATIENT_AND_DOCTOR: &[Role] = &[Role::Doctor, Role::Patient];
 const PHARMACIST: &[Role] = &[Role::Pharmacist];
+/// Who may open a card: the patient, and the doctors and nurses the patient's record lets in.
+const RECORD_READERS: &[Role] = &[Role::Doctor, Role::Nurse, Role::Patient];
+/// Who writes drafts on a card (nurses: observations and lab results).
+const CLINICIANS: &[Role] = &[Role::Doctor, Role::Nurse];
+/// Grants of access to a card: the patient's given ones, a doctor's received ones.
+const GRANT_READERS: &[Role] = &[Role::Doctor, Role::Patient];
+/// Who read a record: the patient asks about their own, an admin about anyone's.
+const ACCESS_LOG_READERS: &[Role] = &[Role::Admin, Role::Patient];
 const DOCTOR: &[Role] = &[Role::Doctor];
 const PATIENT: &[Role] = &[Role::Patient];
 

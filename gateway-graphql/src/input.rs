@@ -2,9 +2,10 @@
 //! argument answers `BAD_USER_INPUT` naming the argument and what it must be, so the client
 //! learns what to change (the generic validators name neither).
 
-use async_graphql::{CustomValidator, InputValueError};
+use async_graphql::{CustomValidator, ErrorExtensions, InputValueError};
+use base64::Engine;
 
-use crate::errors::ErrorCode;
+use crate::errors::{ErrorCode, gateway_error};
 
 /// An integer argument that must lie between `min` and `max`, both included. It checks `i32`
 /// arguments and the `i64` ones that carry a service's 64-bit counts, which the graph takes
@@ -85,6 +86,33 @@ impl CustomValidator<i64> for Within {
     }
 }
 
+/// Bytes a client sends as text, base64-encoded (standard alphabet, padded), decoded. Text that
+/// is not base64 answers `BAD_USER_INPUT` naming `argument` and, in `extensions.fields`, the
+/// `field` within it as a service would name it (so a client reads both refusals alike).
+pub(crate) fn base64_bytes(
+    argument: &str,
+    field: &str,
+    text: &str,
+) -> async_graphql::Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| {
+            let description = "must be base64 (standard alphabet, padded)";
+            gateway_error(ErrorCode::BadUserInput, format!("{field} {description}")).extend_with(
+                |_, e| {
+                    let mut violation = async_graphql::indexmap::IndexMap::new();
+                    violation.insert(async_graphql::Name::new("field"), field.into());
+                    violation.insert(async_graphql::Name::new("description"), description.into());
+                    e.set("argument", argument);
+                    e.set(
+                        "fields",
+                        async_graphql::Value::List(vec![async_graphql::Value::Object(violation)]),
+                    );
+                },
+            )
+        })
+}
+
 /// The error for a refused argument: the client's input is at fault, and the message says why.
 fn refused<T: async_graphql::InputType>(argument: &str, message: String) -> InputValueError<T> {
     InputValueError::custom(message)
@@ -116,6 +144,32 @@ mod tests {
             let ext = serde_json::to_value(&error.extensions).unwrap();
             assert_eq!(ext["code"], "BAD_USER_INPUT");
             assert_eq!(ext["argument"], "pageSize");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_base64_names_the_argument_and_the_field() {
+        assert_eq!(base64_bytes("input", "f", "JVBERg==").unwrap(), b"%PDF");
+        assert_eq!(base64_bytes("input", "f", "").unwrap(), b"");
+        for bad in [
+            "not base64!",
+            "JVBERg",
+            "JVBE Rg==",
+            "data:application/pdf;base64,JVBE",
+        ] {
+            let error = base64_bytes("input", "content.document.content", bad)
+                .unwrap_err()
+                .into_server_error(async_graphql::Pos::default());
+            assert!(
+                error.message.contains("content.document.content"),
+                "{}",
+                error.message
+            );
+            let ext = serde_json::to_value(&error.extensions).unwrap();
+            assert_eq!(ext["code"], "BAD_USER_INPUT", "{bad}");
+            assert_eq!(ext["service"], "gateway");
+            assert_eq!(ext["argument"], "input");
+            assert_eq!(ext["fields"][0]["field"], "content.document.content");
         }
     }
 

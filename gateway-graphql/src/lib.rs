@@ -13,6 +13,7 @@ pub mod errors;
 pub mod health;
 pub mod input;
 pub mod pharmacy;
+pub mod records;
 pub mod scheduling;
 pub mod schema;
 pub mod server;

@@ -1,6 +1,6 @@
 //! The one GraphQL schema of the mesh, and the only place its parts meet: each service's part
-//! of the graph (`accounts`, `scheduling`, `pharmacy`) and the mesh's health are merged into
-//! the root types here, and the schema gets its clients, tokens, feeds and limits.
+//! of the graph (`accounts`, `scheduling`, `pharmacy`, `records`) and the mesh's health are
+//! merged into the root types here, and the schema gets its clients, tokens, feeds and limits.
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use svc_kit::{ServiceName, events::EventSource};
@@ -14,6 +14,7 @@ use crate::{
     context::PlatformTokens,
     health::{HealthQuery, HealthSubscription},
     pharmacy::{PharmacyMutation, PharmacyQuery, PharmacySubscription, PrescriptionFeed},
+    records::{RecordsMutation, RecordsQuery},
     scheduling::{AvailabilityFeed, SchedulingMutation, SchedulingQuery, SchedulingSubscription},
 };
 
@@ -22,12 +23,23 @@ pub type MeshSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query, from every part of the graph.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(HealthQuery, AccountsQuery, SchedulingQuery, PharmacyQuery);
+pub struct QueryRoot(
+    HealthQuery,
+    AccountsQuery,
+    SchedulingQuery,
+    PharmacyQuery,
+    RecordsQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Debug, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AccountsMutation, SchedulingMutation, PharmacyMutation);
+pub struct MutationRoot(
+    AccountsMutation,
+    SchedulingMutation,
+    PharmacyMutation,
+    RecordsMutation,
+);
 
 // Every subscription (no description: the committed SDL has none for this root).
 #[derive(MergedSubscription, Debug, Default)]
