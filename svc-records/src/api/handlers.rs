@@ -309,6 +309,20 @@ impl RecordsApi {
                 return Err(RecordsError::field("format", "is required: JSON or PDF"));
             }
         };
-        self.app.export_card(&caller, format).await
+        // The patient's name heads the file, as accounts knows it (their own token asks).
+        let name = match &caller.user_id {
+            Some(me) => self
+                .people
+                .profile(svc_kit::auth::request_token(&request)?, me)
+                .await
+                .map(|p| {
+                    format!("{} {}", p.given_name, p.family_name)
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        self.app.export_card(&caller, format, &name).await
     }
 }

@@ -22,6 +22,7 @@ impl App {
         &self,
         caller: &Caller,
         format: Format,
+        patient_name: &str,
     ) -> Result<pb::CardExport, RecordsError> {
         let patient_id = super::person(caller)?.to_string();
         let basis = self
@@ -37,6 +38,7 @@ impl App {
             Format::Json => {
                 let body = json!({
                     "patientId": patient_id,
+                    "patientName": patient_name,
                     "exportedAt": now.to_rfc3339(),
                     "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
                     "medications": medications.iter().map(course_json).collect::<Vec<_>>(),
@@ -56,7 +58,7 @@ impl App {
                 pb::CardExport {
                     file_name: "medical-record.pdf".into(),
                     media_type: "application/pdf".into(),
-                    content: pdf(&patient_id, &entries, &medications, now)?,
+                    content: pdf(&patient_id, patient_name, &entries, &medications, now)?,
                 },
             ),
         };
@@ -140,12 +142,16 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 fn pdf(
     patient_id: &str,
+    patient_name: &str,
     entries: &[pb::Entry],
     medications: &[pb::MedicationCourse],
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, RecordsError> {
     let mut doc = svc_kit::pdf::Document::new("Medical record");
-    doc.field("Patient", patient_id)
+    if !patient_name.is_empty() {
+        doc.field("Patient", patient_name);
+    }
+    doc.field("Patient id", patient_id)
         .field("Exported", now.format("%Y-%m-%d %H:%M UTC").to_string())
         .space();
     let of = |kind: pb::EntryKind| entries.iter().filter(move |e| e.kind() == kind);
