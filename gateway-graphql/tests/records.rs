@@ -76,7 +76,7 @@ const FIELDS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "discardDraft",
-        r#"mutation { discardDraft(input: { requestId: "r", entryId: "e" }) }"#,
+        r#"mutation { discardDraft(input: { requestId: "r", entryId: "e", version: 1 }) }"#,
         CLINICIANS,
     ),
     (

@@ -71,13 +71,12 @@ fn main() -> ExitCode {
 
 /// `medmesh verify-access-log`: the integrity report of records' access log, on stdout.
 async fn verify_access_log(settings: &Settings, patient: Option<&str>) -> ExitCode {
-    let db = match svc_kit::runtime::open_database(
-        settings,
-        ServiceName::Records,
-        <svc_records::Records as svc_kit::MeshService>::MIGRATIONS,
-    )
-    .await
-    {
+    // Connected as it is, never migrated: a wrong address must not read as an intact log.
+    let url = match settings.database_url(ServiceName::Records) {
+        Ok(url) => url,
+        Err(error) => return config_failure(error),
+    };
+    let db = match svc_kit::db::connect(&url, &settings.database).await {
         Ok(db) => db,
         Err(error) => {
             eprintln!("medmesh: could not open records' database: {error}");

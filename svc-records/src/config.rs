@@ -18,7 +18,10 @@ const DEV_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 #[serde(deny_unknown_fields)]
 pub struct RecordsConfig {
     pub active_key: String,
+    #[serde(default)]
     pub keys: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retired_keys: Vec<String>,
     pub break_glass_minutes: u32,
     pub max_grant_days: u32,
     pub retention_years: u32,
@@ -37,6 +40,7 @@ impl fmt::Debug for RecordsConfig {
         f.debug_struct("RecordsConfig")
             .field("active_key", &self.active_key)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("retired_keys", &self.retired_keys)
             .field("break_glass_minutes", &self.break_glass_minutes)
             .field("max_grant_days", &self.max_grant_days)
             .field("retention_years", &self.retention_years)
@@ -49,16 +53,30 @@ impl SectionConfig for RecordsConfig {
     const DEFAULTS: &'static str = include_str!("defaults.toml");
 
     fn validate(&self, settings: &Settings) -> Result<(), ConfigError> {
-        self.keyring()
-            .map_err(|e| ConfigError::key("records.keys", e.to_string()))?;
-        let active_is_public = self
-            .keys
-            .get(&self.active_key)
-            .is_some_and(|k| k.trim() == DEV_KEY);
-        if settings.mode == Mode::Production && active_is_public {
+        if settings.mode == Mode::Production && self.keys.values().any(|k| k.trim() == DEV_KEY) {
             return Err(ConfigError::key(
-                "records.active_key",
-                "names the public development key; production seals with a key of its own",
+                "records.keys",
+                "holds the public development key; production opens and seals with keys of its own",
+            ));
+        }
+        self.keyring(settings.mode)
+            .map_err(|e| ConfigError::key("records.keys", e.to_string()))?;
+        if self.retired_keys.contains(&self.active_key) {
+            return Err(ConfigError::key(
+                "records.retired_keys",
+                "names the active key; retire a key after another one is active",
+            ));
+        }
+        if let Some(unknown) = self
+            .retired_keys
+            .iter()
+            .find(|k| !self.keys.contains_key(*k) && !(settings.mode == Mode::Dev && *k == "dev"))
+        {
+            return Err(ConfigError::key(
+                "records.retired_keys",
+                format!(
+                    "names {unknown:?}, which is not in records.keys (it is needed to open its values)"
+                ),
             ));
         }
         #[cfg(feature = "bench")]
@@ -102,8 +120,14 @@ impl SectionConfig for RecordsConfig {
 }
 
 impl RecordsConfig {
-    pub fn keyring(&self) -> Result<Arc<Keyring>, svc_kit::seal::SealError> {
-        Keyring::from_base64(&self.active_key, &self.keys).map(Arc::new)
+    /// The keys, with the public development key as `dev` in dev mode.
+    pub fn keyring(&self, mode: Mode) -> Result<Arc<Keyring>, svc_kit::seal::SealError> {
+        let mut keys = self.keys.clone();
+        if mode == Mode::Dev {
+            keys.entry("dev".to_string())
+                .or_insert_with(|| DEV_KEY.to_string());
+        }
+        Keyring::from_base64(&self.active_key, &keys).map(Arc::new)
     }
 
     /// Whether content is sealed and reads are logged: always.
@@ -150,6 +174,30 @@ mod tests {
         let base = || Figment::from(Toml::string(DEFAULTS_TOML));
         assert!(check(base()).is_ok());
         let err = check(base().merge(("records.active_key", "nope"))).unwrap_err();
+        assert!(err.contains("records.keys"), "{err}");
+        let err = check(base().merge(("records.retired_keys", vec!["dev"]))).unwrap_err();
+        assert!(err.contains("records.retired_keys"), "{err}");
+        // Production knows no development key, and refuses its value under any name.
+        let dev = Settings::from_figment(base()).unwrap();
+        let mut production = dev.clone();
+        production.mode = Mode::Production;
+        let own = RecordsConfig {
+            active_key: "k1".into(),
+            keys: [(
+                "k1".to_string(),
+                "a2V5IG51bWJlciB0d28gZm9yIHJvdGF0aW9uIHRlc3Q=".to_string(),
+            )]
+            .into(),
+            ..dev.section::<RecordsConfig>().unwrap()
+        };
+        assert!(own.validate(&production).is_ok());
+        let mut old = own.clone();
+        old.keys.insert("old".into(), DEV_KEY.into());
+        let err = old.validate(&production).unwrap_err().to_string();
+        assert!(err.contains("public development key"), "{err}");
+        let mut none = own.clone();
+        none.active_key = "dev".into();
+        let err = none.validate(&production).unwrap_err().to_string();
         assert!(err.contains("records.keys"), "{err}");
         let err = check(base().merge(("records.keys.k2", "c2hvcnQ="))).unwrap_err();
         assert!(err.contains("records.keys"), "{err}");

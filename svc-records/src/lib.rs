@@ -116,9 +116,10 @@ fn app(context: &ServiceContext, config: &RecordsConfig) -> Result<app::App, Kit
         db: context.db.clone(),
         outbox: context.outbox.clone(),
         keys: config
-            .keyring()
+            .keyring(context.settings.mode)
             .map_err(|e| ConfigError::key("records.keys", e))?,
         rules: config.rules(),
         protect: config.protect(),
+        retired: config.retired_keys.clone(),
     })
 }

@@ -352,8 +352,32 @@ async fn a_card_from_draft_to_signature_to_amendment() {
             log.iter()
                 .any(|l| l.actor_id == w.patient_id && l.resource == "card")
         );
-        // A refused read of a draft by the patient is no standing refusal: they own the record.
-        assert!(log.iter().all(|l| l.allowed));
+        // The patient's attempt on the draft is there too, refused.
+        let refused: Vec<_> = log.iter().filter(|l| !l.allowed).collect();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].actor_id, w.patient_id);
+        assert_eq!(refused[0].resource, format!("entry:{}", draft.entry_id));
+        // A write's answer is kept for retries without its content (no plaintext at rest).
+        let kept: Vec<Vec<u8>> = {
+            use sea_orm::ConnectionTrait;
+            h.db.query_all_raw(sea_orm::Statement::from_string(
+                h.db.get_database_backend(),
+                "SELECT response FROM idempotency_keys",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<Vec<u8>>("", "response").unwrap())
+            .collect()
+        };
+        assert!(!kept.is_empty());
+        for bytes in &kept {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains("Durere") && !text.contains("wrong duration"),
+                "{text}"
+            );
+        }
     })
     .await;
 }
@@ -559,6 +583,13 @@ async fn access_is_decided_per_patient_and_every_attempt_is_logged() {
                 Code::PermissionDenied
             );
         }
+        // Each of those three refusals is in the patient's log.
+        let log = log_of(&h, &w.patient, "").await;
+        let by_role = log
+            .iter()
+            .filter(|l| !l.allowed && l.reason == "not allowed for this role")
+            .count();
+        assert_eq!(by_role, 3, "{log:?}");
     })
     .await;
 }
@@ -866,19 +897,30 @@ async fn a_new_key_takes_over_without_downtime() {
             .await,
         5
     );
-    // The rolling update: the old replica goes, one with a new active key (and the old key,
-    // to open what it sealed) comes; it re-seals in the background while it answers.
+    // Step 1 of docs/api/records.md: every replica learns the new key (still sealing with the
+    // old one). Step 2: the new key becomes active and the old one retired, one replica at a
+    // time; the replica not yet updated keeps answering beside the one that re-seals.
+    const K2: &str = "a2V5IG51bWJlciB0d28gZm9yIHJvdGF0aW9uIHRlc3Q=";
+    let learned = h.add_replica(|f| f.merge(("records.keys.k2", K2))).await;
     h.stops[0].cancel();
     let rotated = h
         .add_replica(|f| {
-            f.merge(("records.active_key", "k2")).merge((
-                "records.keys.k2",
-                "a2V5IG51bWJlciB0d28gZm9yIHJvdGF0aW9uIHRlc3Q=",
-            ))
+            f.merge(("records.active_key", "k2"))
+                .merge(("records.keys.k2", K2))
+                .merge(("records.retired_keys", vec!["dev"]))
         })
         .await;
     h.wait_for("SELECT COUNT(*) AS n FROM entries WHERE key_id <> 'k2'", 0)
         .await;
+    // The replica that only learned the key reads what the other re-sealed.
+    let before_update = h
+        .client_of(learned)
+        .list_entries(with(pb::ListEntriesRequest::default(), &w.patient))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(before_update.len(), 5);
     let seen = h
         .client_of(rotated)
         .list_entries(with(pb::ListEntriesRequest::default(), &w.patient))

@@ -78,7 +78,7 @@ impl RecordEntryMutation {
             pb::DiscardDraftRequest {
                 request_id: input.request_id,
                 entry_id: input.entry_id.0,
-                version: input.version.unwrap_or(0),
+                version: input.version,
             },
         )?;
         let discarded = client(ctx)
@@ -101,7 +101,7 @@ impl RecordEntryMutation {
             pb::SignEntryRequest {
                 request_id: input.request_id,
                 entry_id: input.entry_id.0,
-                version: input.version.unwrap_or(0),
+                version: input.version,
             },
         )?;
         Ok(client(ctx)

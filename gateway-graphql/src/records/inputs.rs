@@ -150,18 +150,18 @@ pub struct UpdateDraftInput {
 pub struct DiscardDraftInput {
     pub request_id: String,
     pub entry_id: ID,
-    /// The draft's version as read (a newer one refuses with CONFLICT); absent, it is not
-    /// checked.
-    pub version: Option<i64>,
+    /// The draft's version as read; another one is refused with CONFLICT (so nobody signs
+    /// or discards what someone else changed since they read it).
+    pub version: i64,
 }
 
 #[derive(InputObject, Debug)]
 pub struct SignRecordEntryInput {
     pub request_id: String,
     pub entry_id: ID,
-    /// The draft's version as read (a newer one refuses with CONFLICT); absent, it is not
-    /// checked.
-    pub version: Option<i64>,
+    /// The draft's version as read; another one is refused with CONFLICT (so nobody signs
+    /// or discards what someone else changed since they read it).
+    pub version: i64,
 }
 
 /// A correction of a signed entry.

@@ -6,7 +6,7 @@ use tonic::Request;
 
 use super::{Answer, RecordsApi, key};
 use crate::{
-    app::{DraftEdit, EntryPage, NewGrant, export::Format},
+    app::{Action, DraftEdit, EntryPage, NewGrant, export::Format},
     domain::{Caller, Kind, Operation, entry},
     error::RecordsError,
 };
@@ -26,6 +26,18 @@ fn page_size(raw: i32) -> Answer<u64> {
     Ok(svc_kit::paging::page_size(raw)?)
 }
 
+/// An entry id and the version it was read at: signing or discarding what someone else
+/// changed since it was read is refused, so the version is required.
+fn entry_at_version(entry_id: &str, version: i64) -> Answer<String> {
+    let mut v = Violations::default();
+    let entry_id = v.take(input::id("entry_id", entry_id));
+    if version < 1 {
+        v.push("version", "is required: the version the draft was read at");
+    }
+    v.finish()?;
+    Ok(entry_id)
+}
+
 /// A content's kind when every field holds; every bad field otherwise.
 fn content(field: &str, raw: Option<&pb::EntryContent>, v: &mut Violations) -> Option<Kind> {
     entry::check_content(field, raw, v)
@@ -36,8 +48,15 @@ impl RecordsApi {
         &self,
         request: Request<pb::GetPatientCardRequest>,
     ) -> Answer<pb::PatientCard> {
-        let caller = self.caller_for(&request, Operation::ReadRecord).await?;
-        let patient_id = patient(&caller, &request.get_ref().patient_id)?;
+        let raw = request.get_ref().patient_id.clone();
+        let caller = self
+            .caller_on(
+                &request,
+                Operation::ReadRecord,
+                Some((&raw, Action::Read, "card")),
+            )
+            .await?;
+        let patient_id = patient(&caller, &raw)?;
         self.app.patient_card(&caller, &patient_id).await
     }
 
@@ -45,8 +64,14 @@ impl RecordsApi {
         &self,
         request: Request<pb::ListEntriesRequest>,
     ) -> Answer<pb::ListEntriesResponse> {
-        let caller = self.caller_for(&request, Operation::ReadRecord).await?;
         let r = request.get_ref();
+        let caller = self
+            .caller_on(
+                &request,
+                Operation::ReadRecord,
+                Some((&r.patient_id, Action::Read, "entries")),
+            )
+            .await?;
         let patient_id = patient(&caller, &r.patient_id)?;
         let mut kinds = Vec::new();
         for (n, k) in r.kinds.iter().enumerate() {
@@ -83,8 +108,14 @@ impl RecordsApi {
         &self,
         request: Request<pb::CreateEntryRequest>,
     ) -> Answer<pb::Entry> {
-        let caller = self.caller_for(&request, Operation::WriteDraft).await?;
         let r = request.get_ref();
+        let caller = self
+            .caller_on(
+                &request,
+                Operation::WriteDraft,
+                Some((&r.patient_id, Action::Write, "entry:new")),
+            )
+            .await?;
         let mut v = Violations::default();
         let patient_id = v.take(input::id("patient_id", &r.patient_id));
         let appointment_id = v.take(input::optional_id("appointment_id", &r.appointment_id));
@@ -145,7 +176,7 @@ impl RecordsApi {
     ) -> Answer<pb::DiscardDraftResponse> {
         let caller = self.caller_for(&request, Operation::WriteDraft).await?;
         let r = request.get_ref();
-        let entry_id = input::id("entry_id", &r.entry_id).map_err(svc_kit::ApiError::from)?;
+        let entry_id = entry_at_version(&r.entry_id, r.version)?;
         let key = key(&caller, "DiscardDraft", &r.request_id, r)?;
         self.app
             .discard_draft(&caller, &key, &entry_id, r.version)
@@ -158,7 +189,7 @@ impl RecordsApi {
     ) -> Answer<pb::Entry> {
         let caller = self.caller_for(&request, Operation::Sign).await?;
         let r = request.get_ref();
-        let entry_id = input::id("entry_id", &r.entry_id).map_err(svc_kit::ApiError::from)?;
+        let entry_id = entry_at_version(&r.entry_id, r.version)?;
         let key = key(&caller, "SignEntry", &r.request_id, r)?;
         self.app
             .sign_entry(&caller, &key, &entry_id, r.version)
@@ -236,8 +267,14 @@ impl RecordsApi {
         &self,
         request: Request<pb::BreakGlassRequest>,
     ) -> Answer<pb::BreakGlassAccess> {
-        let caller = self.caller_for(&request, Operation::BreakGlass).await?;
         let r = request.get_ref();
+        let caller = self
+            .caller_on(
+                &request,
+                Operation::BreakGlass,
+                Some((&r.patient_id, Action::Read, "emergency-access")),
+            )
+            .await?;
         let mut v = Violations::default();
         let patient_id = v.take(input::id("patient_id", &r.patient_id));
         let reason = v.take(input::text("reason", &r.reason, 500, true));
@@ -266,8 +303,14 @@ impl RecordsApi {
         &self,
         request: Request<pb::ListAccessLogRequest>,
     ) -> Answer<pb::ListAccessLogResponse> {
-        let caller = self.caller_for(&request, Operation::ReadAccessLog).await?;
         let r = request.get_ref();
+        let caller = self
+            .caller_on(
+                &request,
+                Operation::ReadAccessLog,
+                Some((&r.patient_id, Action::Read, "access-log")),
+            )
+            .await?;
         let patient_id = patient(&caller, &r.patient_id)?;
         let before = match svc_kit::paging::decode_token(&r.page_token)? {
             Some(s) => Some(

@@ -16,7 +16,7 @@ use svc_kit::{
 use tonic::Request;
 
 use crate::{
-    app::{App, allowed},
+    app::{Action, App, allowed},
     domain::{Caller, Operation},
     error::RecordsError,
 };
@@ -46,6 +46,18 @@ impl RecordsApi {
     /// The caller of `request`, refused at once if their roles don't name `operation` (before
     /// anything in the request is read or anyone else is asked).
     async fn caller_for<T>(&self, request: &Request<T>, operation: Operation) -> Answer<Caller> {
+        self.caller_on(request, operation, None).await
+    }
+
+    /// [`Self::caller_for`] for an operation on one patient's record (`patient`: the raw id the
+    /// request names, with what it touches): a caller the table refuses is written to that
+    /// patient's log before the refusal is answered.
+    async fn caller_on<T>(
+        &self,
+        request: &Request<T>,
+        operation: Operation,
+        patient: Option<(&str, Action, &str)>,
+    ) -> Answer<Caller> {
         // RequireAuth puts the principal there; without it the call never reached us.
         let principal = request
             .extensions()
@@ -62,7 +74,22 @@ impl RecordsApi {
             clinics: Default::default(),
             trace_id: trace_id(request),
         };
-        allowed(operation, &caller)?;
+        if let Err(refused) = allowed(operation, &caller) {
+            if let Some((raw, action, resource)) = patient
+                && let Ok(patient_id) = svc_kit::input::id("patient_id", raw)
+            {
+                self.app
+                    .log_refusal(
+                        &caller,
+                        &patient_id,
+                        action,
+                        resource,
+                        "not allowed for this role",
+                    )
+                    .await;
+            }
+            return Err(refused);
+        }
         if let Some(person) = self
             .people
             .person(principal, svc_kit::auth::request_token(request)?)

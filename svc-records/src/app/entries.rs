@@ -94,6 +94,8 @@ impl App {
             .admit(caller, &row.patient_id, Action::Read, &resource)
             .await?;
         if row.status != Status::Signed.as_str() && !basis.sees_drafts() {
+            self.log_refusal(caller, &row.patient_id, Action::Read, &resource, "a draft")
+                .await;
             return Err(RecordsError::NoSuch("entry"));
         }
         let shown = self.show(&row)?;
@@ -132,13 +134,14 @@ impl App {
     /// The appointment an entry links to must be one of the patient's.
     async fn check_appointment(
         &self,
+        conn: &impl sea_orm::ConnectionTrait,
         patient_id: &str,
         appointment_id: &str,
     ) -> Result<(), RecordsError> {
         if appointment_id.is_empty() {
             return Ok(());
         }
-        match standing::visit(&self.db, appointment_id).await? {
+        match standing::visit(conn, appointment_id).await? {
             Some((patient, _)) if patient == patient_id => Ok(()),
             _ => Err(RecordsError::field(
                 "appointment_id",
@@ -157,48 +160,51 @@ impl App {
         appointment_id: &str,
     ) -> Result<pb::Entry, RecordsError> {
         let author = person(caller)?;
-        if let Some(first) = write::replay(&self.db, key).await? {
-            return Ok(first);
+        if let Some(first) = write::replay::<pb::Entry>(&self.db, key).await? {
+            return self.answer(caller, &first).await;
         }
         let basis = self
             .admit_writer(caller, patient_id, kind, "entry:new")
             .await?;
-        self.check_appointment(patient_id, appointment_id).await?;
+        self.check_appointment(&self.db, patient_id, appointment_id)
+            .await?;
         let entry_id = uuid::Uuid::now_v7().to_string();
         let sealed = self.seal_entry(&entry_id, patient_id, content, "");
-        self.write(key, |txn| {
-            let (sealed, entry_id) = (&sealed, &entry_id);
-            async move {
-                let txn = &*txn;
-                store::insert(
-                    txn,
-                    &store::NewEntry {
-                        entry_id,
+        let receipt = self
+            .write(key, |txn| {
+                let (sealed, entry_id) = (&sealed, &entry_id);
+                async move {
+                    let txn = &*txn;
+                    store::insert(
+                        txn,
+                        &store::NewEntry {
+                            entry_id,
+                            patient_id,
+                            author_id: author,
+                            kind: kind.as_str(),
+                            status: Status::Draft.as_str(),
+                            appointment_id,
+                            amends_entry_id: None,
+                            signed_by: "",
+                            sealed,
+                            at: write::now(),
+                        },
+                    )
+                    .await?;
+                    self.log_write(
+                        txn,
+                        caller,
                         patient_id,
-                        author_id: author,
-                        kind: kind.as_str(),
-                        status: Status::Draft.as_str(),
-                        appointment_id,
-                        amends_entry_id: None,
-                        signed_by: "",
-                        sealed,
-                        at: write::now(),
-                    },
-                )
-                .await?;
-                self.log_write(
-                    txn,
-                    caller,
-                    patient_id,
-                    basis,
-                    &format!("entry:{entry_id}"),
-                    "",
-                )
-                .await?;
-                self.reread(txn, entry_id).await
-            }
-        })
-        .await
+                        basis,
+                        &format!("entry:{entry_id}"),
+                        "",
+                    )
+                    .await?;
+                    self.receipt(txn, entry_id).await
+                }
+            })
+            .await?;
+        self.answer(caller, &receipt).await
     }
 
     /// The entry's patient and the caller's basis to write on it, decided before the write's
@@ -208,7 +214,8 @@ impl App {
         caller: &Caller,
         entry_id: &str,
         kind_written: Option<Kind>,
-    ) -> Result<(String, Basis), RecordsError> {
+        author_only: Option<&'static str>,
+    ) -> Result<(store::EntryRow, Basis), RecordsError> {
         let row = store::get(&self.db, entry_id)
             .await?
             .ok_or(RecordsError::NoSuch("entry"))?;
@@ -222,7 +229,16 @@ impl App {
                 &resource,
             )
             .await?;
-        Ok((row.patient_id, basis))
+        if let Some(refusal) = author_only
+            && !caller.is(&row.author_id)
+        {
+            self.log_refusal(caller, &row.patient_id, Action::Write, &resource, refusal)
+                .await;
+            return Err(RecordsError::Kit(svc_kit::ApiError::PermissionDenied(
+                refusal.into(),
+            )));
+        }
+        Ok((row, basis))
     }
 
     pub(crate) async fn update_draft(
@@ -239,53 +255,57 @@ impl App {
             appointment_id,
         } = *edit;
         person(caller)?;
-        if let Some(first) = write::replay(&self.db, key).await? {
-            return Ok(first);
+        if let Some(first) = write::replay::<pb::Entry>(&self.db, key).await? {
+            return self.answer(caller, &first).await;
         }
-        let (_, basis) = self.writer_for(caller, entry_id, Some(kind)).await?;
-        self.write(key, |txn| async move {
-            let txn = &*txn;
-            let row = locked(txn, entry_id).await?;
-            let status = Status::parse(&row.status).unwrap_or(Status::Signed);
-            entry::check_draft(status, row.version, version)?;
-            if !caller.is(&row.author_id) {
-                return Err(RecordsError::Kit(svc_kit::ApiError::PermissionDenied(
-                    "only its author edits a draft".into(),
-                )));
-            }
-            if row.kind != kind.as_str() {
-                return Err(RecordsError::field(
-                    "content",
-                    format!("a draft keeps its kind ({})", row.kind),
-                ));
-            }
-            self.check_appointment(&row.patient_id, appointment_id)
-                .await?;
-            let sealed = self.seal_entry(entry_id, &row.patient_id, content, "");
-            if !store::update_draft(
-                txn,
-                entry_id,
-                row.version,
-                appointment_id,
-                &sealed,
-                write::now(),
-            )
-            .await?
-            {
-                return Err(RecordsError::moved_on());
-            }
-            self.log_write(
-                txn,
+        let (_, basis) = self
+            .writer_for(
                 caller,
-                &row.patient_id,
-                basis,
-                &format!("entry:{entry_id}"),
-                "",
+                entry_id,
+                Some(kind),
+                Some("only its author edits a draft"),
             )
             .await?;
-            self.reread(txn, entry_id).await
-        })
-        .await
+        let receipt = self
+            .write(key, |txn| async move {
+                let txn = &*txn;
+                let row = locked(txn, entry_id).await?;
+                let status = Status::parse(&row.status).unwrap_or(Status::Signed);
+                entry::check_draft(status, row.version, version)?;
+                if row.kind != kind.as_str() {
+                    return Err(RecordsError::field(
+                        "content",
+                        format!("a draft keeps its kind ({})", row.kind),
+                    ));
+                }
+                self.check_appointment(txn, &row.patient_id, appointment_id)
+                    .await?;
+                let sealed = self.seal_entry(entry_id, &row.patient_id, content, "");
+                if !store::update_draft(
+                    txn,
+                    entry_id,
+                    row.version,
+                    appointment_id,
+                    &sealed,
+                    write::now(),
+                )
+                .await?
+                {
+                    return Err(RecordsError::moved_on());
+                }
+                self.log_write(
+                    txn,
+                    caller,
+                    &row.patient_id,
+                    basis,
+                    &format!("entry:{entry_id}"),
+                    "",
+                )
+                .await?;
+                self.receipt(txn, entry_id).await
+            })
+            .await?;
+        self.answer(caller, &receipt).await
     }
 
     pub(crate) async fn discard_draft(
@@ -299,17 +319,19 @@ impl App {
         if let Some(first) = write::replay(&self.db, key).await? {
             return Ok(first);
         }
-        let (_, basis) = self.writer_for(caller, entry_id, None).await?;
+        let (_, basis) = self
+            .writer_for(
+                caller,
+                entry_id,
+                None,
+                Some("only its author discards a draft"),
+            )
+            .await?;
         self.write(key, |txn| async move {
             let txn = &*txn;
             let row = locked(txn, entry_id).await?;
             let status = Status::parse(&row.status).unwrap_or(Status::Signed);
             entry::check_draft(status, row.version, version)?;
-            if !caller.is(&row.author_id) {
-                return Err(RecordsError::Kit(svc_kit::ApiError::PermissionDenied(
-                    "only its author discards a draft".into(),
-                )));
-            }
             if !store::discard(txn, entry_id, row.version).await? {
                 return Err(RecordsError::moved_on());
             }
@@ -337,47 +359,49 @@ impl App {
         version: i64,
     ) -> Result<pb::Entry, RecordsError> {
         let signer = person(caller)?;
-        if let Some(first) = write::replay(&self.db, key).await? {
-            return Ok(first);
+        if let Some(first) = write::replay::<pb::Entry>(&self.db, key).await? {
+            return self.answer(caller, &first).await;
         }
-        let (_, basis) = self.writer_for(caller, entry_id, None).await?;
-        self.write(key, |txn| async move {
-            let txn = &*txn;
-            let row = locked(txn, entry_id).await?;
-            let status = Status::parse(&row.status).unwrap_or(Status::Signed);
-            entry::check_draft(status, row.version, version)?;
-            let at = write::now();
-            if !store::sign(txn, entry_id, row.version, signer, at).await? {
-                return Err(RecordsError::moved_on());
-            }
-            self.log_write(
-                txn,
-                caller,
-                &row.patient_id,
-                basis,
-                &format!("entry:{entry_id}"),
-                "signed",
-            )
-            .await?;
-            self.outbox
-                .enqueue(
+        let (_, basis) = self.writer_for(caller, entry_id, None, None).await?;
+        let receipt = self
+            .write(key, |txn| async move {
+                let txn = &*txn;
+                let row = locked(txn, entry_id).await?;
+                let status = Status::parse(&row.status).unwrap_or(Status::Signed);
+                entry::check_draft(status, row.version, version)?;
+                let at = write::now();
+                if !store::sign(txn, entry_id, row.version, signer, at).await? {
+                    return Err(RecordsError::moved_on());
+                }
+                self.log_write(
                     txn,
-                    events::record(
-                        "entry_signed",
-                        pb::RecordEvent {
-                            patient_id: row.patient_id.clone(),
-                            entry_id: entry_id.to_string(),
-                            kind: Kind::parse(&row.kind).map_or(0, |k| k.to_pb().into()),
-                            actor: Some(events::actor(caller)),
-                            ..Default::default()
-                        },
-                        at,
-                    ),
+                    caller,
+                    &row.patient_id,
+                    basis,
+                    &format!("entry:{entry_id}"),
+                    "signed",
                 )
                 .await?;
-            self.reread(txn, entry_id).await
-        })
-        .await
+                self.outbox
+                    .enqueue(
+                        txn,
+                        events::record(
+                            "entry_signed",
+                            pb::RecordEvent {
+                                patient_id: row.patient_id.clone(),
+                                entry_id: entry_id.to_string(),
+                                kind: Kind::parse(&row.kind).map_or(0, |k| k.to_pb().into()),
+                                actor: Some(events::actor(caller)),
+                                ..Default::default()
+                            },
+                            at,
+                        ),
+                    )
+                    .await?;
+                self.receipt(txn, entry_id).await
+            })
+            .await?;
+        self.answer(caller, &receipt).await
     }
 
     pub(crate) async fn amend_entry(
@@ -391,66 +415,68 @@ impl App {
     ) -> Result<pb::Entry, RecordsError> {
         let author = person(caller)?;
         let amendment_id = uuid::Uuid::now_v7().to_string();
-        if let Some(first) = write::replay(&self.db, key).await? {
-            return Ok(first);
+        if let Some(first) = write::replay::<pb::Entry>(&self.db, key).await? {
+            return self.answer(caller, &first).await;
         }
-        let (_, basis) = self.writer_for(caller, entry_id, Some(kind)).await?;
-        self.write(key, |txn| {
-            let amendment_id = &amendment_id;
-            async move {
-                let txn = &*txn;
-                let row = locked(txn, entry_id).await?;
-                let status = Status::parse(&row.status).unwrap_or(Status::Draft);
-                let original = Kind::parse(&row.kind).ok_or(RecordsError::NoSuch("entry"))?;
-                entry::check_amendment(status, row.amended_by.as_deref(), original, kind)?;
-                let sealed = self.seal_entry(amendment_id, &row.patient_id, content, reason);
-                let at = write::now();
-                store::insert(
-                    txn,
-                    &store::NewEntry {
-                        entry_id: amendment_id,
-                        patient_id: &row.patient_id,
-                        author_id: author,
-                        kind: kind.as_str(),
-                        status: Status::Signed.as_str(),
-                        appointment_id: &row.appointment_id,
-                        amends_entry_id: Some(entry_id),
-                        signed_by: author,
-                        sealed: &sealed,
-                        at,
-                    },
-                )
-                .await?;
-                self.log_write(
-                    txn,
-                    caller,
-                    &row.patient_id,
-                    basis,
-                    &format!("entry:{amendment_id}"),
-                    &format!("amends entry:{entry_id}"),
-                )
-                .await?;
-                self.outbox
-                    .enqueue(
+        let (_, basis) = self.writer_for(caller, entry_id, Some(kind), None).await?;
+        let receipt = self
+            .write(key, |txn| {
+                let amendment_id = &amendment_id;
+                async move {
+                    let txn = &*txn;
+                    let row = locked(txn, entry_id).await?;
+                    let status = Status::parse(&row.status).unwrap_or(Status::Draft);
+                    let original = Kind::parse(&row.kind).ok_or(RecordsError::NoSuch("entry"))?;
+                    entry::check_amendment(status, row.amended_by.as_deref(), original, kind)?;
+                    let sealed = self.seal_entry(amendment_id, &row.patient_id, content, reason);
+                    let at = write::now();
+                    store::insert(
                         txn,
-                        events::record(
-                            "amended",
-                            pb::RecordEvent {
-                                patient_id: row.patient_id.clone(),
-                                entry_id: amendment_id.clone(),
-                                kind: kind.to_pb().into(),
-                                amends_entry_id: entry_id.to_string(),
-                                actor: Some(events::actor(caller)),
-                                ..Default::default()
-                            },
+                        &store::NewEntry {
+                            entry_id: amendment_id,
+                            patient_id: &row.patient_id,
+                            author_id: author,
+                            kind: kind.as_str(),
+                            status: Status::Signed.as_str(),
+                            appointment_id: &row.appointment_id,
+                            amends_entry_id: Some(entry_id),
+                            signed_by: author,
+                            sealed: &sealed,
                             at,
-                        ),
+                        },
                     )
                     .await?;
-                self.reread(txn, amendment_id).await
-            }
-        })
-        .await
+                    self.log_write(
+                        txn,
+                        caller,
+                        &row.patient_id,
+                        basis,
+                        &format!("entry:{amendment_id}"),
+                        &format!("amends entry:{entry_id}"),
+                    )
+                    .await?;
+                    self.outbox
+                        .enqueue(
+                            txn,
+                            events::record(
+                                "amended",
+                                pb::RecordEvent {
+                                    patient_id: row.patient_id.clone(),
+                                    entry_id: amendment_id.clone(),
+                                    kind: kind.to_pb().into(),
+                                    amends_entry_id: entry_id.to_string(),
+                                    actor: Some(events::actor(caller)),
+                                    ..Default::default()
+                                },
+                                at,
+                            ),
+                        )
+                        .await?;
+                    self.receipt(txn, amendment_id).await
+                }
+            })
+            .await?;
+        self.answer(caller, &receipt).await
     }
 }
 
@@ -465,8 +491,9 @@ async fn locked(
 }
 
 impl App {
-    /// The entry as it now stands in `txn`, opened.
-    async fn reread(
+    /// The entry as it now stands in `txn`, without its content: what a write records as its
+    /// answer (idempotency keys keep answers in the clear, so they hold no clinical content).
+    async fn receipt(
         &self,
         txn: &sea_orm::DatabaseTransaction,
         entry_id: &str,
@@ -474,6 +501,30 @@ impl App {
         let row = store::get(txn, entry_id)
             .await?
             .ok_or(RecordsError::NoSuch("entry"))?;
+        Ok(crate::convert::entry(
+            &row,
+            pb::EntryContent::default(),
+            String::new(),
+        ))
+    }
+
+    /// A write's answer: the entry its receipt names, as it stands now, opened for a caller
+    /// who may still read it (a retry after a grant ended finds nothing).
+    async fn answer(
+        &self,
+        caller: &Caller,
+        receipt: &pb::Entry,
+    ) -> Result<pb::Entry, RecordsError> {
+        let row = store::get(&self.db, &receipt.entry_id)
+            .await?
+            .ok_or(RecordsError::NoSuch("entry"))?;
+        let resource = format!("entry:{}", row.entry_id);
+        let basis = self
+            .admit(caller, &row.patient_id, Action::Read, &resource)
+            .await?;
+        if row.status != Status::Signed.as_str() && !basis.sees_drafts() {
+            return Err(RecordsError::NoSuch("entry"));
+        }
         self.show(&row)
     }
 }

@@ -224,10 +224,19 @@ impl App {
                             ),
                         )
                         .await?;
-                    Ok(convert::emergency(&row))
+                    // Recorded without the stated reason (idempotency keys keep answers in
+                    // the clear); the answer carries it again below.
+                    Ok(pb::BreakGlassAccess {
+                        reason: String::new(),
+                        ..convert::emergency(&row)
+                    })
                 }
             })
             .await?;
+        let answer = pb::BreakGlassAccess {
+            reason: reason.to_string(),
+            ..answer
+        };
         metrics::counter!("medmesh_records_break_glass_total").increment(1);
         tracing::warn!(access_id = %answer.access_id, "emergency access to a patient record opened");
         Ok(answer)

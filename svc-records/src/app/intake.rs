@@ -72,6 +72,11 @@ impl EventHandler for Intake {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let kind = event.r#type.as_str();
+            // An event about a patient whose data was erased arrives late (topics are not
+            // ordered against each other): it must not bring their data back.
+            if !event.subject.is_empty() && erased(txn, &event.subject).await? {
+                return Ok(());
+            }
             if kind.starts_with("medmesh.scheduling.v1.appointment.") {
                 CareRecorder.handle(txn, event).await?;
                 self.visit(txn, event).await?;
@@ -83,6 +88,18 @@ impl EventHandler for Intake {
             Ok(())
         })
     }
+}
+
+/// Whether `patient_id`'s data was erased here.
+async fn erased(txn: &DatabaseTransaction, patient_id: &str) -> Result<bool, sea_orm::DbErr> {
+    Ok(txn
+        .query_one_raw(stmt(
+            txn.get_database_backend(),
+            "SELECT 1 AS one FROM erasures WHERE patient_id = $1",
+            [patient_id.into()],
+        ))
+        .await?
+        .is_some())
 }
 
 impl Intake {
@@ -103,7 +120,11 @@ impl Intake {
                 | AppointmentStatus::NoShow
         );
         let slot = appointment.slot.unwrap_or_default();
-        if !booked || appointment.patient_id.is_empty() || slot.doctor_id.is_empty() {
+        if !booked
+            || appointment.patient_id.is_empty()
+            || slot.doctor_id.is_empty()
+            || erased(txn, &appointment.patient_id).await?
+        {
             return Ok(());
         }
         let starts_at = time(slot.start.as_ref()).ok_or_else(|| Malformed(event.r#type.clone()))?;
@@ -130,6 +151,9 @@ impl Intake {
             .ok_or_else(|| Malformed(event.r#type.clone()))?;
         if p.patient_id.is_empty() || p.prescription_id.is_empty() {
             return Err(Malformed(event.r#type.clone()).into());
+        }
+        if erased(txn, &p.patient_id).await? {
+            return Ok(());
         }
         let status = event
             .r#type

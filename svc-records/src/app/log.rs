@@ -23,7 +23,9 @@ impl App {
         before: Option<i64>,
     ) -> Result<pb::ListAccessLogResponse, RecordsError> {
         let Some(basis) = access::log_basis(caller, patient_id) else {
-            return Err(RecordsError::NoSuch("patient record"));
+            return Err(self
+                .refuse(caller, patient_id, super::Action::Read, "access-log")
+                .await);
         };
         let mut rows =
             store::page(&self.db, patient_id, flagged_only, before, page_size + 1).await?;
@@ -66,7 +68,7 @@ pub(crate) async fn verify(
             };
             let done = patient_id.is_some() || (chains.len() as u64) < CHAIN_BATCH;
             for (patient, head) in chains {
-                let entries = store::whole(db, &patient).await?;
+                let entries = store::whole(db, &patient, head.as_ref().map(|(s, _)| *s)).await?;
                 report.chains_checked += 1;
                 report.entries_checked += i64::try_from(entries.len()).unwrap_or(i64::MAX);
                 let head = head.as_ref().map(|(s, h)| (*s, h.as_str()));

@@ -58,6 +58,8 @@ pub(crate) struct App {
     /// Seal content and log reads: always, but in a benchmark measuring what they cost
     /// (`RecordsConfig::protect`).
     pub(crate) protect: bool,
+    /// Keys whose values are sealed again under the active one.
+    pub(crate) retired: Vec<String>,
 }
 
 /// The key id a benchmark's unsealed values carry; a protecting service opens no such value.
@@ -94,6 +96,15 @@ pub(crate) fn place(table: &str, id: &str, patient_id: &str) -> String {
 /// A log entry's time: RFC 3339, microseconds, UTC (hashed as written).
 fn log_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// What a refusal says is missing: the entry asked for, or the patient's record.
+pub(crate) fn missing(resource: &str) -> &'static str {
+    if resource.starts_with("entry:") && resource != "entry:new" {
+        "entry"
+    } else {
+        "patient record"
+    }
 }
 
 /// "read" or "write".
@@ -171,15 +182,31 @@ impl App {
         }
     }
 
-    /// Logs a refused attempt on `patient_id`'s record; the answer to give.
-    async fn refuse(
+    /// Logs a refused attempt on `patient_id`'s record; the answer to give: "no such" the
+    /// thing asked for, exactly as if it did not exist.
+    pub(crate) async fn refuse(
         &self,
         caller: &Caller,
         patient_id: &str,
         action: Action,
         resource: &str,
     ) -> RecordsError {
-        let link = self.link(caller, patient_id, action, resource, None, "no standing");
+        self.log_refusal(caller, patient_id, action, resource, "no standing")
+            .await;
+        RecordsError::NoSuch(missing(resource))
+    }
+
+    /// Writes a refused attempt to `patient_id`'s log, in its own transaction (a refusal never
+    /// happens inside a write's).
+    pub(crate) async fn log_refusal(
+        &self,
+        caller: &Caller,
+        patient_id: &str,
+        action: Action,
+        resource: &str,
+        reason: &str,
+    ) {
+        let link = self.link(caller, patient_id, action, resource, None, reason);
         let logged = write::retrying(&self.db, |txn: Txn| {
             let link = link.clone();
             async move { Ok::<_, RecordsError>(log_store::append(&*txn, link).await?) }
@@ -190,7 +217,6 @@ impl App {
         }
         metrics::counter!("medmesh_records_accesses_total", "basis" => "none", "allowed" => "false")
             .increment(1);
-        RecordsError::NoSuch("patient record")
     }
 
     fn link(

@@ -1,7 +1,9 @@
-//! Key rotation without downtime: values sealed under an old key are opened and sealed again
-//! under the active one, a batch at a time, each written only if it is still the value read
-//! (a draft edited meanwhile was already sealed with the active key). Readers open either key
-//! throughout, so the old key may leave the configuration once no value needs it.
+//! Key rotation without downtime: values sealed under a retired key are opened and sealed
+//! again under the active one, a batch at a time, each written only if it is still the value
+//! read (a draft edited meanwhile was already sealed with the active key). Readers open any
+//! configured key throughout, so a retired key may leave the configuration once no value
+//! needs it. Only keys listed as retired are re-sealed, so replicas that disagree for a moment
+//! on which key is active (a rolling update) never undo each other's work.
 
 use svc_kit::write::{self, Txn};
 use tokio_util::sync::CancellationToken;
@@ -12,11 +14,20 @@ use crate::{error::RecordsError, store::entries};
 impl App {
     /// Re-seals up to `batch` stale values; how many it re-sealed and how many it found.
     pub(crate) async fn rotate_once(&self, batch: u64) -> Result<(usize, usize), RecordsError> {
-        let stale = entries::stale(&self.db, self.keys.active(), batch).await?;
+        let stale = entries::stale(&self.db, &self.retired, batch).await?;
         let mut resealed = 0;
         for value in &stale {
             let here = place(value.table, &value.id, &value.patient_id);
-            let plain = self.keys.open(&here, &value.sealed)?;
+            let plain = match self.keys.open(&here, &value.sealed) {
+                Ok(plain) => plain,
+                Err(error) => {
+                    // Named for the operator, and passed over: one value that does not open
+                    // must not hold up the others.
+                    tracing::error!(table = value.table, id = %value.id, %error, "a value could not be opened to re-seal it");
+                    metrics::counter!("medmesh_records_unopenable_total").increment(1);
+                    continue;
+                }
+            };
             let fresh = self.keys.seal(&here, &plain);
             let done = write::retrying(&self.db, |txn: Txn| {
                 let fresh = &fresh;

@@ -276,7 +276,7 @@ pub fn check_draft(status: Status, version: i64, expected: i64) -> Result<(), Re
     if status != Status::Draft {
         return Err(Refusal::Signed);
     }
-    if expected != 0 && version != expected {
+    if version != expected {
         return Err(Refusal::Stale { current: version });
     }
     Ok(())

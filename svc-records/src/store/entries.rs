@@ -241,15 +241,20 @@ pub struct Stale {
     pub sealed: Sealed,
 }
 
-/// Sealed values under a key other than `active`, for re-sealing.
+/// Sealed values under a retired key, for re-sealing (at most `limit` per table).
 pub async fn stale<C: ConnectionTrait>(
     conn: &C,
-    active: &str,
+    retired: &[String],
     limit: u64,
 ) -> Result<Vec<Stale>, DbErr> {
     let b = conn.get_database_backend();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut out = Vec::new();
+    if retired.is_empty() {
+        return Ok(out);
+    }
+    let marks: Vec<String> = (0..retired.len()).map(|n| format!("${}", n + 2)).collect();
+    let marks = marks.join(", ");
     for (table, id) in [
         ("entries", "entry_id"),
         ("medication_courses", "prescription_id"),
@@ -259,9 +264,10 @@ pub async fn stale<C: ConnectionTrait>(
                 b,
                 &format!(
                     "SELECT {id} AS id, patient_id, key_id, sealed FROM {table}
-                     WHERE key_id <> $1 LIMIT $2"
+                     WHERE key_id IN ({marks}) LIMIT $1"
                 ),
-                [active.into(), limit.into()],
+                std::iter::once(Value::from(limit))
+                    .chain(retired.iter().map(|k| Value::from(k.clone()))),
             ))
             .await?;
         for r in rows {

@@ -164,13 +164,21 @@ pub async fn chains<C: ConnectionTrait>(
         .collect()
 }
 
-/// One patient's whole chain, in sequence order.
-pub async fn whole<C: ConnectionTrait>(conn: &C, patient_id: &str) -> Result<Vec<Stored>, DbErr> {
+/// One patient's chain in sequence order, up to `upto` (the head read before it: entries
+/// appended since are not part of what is checked).
+pub async fn whole<C: ConnectionTrait>(
+    conn: &C,
+    patient_id: &str,
+    upto: Option<i64>,
+) -> Result<Vec<Stored>, DbErr> {
     let b = conn.get_database_backend();
     conn.query_all_raw(stmt(
         b,
-        &format!("SELECT {COLUMNS} FROM access_log WHERE patient_id = $1 ORDER BY sequence"),
-        [patient_id.into()],
+        &format!(
+            "SELECT {COLUMNS} FROM access_log WHERE patient_id = $1 AND sequence <= $2
+             ORDER BY sequence"
+        ),
+        [patient_id.into(), upto.unwrap_or(i64::MAX).into()],
     ))
     .await?
     .iter()
