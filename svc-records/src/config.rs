@@ -70,7 +70,7 @@ impl SectionConfig for RecordsConfig {
         if let Some(unknown) = self
             .retired_keys
             .iter()
-            .find(|k| !self.keys.contains_key(*k) && !(settings.mode == Mode::Dev && *k == "dev"))
+            .find(|k| !(self.keys.contains_key(*k) || (settings.mode == Mode::Dev && *k == "dev")))
         {
             return Err(ConfigError::key(
                 "records.retired_keys",
