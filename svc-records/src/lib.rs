@@ -121,5 +121,6 @@ fn app(context: &ServiceContext, config: &RecordsConfig) -> Result<app::App, Kit
         rules: config.rules(),
         protect: config.protect(),
         retired: config.retired_keys.clone(),
+        reads: app::LogWriter::start(context.db.clone()),
     })
 }

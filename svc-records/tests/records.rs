@@ -164,6 +164,23 @@ async fn a_card_from_draft_to_signature_to_amendment() {
         )
         .await;
         assert_eq!(draft.status(), pb::EntryStatus::Draft);
+        let sealed_of = |entry_id: String| {
+            let db = h.db.clone();
+            async move {
+                use sea_orm::ConnectionTrait;
+                db.query_one_raw(sea_orm::Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    "SELECT sealed FROM entries WHERE entry_id = $1",
+                    [entry_id.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<Vec<u8>>("", "sealed")
+                .unwrap()
+            }
+        };
+        let first_draft = sealed_of(draft.entry_id.clone()).await;
         // The patient never sees a draft; the doctor does.
         let get = |token: String, id: String| {
             let mut client = h.client();
@@ -342,6 +359,21 @@ async fn a_card_from_draft_to_signature_to_amendment() {
             .unwrap_err();
         assert_eq!(moved.code(), Code::Internal);
         assert!(!moved.message().contains("Durere"), "{}", moved.message());
+        // Nor does the first draft's content, put back over the signed entry.
+        {
+            use sea_orm::ConnectionTrait;
+            h.db.execute_raw(sea_orm::Statement::from_sql_and_values(
+                h.db.get_database_backend(),
+                "UPDATE entries SET sealed = $1 WHERE entry_id = $2",
+                [first_draft.into(), signed.entry_id.clone().into()],
+            ))
+            .await
+            .unwrap();
+        }
+        let restored = get(w.patient.clone(), signed.entry_id.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(restored.code(), Code::Internal);
 
         // Every read and write is in the patient's log, with why.
         let log = log_of(&h, &w.patient, "").await;

@@ -55,7 +55,7 @@ impl App {
             .iter()
             .map(|c| {
                 let plain = self.keys.open(
-                    &place("medication_courses", &c.prescription_id, &c.patient_id),
+                    &place("medication_courses", &c.prescription_id, &c.patient_id, 0),
                     &svc_kit::seal::Sealed {
                         key_id: c.key_id.clone(),
                         bytes: c.sealed.clone(),

@@ -169,7 +169,7 @@ impl App {
         self.check_appointment(&self.db, patient_id, appointment_id)
             .await?;
         let entry_id = uuid::Uuid::now_v7().to_string();
-        let sealed = self.seal_entry(&entry_id, patient_id, content, "");
+        let sealed = self.seal_entry(&entry_id, patient_id, 1, content, "");
         let receipt = self
             .write(key, |txn| {
                 let (sealed, entry_id) = (&sealed, &entry_id);
@@ -280,7 +280,8 @@ impl App {
                 }
                 self.check_appointment(txn, &row.patient_id, appointment_id)
                     .await?;
-                let sealed = self.seal_entry(entry_id, &row.patient_id, content, "");
+                let sealed =
+                    self.seal_entry(entry_id, &row.patient_id, row.version + 1, content, "");
                 if !store::update_draft(
                     txn,
                     entry_id,
@@ -370,7 +371,12 @@ impl App {
                 let status = Status::parse(&row.status).unwrap_or(Status::Signed);
                 entry::check_draft(status, row.version, version)?;
                 let at = write::now();
-                if !store::sign(txn, entry_id, row.version, signer, at).await? {
+                // Sealed again for the signed version: the draft's ciphertext no longer opens
+                // in its place.
+                let (content, _) = self.open_entry(&row)?;
+                let sealed =
+                    self.seal_entry(entry_id, &row.patient_id, row.version + 1, &content, "");
+                if !store::sign(txn, entry_id, row.version, signer, &sealed, at).await? {
                     return Err(RecordsError::moved_on());
                 }
                 self.log_write(
@@ -428,7 +434,7 @@ impl App {
                     let status = Status::parse(&row.status).unwrap_or(Status::Draft);
                     let original = Kind::parse(&row.kind).ok_or(RecordsError::NoSuch("entry"))?;
                     entry::check_amendment(status, row.amended_by.as_deref(), original, kind)?;
-                    let sealed = self.seal_entry(amendment_id, &row.patient_id, content, reason);
+                    let sealed = self.seal_entry(amendment_id, &row.patient_id, 1, content, reason);
                     let at = write::now();
                     store::insert(
                         txn,

@@ -186,7 +186,7 @@ impl Intake {
         let prescribed = time(course.prescribed_at.as_ref()).unwrap_or_default();
         let updated = time(course.updated_at.as_ref()).unwrap_or(prescribed);
         let sealed = self.keys.seal(
-            &place("medication_courses", &p.prescription_id, &p.patient_id),
+            &place("medication_courses", &p.prescription_id, &p.patient_id, 0),
             &course.encode_to_vec(),
         );
         entries::put_course(

@@ -6,6 +6,7 @@
 //!
 //! `app` knows the domain and the store, never tonic.
 
+mod batch;
 mod card;
 mod entries;
 pub(crate) mod export;
@@ -28,6 +29,7 @@ use svc_kit::{
 };
 
 pub(crate) use self::{
+    batch::LogWriter,
     entries::{DraftEdit, EntryPage, parse_cursor},
     grants::NewGrant,
 };
@@ -60,6 +62,8 @@ pub(crate) struct App {
     pub(crate) protect: bool,
     /// Keys whose values are sealed again under the active one.
     pub(crate) retired: Vec<String>,
+    /// Where reads are logged, in batches.
+    pub(crate) reads: batch::LogWriter,
 }
 
 /// The key id a benchmark's unsealed values carry; a protecting service opens no such value.
@@ -88,9 +92,11 @@ struct SealedEntry {
     amendment_reason: String,
 }
 
-/// Where a sealed value lives, bound into it: moved elsewhere it does not open.
-pub(crate) fn place(table: &str, id: &str, patient_id: &str) -> String {
-    format!("medmesh.records/{table}/{id}/{patient_id}")
+/// Where a sealed value lives, bound into it: moved to another row, patient or version it
+/// does not open (so neither can an older draft's content be put back over a newer one, or
+/// over the signed entry).
+pub(crate) fn place(table: &str, id: &str, patient_id: &str, version: i64) -> String {
+    format!("medmesh.records/{table}/{id}/{patient_id}/v{version}")
 }
 
 /// A log entry's time: RFC 3339, microseconds, UTC (hashed as written).
@@ -115,10 +121,12 @@ pub(crate) enum Action {
 }
 
 impl App {
+    /// An entry's content sealed for the row `entry_id` at `version`.
     fn seal_entry(
         &self,
         entry_id: &str,
         patient_id: &str,
+        version: i64,
         content: &pb::EntryContent,
         reason: &str,
     ) -> Sealed {
@@ -134,7 +142,7 @@ impl App {
             };
         }
         self.keys
-            .seal(&place("entries", entry_id, patient_id), &plain)
+            .seal(&place("entries", entry_id, patient_id, version), &plain)
     }
 
     fn open_entry(
@@ -145,7 +153,7 @@ impl App {
             row.sealed.clone()
         } else {
             self.keys.open(
-                &place("entries", &row.entry_id, &row.patient_id),
+                &place("entries", &row.entry_id, &row.patient_id, row.version),
                 &row.sealed(),
             )?
         };
@@ -261,11 +269,7 @@ impl App {
             return Ok(());
         }
         let link = self.link(caller, patient_id, Action::Read, resource, Some(basis), "");
-        let logged = write::retrying(&self.db, |txn: Txn| {
-            let link = link.clone();
-            async move { Ok::<_, RecordsError>(log_store::append(&*txn, link).await?) }
-        })
-        .await;
+        let logged = self.reads.append(link).await;
         self.count(basis);
         logged.map(|_| ()).map_err(|error| {
             tracing::error!(%error, "an access could not be logged; the read is refused");

@@ -17,7 +17,7 @@ impl App {
         let stale = entries::stale(&self.db, &self.retired, batch).await?;
         let mut resealed = 0;
         for value in &stale {
-            let here = place(value.table, &value.id, &value.patient_id);
+            let here = place(value.table, &value.id, &value.patient_id, value.version);
             let plain = match self.keys.open(&here, &value.sealed) {
                 Ok(plain) => plain,
                 Err(error) => {

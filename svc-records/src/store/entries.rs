@@ -200,6 +200,7 @@ pub async fn sign<C: ConnectionTrait>(
     entry_id: &str,
     version: i64,
     signed_by: &str,
+    sealed: &Sealed,
     at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let b = conn.get_database_backend();
@@ -207,9 +208,16 @@ pub async fn sign<C: ConnectionTrait>(
         .execute_raw(stmt(
             b,
             "UPDATE entries SET status = 'signed', signed_by = $1, signed_at = $2, updated_at = $2,
-                version = version + 1
+                version = version + 1, key_id = $5, sealed = $6
              WHERE entry_id = $3 AND status = 'draft' AND version = $4",
-            [signed_by.into(), ts(b, at), entry_id.into(), version.into()],
+            [
+                signed_by.into(),
+                ts(b, at),
+                entry_id.into(),
+                version.into(),
+                sealed.key_id.clone().into(),
+                sealed.bytes.clone().into(),
+            ],
         ))
         .await?;
     Ok(done.rows_affected() == 1)
@@ -238,6 +246,8 @@ pub struct Stale {
     pub table: &'static str,
     pub id: String,
     pub patient_id: String,
+    /// An entry's version (bound into its seal); 0 for a medication course.
+    pub version: i64,
     pub sealed: Sealed,
 }
 
@@ -255,15 +265,15 @@ pub async fn stale<C: ConnectionTrait>(
     }
     let marks: Vec<String> = (0..retired.len()).map(|n| format!("${}", n + 2)).collect();
     let marks = marks.join(", ");
-    for (table, id) in [
-        ("entries", "entry_id"),
-        ("medication_courses", "prescription_id"),
+    for (table, id, version) in [
+        ("entries", "entry_id", "version"),
+        ("medication_courses", "prescription_id", "0"),
     ] {
         let rows = conn
             .query_all_raw(stmt(
                 b,
                 &format!(
-                    "SELECT {id} AS id, patient_id, key_id, sealed FROM {table}
+                    "SELECT {id} AS id, patient_id, {version} AS version, key_id, sealed FROM {table}
                      WHERE key_id IN ({marks}) LIMIT $1"
                 ),
                 std::iter::once(Value::from(limit))
@@ -275,6 +285,9 @@ pub async fn stale<C: ConnectionTrait>(
                 table,
                 id: r.try_get("", "id")?,
                 patient_id: r.try_get("", "patient_id")?,
+                version: r
+                    .try_get::<i64>("", "version")
+                    .or_else(|_| r.try_get::<i32>("", "version").map(i64::from))?,
                 sealed: Sealed {
                     key_id: r.try_get("", "key_id")?,
                     bytes: r.try_get("", "sealed")?,
