@@ -908,6 +908,41 @@ async fn medication_history_and_erasure_come_from_other_services_events() {
         .await,
         1
     );
+    // A late event about the erased patient brings nothing back.
+    let handled = h.count("SELECT COUNT(*) AS n FROM processed_events").await;
+    h.publish(
+        "medmesh.pharmacy.v1",
+        "medmesh.pharmacy.v1.prescription.dispensed",
+        "rx",
+        "medmesh.pharmacy.v1.PrescriptionEvent",
+        prescription.encode_to_vec(),
+    )
+    .await;
+    h.wait_for("SELECT COUNT(*) AS n FROM processed_events", handled + 1)
+        .await;
+    assert_eq!(
+        h.count("SELECT COUNT(*) AS n FROM medication_courses")
+            .await,
+        0
+    );
+    // When the kept entry's retention ends, the background work removes it.
+    svc_kit::testing::execute(
+        &h.db,
+        "UPDATE entries SET signed_at = now() - interval '30 years';
+         UPDATE erasures SET keep_until = now() - interval '1 day'",
+    )
+    .await;
+    h.wait_for("SELECT COUNT(*) AS n FROM entries", 0).await;
+    assert_eq!(
+        h.count("SELECT COUNT(*) AS n FROM medication_courses")
+            .await,
+        0
+    );
+    assert_eq!(
+        h.count("SELECT COUNT(*) AS n FROM erasures WHERE keep_until IS NULL")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

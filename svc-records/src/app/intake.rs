@@ -210,62 +210,74 @@ impl Intake {
         if patient_id.is_empty() {
             return Err(Malformed(event.r#type.clone()).into());
         }
-        let now = svc_kit::write::now();
-        let erased = entries::erase(txn, patient_id, now - self.retention).await?;
-        let b = txn.get_database_backend();
-        // Kept entries go once the last of them passes its retention.
-        let keep_until = txn
-            .query_one_raw(stmt(
-                b,
-                "SELECT MAX(signed_at) AS last FROM entries WHERE patient_id = $1",
-                [patient_id.into()],
-            ))
-            .await?
-            .map(|r| svc_kit::db::get_opt_ts(&r, "last"))
-            .transpose()?
-            .flatten()
-            .map(|last| last + self.retention);
-        txn.execute_raw(stmt(
-            b,
-            "INSERT INTO erasures (patient_id, requested_at, kept_entries, removed_entries,
-                removed_other, keep_until) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (patient_id) DO UPDATE SET requested_at = excluded.requested_at,
-                kept_entries = excluded.kept_entries,
-                removed_entries = erasures.removed_entries + excluded.removed_entries,
-                removed_other = erasures.removed_other + excluded.removed_other,
-                keep_until = excluded.keep_until",
-            [
-                patient_id.into(),
-                ts(b, now),
-                erased.kept_entries.into(),
-                erased.removed_entries.into(),
-                erased.removed_other.into(),
-                opt_ts(b, keep_until),
-            ],
-        ))
-        .await?;
-        self.outbox
-            .enqueue(
-                txn,
-                events::record(
-                    "erased",
-                    pb::RecordEvent {
-                        patient_id: patient_id.to_string(),
-                        kept_entries: erased.kept_entries,
-                        removed_entries: erased.removed_entries,
-                        ..Default::default()
-                    },
-                    now,
-                ),
-            )
-            .await?;
-        tracing::info!(
-            kept = erased.kept_entries,
-            removed = erased.removed_entries,
-            "an erasure request was carried out"
-        );
-        Ok(())
+        Ok(erase_patient(txn, &self.outbox, patient_id, self.retention).await?)
     }
+}
+
+/// Erases what the law lets go of for `patient_id` (see `store::entries::erase`), records what
+/// was kept and until when in `erasures`, and reports it with `record.erased`. Run on the
+/// erasure request, and again by the background work once the kept entries' retention ends.
+pub(crate) async fn erase_patient(
+    txn: &DatabaseTransaction,
+    outbox: &Outbox,
+    patient_id: &str,
+    retention: chrono::Duration,
+) -> Result<(), sea_orm::DbErr> {
+    let now = svc_kit::write::now();
+    let erased = entries::erase(txn, patient_id, now - retention).await?;
+    let b = txn.get_database_backend();
+    // Kept entries go once the last of them passes its retention.
+    let keep_until = txn
+        .query_one_raw(stmt(
+            b,
+            "SELECT MAX(signed_at) AS last FROM entries WHERE patient_id = $1",
+            [patient_id.into()],
+        ))
+        .await?
+        .map(|r| svc_kit::db::get_opt_ts(&r, "last"))
+        .transpose()?
+        .flatten()
+        .map(|last| last + retention);
+    txn.execute_raw(stmt(
+        b,
+        "INSERT INTO erasures (patient_id, requested_at, kept_entries, removed_entries,
+            removed_other, keep_until) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (patient_id) DO UPDATE SET requested_at = excluded.requested_at,
+            kept_entries = excluded.kept_entries,
+            removed_entries = erasures.removed_entries + excluded.removed_entries,
+            removed_other = erasures.removed_other + excluded.removed_other,
+            keep_until = excluded.keep_until",
+        [
+            patient_id.into(),
+            ts(b, now),
+            erased.kept_entries.into(),
+            erased.removed_entries.into(),
+            erased.removed_other.into(),
+            opt_ts(b, keep_until),
+        ],
+    ))
+    .await?;
+    outbox
+        .enqueue(
+            txn,
+            events::record(
+                "erased",
+                pb::RecordEvent {
+                    patient_id: patient_id.to_string(),
+                    kept_entries: erased.kept_entries,
+                    removed_entries: erased.removed_entries,
+                    ..Default::default()
+                },
+                now,
+            ),
+        )
+        .await?;
+    tracing::info!(
+        kept = erased.kept_entries,
+        removed = erased.removed_entries,
+        "an erasure request was carried out"
+    );
+    Ok(())
 }
 
 /// The consumer of scheduling's, pharmacy's and accounts' topics.

@@ -41,7 +41,25 @@ impl App {
     }
 }
 
-/// Background work: key rotation every `every`, idempotency pruning about hourly.
+impl App {
+    /// Erased patients whose kept entries have reached the end of their retention: erased
+    /// again, which removes them (and records what, if anything, is still kept).
+    pub(crate) async fn finish_erasures(&self) -> Result<usize, RecordsError> {
+        let due = entries::kept_past(&self.db, write::now()).await?;
+        for patient_id in &due {
+            write::retrying(&self.db, |txn: Txn| async move {
+                super::intake::erase_patient(&txn, &self.outbox, patient_id, self.rules.retention)
+                    .await?;
+                Ok::<_, RecordsError>(())
+            })
+            .await?;
+        }
+        Ok(due.len())
+    }
+}
+
+/// Background work every `every`: key rotation and the end of erased patients' retention;
+/// idempotency pruning about hourly.
 pub(crate) async fn run(
     app: App,
     every: std::time::Duration,
@@ -60,6 +78,9 @@ pub(crate) async fn run(
             && let Err(error) = svc_kit::idempotency::prune(&app.db, retention_hours).await
         {
             tracing::warn!(%error, "pruning idempotency keys failed");
+        }
+        if let Err(error) = app.finish_erasures().await {
+            tracing::warn!(%error, "removing entries past their retention failed");
         }
         match app.rotate_once(batch).await {
             Ok((_, found)) => {

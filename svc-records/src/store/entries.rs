@@ -459,3 +459,21 @@ pub async fn erase<C: ConnectionTrait>(
         removed_other: other,
     })
 }
+
+/// Erased patients whose kept entries' retention ended by `now`.
+pub async fn kept_past<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    let b = conn.get_database_backend();
+    conn.query_all_raw(stmt(
+        b,
+        "SELECT patient_id FROM erasures WHERE keep_until IS NOT NULL AND keep_until <= $1
+         ORDER BY patient_id LIMIT 100",
+        [ts(b, now)],
+    ))
+    .await?
+    .iter()
+    .map(|r| r.try_get::<String>("", "patient_id"))
+    .collect()
+}
