@@ -14,6 +14,8 @@ pub mod error;
 pub mod identity;
 mod input;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use medmesh_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use svc_kit::{

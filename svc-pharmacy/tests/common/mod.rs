@@ -1,15 +1,15 @@
 //! svc-pharmacy as it runs: one or more replicas started by svc-kit on one real database
-//! (PostgreSQL or SQLite) and a real cache (Redis, when `redis` is set), svc-accounts beside
-//! them (the pharmacy asks it who a caller is and where they work), a real OIDC issuer, and the
-//! in-process event bus on which scheduling's appointment events arrive. Everything is called
-//! over gRPC.
+//! (PostgreSQL or SQLite) and a real cache (Redis, when `redis` is set), in the test mesh
+//! (svc-accounts, which the pharmacy asks who a caller is and where they work; a real OIDC
+//! issuer; the in-process event bus on which scheduling's appointment events arrive).
+//! Everything is called over gRPC.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, ops::Deref, time::Duration};
 
 use medmesh_proto::{
-    accounts::v1::{self as accounts, accounts_service_client::AccountsServiceClient},
+    accounts::v1 as accounts,
     events::v1::EventEnvelope,
     pharmacy::v1::{self as pb, pharmacy_service_client::PharmacyServiceClient},
     scheduling::v1 as sched,
@@ -17,37 +17,29 @@ use medmesh_proto::{
 use prost::Message;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+use svc_accounts::testing::Mesh;
+pub use svc_accounts::testing::{channel, ts, with};
 use svc_kit::{
-    EventBus, Settings,
-    admin::Readiness,
-    auth::{
-        Authenticator,
-        dev_issuer::{DEV_CLIENT_SECRET, DevIssuer, DevIssuerServer, WEB_CLIENT},
-    },
-    config::Mode,
-    events::{MemoryBus, OutgoingEvent, Publisher},
+    events::{OutgoingEvent, Publisher},
     testing::TestDb,
 };
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 pub struct Harness {
-    pub issuer: Arc<DevIssuer>,
+    pub mesh: Mesh,
     pub replicas: Vec<SocketAddr>,
-    pub accounts_addr: SocketAddr,
     pub db: DatabaseConnection,
     pub backend: &'static str,
-    pub bus: MemoryBus,
     pub stops: Vec<CancellationToken>,
-    stop: CancellationToken,
     _test_db: TestDb,
-    _accounts_db: TestDb,
-    _dir: tempfile::TempDir,
 }
 
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.stop.cancel();
+impl Deref for Harness {
+    type Target = Mesh;
+
+    fn deref(&self) -> &Mesh {
+        &self.mesh
     }
 }
 
@@ -61,73 +53,19 @@ pub enum CacheKind {
     RedisAt(String),
 }
 
-fn base_figment(issuer: &DevIssuer, dir: &tempfile::TempDir) -> figment::Figment {
-    Settings::figment(None)
-        .merge(("data_dir", dir.path().display().to_string()))
-        .merge(("auth.issuer", issuer.issuer()))
-        .merge((
-            "auth.allowed_clients",
-            vec![
-                "medmesh-web",
-                "medmesh-gateway",
-                "svc-notify",
-                "svc-pharmacy",
-                "partner-demo",
-            ],
-        ))
-        .merge(("pharmacy.sweep_interval_ms", 20))
-}
-
 pub async fn start(test_db: TestDb) -> Harness {
     start_replicas(test_db, 1, CacheKind::Memory).await
 }
 
 /// `n` pharmacy replicas on one database, each with its own pool (and its own cache handle).
 pub async fn start_replicas(test_db: TestDb, n: usize, cache: CacheKind) -> Harness {
-    let stop = CancellationToken::new();
-    let sso = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
-        .await
-        .unwrap();
-    let issuer = sso.issuer.clone();
-    tokio::spawn(sso.serve(stop.clone()));
-    let dir = tempfile::tempdir().unwrap();
-    let accounts_db = match test_db.backend {
-        "postgres" => TestDb::postgres().await,
-        _ => TestDb::sqlite().await,
-    };
-    let bus = MemoryBus::new();
-    let settings = Arc::new(
-        Settings::from_figment(
-            base_figment(&issuer, &dir)
-                .merge(("services.accounts.port", 0))
-                .merge((
-                    "services.accounts.database_url",
-                    accounts_db.url.expose_secret().to_string(),
-                )),
-        )
-        .unwrap(),
-    );
-    let auth = Arc::new(Authenticator::new(
-        settings.auth.settings_for(issuer.issuer()),
-    ));
-    let accounts_bus = EventBus::from_settings(&settings, &MemoryBus::new()).unwrap();
-    let accounts = svc_kit::runtime::start::<svc_accounts::Accounts>(
-        settings,
-        accounts_bus,
-        auth.clone(),
-        &Readiness::default(),
-        stop.clone(),
-    )
-    .await
-    .unwrap();
+    let mesh = Mesh::start(test_db.backend).await;
     let mut replicas = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..n {
-        let mut figment = base_figment(&issuer, &dir)
-            .merge((
-                "services.accounts.endpoint",
-                format!("http://{}", accounts.grpc_addr),
-            ))
+        let mut figment = mesh
+            .figment()
+            .merge(("pharmacy.sweep_interval_ms", 20))
             .merge(("services.pharmacy.port", 0))
             .merge((
                 "services.pharmacy.database_url",
@@ -145,60 +83,17 @@ pub async fn start_replicas(test_db: TestDb, n: usize, cache: CacheKind) -> Harn
                 .merge(("cache.key_prefix", prefix))
                 .merge(("cache.redis.retry_after_ms", 200));
         }
-        let settings = Arc::new(Settings::from_figment(figment).unwrap());
-        let replica_stop = stop.child_token();
-        let started = svc_kit::runtime::start::<svc_pharmacy::Pharmacy>(
-            settings.clone(),
-            EventBus::from_settings(&settings, &bus).unwrap(),
-            auth.clone(),
-            &Readiness::default(),
-            replica_stop.clone(),
-        )
-        .await
-        .unwrap();
-        replicas.push(started.grpc_addr);
-        stops.push(replica_stop);
+        let (addr, stop) = mesh.start_service::<svc_pharmacy::Pharmacy>(figment).await;
+        replicas.push(addr);
+        stops.push(stop);
     }
     Harness {
-        issuer,
+        mesh,
         replicas,
-        accounts_addr: accounts.grpc_addr,
         db: test_db.db.clone(),
         backend: test_db.backend,
-        bus,
         stops,
-        stop,
         _test_db: test_db,
-        _accounts_db: accounts_db,
-        _dir: dir,
-    }
-}
-
-fn subject_of(username: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    username.hash(&mut hasher);
-    uuid::Uuid::from_u64_pair(hasher.finish(), 0x4000_8000_0000_0001).to_string()
-}
-
-pub fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
-}
-
-pub fn with<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-pub fn ts(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 
@@ -211,51 +106,16 @@ impl Harness {
         PharmacyServiceClient::new(channel(self.replicas[replica % self.replicas.len()]))
     }
 
-    /// A token for `username` (subject derived from it) holding `roles`.
-    pub fn token_for(&self, username: &str, roles: &[&str]) -> String {
-        self.issuer.sign(
-            &self
-                .issuer
-                .claims(&subject_of(username), username, roles, WEB_CLIENT),
-        )
-    }
-
-    /// A demo user's token (username = password).
-    pub fn token(&self, user: &str) -> String {
-        self.issuer.password_grant(user, user, WEB_CLIENT).unwrap()
-    }
-
-    pub fn client_token(&self, client: &str) -> String {
-        self.issuer
-            .client_credentials_grant(client, DEV_CLIENT_SECRET)
-            .unwrap()
-    }
-
-    pub async fn user_id(&self, token: &str) -> String {
-        AccountsServiceClient::new(channel(self.accounts_addr))
-            .get_my_profile(with(accounts::GetMyProfileRequest {}, token))
-            .await
-            .unwrap()
-            .into_inner()
-            .user_id
-    }
-
     /// Affiliates the user behind `token` with a pharmacy (an admin's act in accounts).
     pub async fn affiliate_pharmacist(&self, token: &str, pharmacy_id: &str) {
-        let user_id = self.user_id(token).await;
-        AccountsServiceClient::new(channel(self.accounts_addr))
-            .add_affiliation(with(
-                accounts::AddAffiliationRequest {
-                    request_id: format!("pharmacist-{user_id}-{pharmacy_id}"),
-                    user_id,
-                    kind: accounts::AffiliationKind::Pharmacist as i32,
-                    pharmacy_id: pharmacy_id.to_string(),
-                    ..Default::default()
-                },
-                &self.token("admin"),
-            ))
-            .await
-            .unwrap();
+        self.mesh
+            .affiliate(
+                token,
+                accounts::AffiliationKind::Pharmacist,
+                "",
+                pharmacy_id,
+            )
+            .await;
     }
 
     /// Scheduling's event that `patient_id` booked `doctor_id`, on the bus as scheduling's relay
