@@ -51,31 +51,57 @@ const COLUMNS: &str = "patient_id, sequence, actor_id, actor_role, action, resou
     reason, allowed, flagged, trace_id, at, previous_hash, hash";
 
 /// Appends `link` (its sequence is set here) to its patient's chain; the stored entry.
-pub async fn append<C: ConnectionTrait>(conn: &C, mut link: Link) -> Result<Stored, DbErr> {
+pub async fn append<C: ConnectionTrait>(conn: &C, link: Link) -> Result<Stored, DbErr> {
+    let mut stored = append_all(conn, vec![link]).await?;
+    stored
+        .pop()
+        .ok_or_else(|| DbErr::RecordNotFound("access log entry".into()))
+}
+
+/// Appends `links`, all of one patient, in order: three statements whatever their number
+/// (take the sequences and lock the head; insert the entries; move the head's hash on).
+pub async fn append_all<C: ConnectionTrait>(
+    conn: &C,
+    mut links: Vec<Link>,
+) -> Result<Vec<Stored>, DbErr> {
+    let Some(first) = links.first() else {
+        return Ok(Vec::new());
+    };
+    let patient_id = first.patient_id.clone();
+    let count = i64::try_from(links.len()).unwrap_or(i64::MAX);
     let b = conn.get_database_backend();
-    // One statement takes the next sequence and locks the head until the transaction ends
-    // (a new chain starts at 1 after the genesis hash); the head's hash moves on below.
+    // One statement takes the next `count` sequences and locks the head until the transaction
+    // ends (a new chain starts after the genesis hash); the head's hash moves on below.
     let head = conn
         .query_one_raw(stmt(
             b,
-            "INSERT INTO access_chains (patient_id, sequence, hash) VALUES ($1, 1, $2)
-             ON CONFLICT (patient_id) DO UPDATE SET sequence = access_chains.sequence + 1
+            "INSERT INTO access_chains (patient_id, sequence, hash) VALUES ($1, $3, $2)
+             ON CONFLICT (patient_id) DO UPDATE SET sequence = access_chains.sequence + $3
              RETURNING sequence, hash",
-            [link.patient_id.clone().into(), GENESIS.into()],
+            [patient_id.clone().into(), GENESIS.into(), count.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("access chain".into()))?;
-    let sequence: i64 = head.try_get("", "sequence")?;
-    let previous: String = head.try_get("", "hash")?;
-    link.sequence = sequence;
-    let hash = link.hash(&previous);
-    conn.execute_raw(stmt(
-        b,
-        &format!(
-            "INSERT INTO access_log ({COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ),
-        [
+    let last: i64 = head.try_get("", "sequence")?;
+    let mut previous: String = head.try_get("", "hash")?;
+    let mut stored = Vec::with_capacity(links.len());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(14 * links.len());
+    let mut rows = Vec::with_capacity(links.len());
+    for (n, mut link) in links.drain(..).enumerate() {
+        if link.patient_id != patient_id {
+            return Err(DbErr::Custom("one chain per append".into()));
+        }
+        link.sequence = last - count + 1 + i64::try_from(n).unwrap_or(0);
+        let hash = link.hash(&previous);
+        let base = values.len();
+        rows.push(format!(
+            "({})",
+            (1..=14)
+                .map(|k| format!("${}", base + k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        values.extend([
             link.patient_id.clone().into(),
             link.sequence.into(),
             link.actor_id.clone().into(),
@@ -90,20 +116,30 @@ pub async fn append<C: ConnectionTrait>(conn: &C, mut link: Link) -> Result<Stor
             link.at.clone().into(),
             previous.clone().into(),
             hash.clone().into(),
-        ],
+        ]);
+        stored.push(Stored {
+            link,
+            previous_hash: previous,
+            hash: hash.clone(),
+        });
+        previous = hash;
+    }
+    conn.execute_raw(stmt(
+        b,
+        &format!(
+            "INSERT INTO access_log ({COLUMNS}) VALUES {}",
+            rows.join(", ")
+        ),
+        values,
     ))
     .await?;
     conn.execute_raw(stmt(
         b,
         "UPDATE access_chains SET hash = $1 WHERE patient_id = $2",
-        [hash.clone().into(), link.patient_id.clone().into()],
+        [previous.into(), patient_id.into()],
     ))
     .await?;
-    Ok(Stored {
-        link,
-        previous_hash: previous,
-        hash,
-    })
+    Ok(stored)
 }
 
 /// A patient's log, newest first, before sequence `before` (none: from the newest).
