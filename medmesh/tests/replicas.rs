@@ -45,6 +45,9 @@ fn serve(component: &str, port: u16, data_dir: &Path, env: &[(&str, String)]) ->
         .env("MEDMESH_DATA_DIR", data_dir)
         .env("MEDMESH_ADMIN__PORT", "0")
         .env("MEDMESH_LOG__FILTER", "warn")
+        // Three processes per test and two tests at once stay within PostgreSQL's 100
+        // connections (at the default 16 each, a burst could take them all and be refused).
+        .env("MEDMESH_DATABASE__MAX_CONNECTIONS", "10")
         .env(
             format!("MEDMESH_SERVICES__{}__PORT", component.to_uppercase()),
             port.to_string(),
