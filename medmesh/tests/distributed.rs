@@ -86,12 +86,21 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         "{health}"
     );
 
-    let ready: Value = reqwest::get(format!("http://{}/ready", platform.admin_addr))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Readiness settles once every pool has its first connection (a busy machine can take a
+    // moment to open one); it must get there.
+    let mut ready = Value::Null;
+    for _ in 0..50 {
+        ready = reqwest::get(format!("http://{}/ready", platform.admin_addr))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["status"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(
         ready["checks"]["pharmacy.cache"], "ok",
