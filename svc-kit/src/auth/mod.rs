@@ -55,6 +55,14 @@ impl Principal {
         Role::from_token(&self.roles)
     }
 
+    /// The client roles the token carries (a partner's or a service's client credentials).
+    pub fn client_roles(&self) -> BTreeSet<ClientRole> {
+        [ClientRole::Partner, ClientRole::Service]
+            .into_iter()
+            .filter(|r| self.is_client(*r))
+            .collect()
+    }
+
     /// A person signed in (as opposed to a client acting with client credentials): holds one of
     /// the platform's person roles.
     pub fn is_person(&self) -> bool {

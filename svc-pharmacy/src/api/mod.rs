@@ -11,7 +11,7 @@ mod stock;
 use prost::Message;
 use svc_kit::{
     ApiError,
-    auth::{ClientRole, Principal},
+    auth::Principal,
     idempotency::IdempotencyKey,
     people::People,
 };
@@ -45,10 +45,7 @@ impl PharmacyApi {
             subject: principal.subject.clone(),
             user_id: None,
             roles: principal.platform_roles(),
-            clients: [ClientRole::Partner, ClientRole::Service]
-                .into_iter()
-                .filter(|r| principal.is_client(*r))
-                .collect(),
+            clients: principal.client_roles(),
             pharmacies: Default::default(),
         };
         allowed(operation, &caller)?;

@@ -9,7 +9,7 @@ mod service;
 use prost::Message;
 use svc_kit::{
     ApiError,
-    auth::{ClientRole, Principal},
+    auth::Principal,
     idempotency::IdempotencyKey,
     people::People,
 };
@@ -67,10 +67,7 @@ impl RecordsApi {
             subject: principal.subject.clone(),
             user_id: None,
             roles: principal.platform_roles(),
-            clients: [ClientRole::Partner, ClientRole::Service]
-                .into_iter()
-                .filter(|r| principal.is_client(*r))
-                .collect(),
+            clients: principal.client_roles(),
             clinics: Default::default(),
             trace_id: trace_id(request),
         };

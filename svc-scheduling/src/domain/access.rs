@@ -50,10 +50,7 @@ impl Caller {
             subject: principal.subject.clone(),
             user_id: person.map(|p| p.user_id.clone()),
             roles: principal.platform_roles(),
-            clients: [ClientRole::Partner, ClientRole::Service]
-                .into_iter()
-                .filter(|r| principal.is_client(*r))
-                .collect(),
+            clients: principal.client_roles(),
             clinics: person.map(|p| p.clinics.clone()).unwrap_or_default(),
         }
     }
