@@ -9,12 +9,7 @@ mod service;
 mod stock;
 
 use prost::Message;
-use svc_kit::{
-    ApiError,
-    auth::Principal,
-    idempotency::IdempotencyKey,
-    people::People,
-};
+use svc_kit::{ApiError, auth::Principal, idempotency::IdempotencyKey, people::People};
 use tonic::Request;
 
 use crate::{

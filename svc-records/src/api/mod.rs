@@ -7,12 +7,7 @@ mod handlers;
 mod service;
 
 use prost::Message;
-use svc_kit::{
-    ApiError,
-    auth::Principal,
-    idempotency::IdempotencyKey,
-    people::People,
-};
+use svc_kit::{ApiError, auth::Principal, idempotency::IdempotencyKey, people::People};
 use tonic::Request;
 
 use crate::{
