@@ -76,5 +76,6 @@ pub(crate) fn user_event(user: &UserRecord, previous: Option<&UserRecord>) -> pb
         previous_roles: previous
             .map(|p| p.roles.iter().map(|r| r.to_proto() as i32).collect())
             .unwrap_or_default(),
+        affiliations: user.affiliations.iter().map(affiliation).collect(),
     }
 }

@@ -715,6 +715,9 @@ async fn admin_work(db: TestDb) {
         .unwrap()
         .into_inner();
     assert!(removed.affiliations.is_empty());
+    // Each change of where someone works is an event carrying their affiliations (ids only):
+    // the doctor's clinic added and removed, the pharmacist's pharmacy added.
+    assert_eq!(h.events("affiliations_changed").await, 3);
 
     // Deactivation: the user can no longer act, nor sign in.
     let patient_token = h.token("patient");

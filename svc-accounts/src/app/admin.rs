@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use medmesh_proto::accounts::v1 as pb;
 use svc_kit::{auth::Principal, idempotency::IdempotencyKey, write};
 
-use super::{AccountsApp, Audit, Change, reload};
+use super::{AccountsApp, Audit, Change, reload, user_event};
 use crate::{
     convert,
     domain::{self, Affiliation, Reach, Role},
@@ -115,6 +115,12 @@ impl AccountsApp {
                 }
                 .append(txn)
                 .await?;
+                self.outbox
+                    .enqueue(
+                        txn,
+                        user_event("affiliations_changed", &after, Some(&previous)),
+                    )
+                    .await?;
             }
             Ok(convert::profile(&reload(txn, &before.user_id).await?))
         })
@@ -147,6 +153,12 @@ impl AccountsApp {
             }
             .append(txn)
             .await?;
+            self.outbox
+                .enqueue(
+                    txn,
+                    user_event("affiliations_changed", &after, Some(&previous)),
+                )
+                .await?;
             Ok(convert::profile(&after))
         })
         .await
