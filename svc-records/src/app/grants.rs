@@ -86,6 +86,7 @@ impl App {
                                 grant_id: grant_id.clone(),
                                 doctor_id: new.doctor_id.clone(),
                                 actor: Some(events::actor(caller)),
+                                ends_at: Some(crate::convert::timestamp(new.ends_at)),
                                 ..Default::default()
                             },
                             now,
@@ -218,6 +219,7 @@ impl App {
                                     doctor_id: doctor_id.to_string(),
                                     access_id: access_id.clone(),
                                     actor: Some(events::actor(caller)),
+                                    ends_at: Some(crate::convert::timestamp(row.expires_at)),
                                     ..Default::default()
                                 },
                                 now,
