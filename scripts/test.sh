@@ -3,7 +3,8 @@
 #
 # Brings up what the tests need — PostgreSQL and Redis (used if running, started if installed,
 # installed with apt-get if missing), a tansu Kafka-protocol broker (installed with cargo if
-# missing) and moto's S3 server (installed with pip into a venv if missing) — exports their
+# missing), moto's S3 server and aiosmtpd's SMTP server (installed with pip into venvs if
+# missing) — exports their
 # locations, checks formatting and clippy, runs every test with
 # cargo-nextest, and stops whatever it started.
 #
@@ -127,6 +128,17 @@ if [ -z "$moto_bin" ]; then
   moto_bin="$venv/bin/moto_server"
 fi
 export MEDMESH_TEST_S3_SERVER="$moto_bin"
+
+# --- an SMTP server (notifications) ------------------------------------------------------
+# aiosmtpd is a real SMTP server; notify's tests start scripts/smtp_sink.py with this Python
+# and read what it accepted.
+smtp_venv="$HOME/.cache/medmesh/smtp-venv"
+if ! "$smtp_venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+  say "aiosmtpd (SMTP server): installing into $smtp_venv"
+  python3 -m venv "$smtp_venv"
+  "$smtp_venv/bin/pip" install -q 'aiosmtpd==1.4.6'
+fi
+export MEDMESH_TEST_SMTP_PYTHON="$smtp_venv/bin/python"
 
 # --- checks and tests --------------------------------------------------------------------
 if ! cargo nextest --version >/dev/null 2>&1; then

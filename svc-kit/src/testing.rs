@@ -1,13 +1,16 @@
 //! Test helpers: a fresh PostgreSQL database per test, Redis key prefixes, free ports and a
-//! real Kafka-protocol broker (tansu) that a test can stop and start again.
+//! real Kafka-protocol broker (tansu) that a test can stop and start again, a real SMTP server
+//! (aiosmtpd) and a recording webhook standing in for SMS and push providers.
 //!
 //! Locations come from the environment the test command exports, with this machine's
-//! defaults: MEDMESH_TEST_POSTGRES_URL, MEDMESH_TEST_REDIS_URL, MEDMESH_TEST_TANSU_BIN.
+//! defaults: MEDMESH_TEST_POSTGRES_URL, MEDMESH_TEST_REDIS_URL, MEDMESH_TEST_TANSU_BIN,
+//! MEDMESH_TEST_SMTP_PYTHON.
 
 use std::{
     net::{SocketAddr, TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -390,4 +393,146 @@ pub fn forged_tokens(
         ("unknown kid", impostor.sign(claims)),
         ("payload tampered after signing", tampered),
     ]
+}
+
+/// A real SMTP server (aiosmtpd, `scripts/smtp_sink.py`) on a free loopback port, appending
+/// every message it accepts to a file the test reads. The Python with aiosmtpd comes from
+/// `MEDMESH_TEST_SMTP_PYTHON` (the test command installs it). Dropping it stops the server.
+#[derive(Debug)]
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let python = std::env::var("MEDMESH_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smtp_sink.py");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("messages.jsonl");
+        let port = free_port();
+        let child = Command::new(&python)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect(
+                "a Python with aiosmtpd (scripts/test.sh installs it; MEDMESH_TEST_SMTP_PYTHON)",
+            );
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            wait_for_port(addr, Duration::from_secs(20)),
+            "the SMTP server did not start on {addr} (is aiosmtpd installed for {python}?)"
+        );
+        SmtpSink {
+            child,
+            port,
+            file,
+            _dir: dir,
+        }
+    }
+
+    /// `notify.smtp.url` for this server (plain SMTP on loopback).
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message accepted so far: `mail_from`, `rcpt_tos`, `message_id`, `subject`, `body`.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits (up to `timeout`) until some accepted message satisfies `found`; all messages.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        found: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages = self.messages();
+            if messages.iter().any(&found) || Instant::now() > deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A provider's webhook standing in for an SMS or push provider (which cannot run here): an
+/// HTTP server on loopback that records every request's headers and body, and answers with
+/// `status` (settable while it runs, to simulate an outage).
+#[derive(Debug, Clone)]
+pub struct HttpSink {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    status: Arc<std::sync::atomic::AtomicU16>,
+}
+
+/// One request an [`HttpSink`] received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl HttpSink {
+    /// Starts the receiver; must be called inside a tokio runtime.
+    pub async fn start() -> HttpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sink = HttpSink {
+            addr,
+            requests: Arc::default(),
+            status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
+        };
+        let state = sink.clone();
+        let app = axum::Router::new().fallback(move |headers: http::HeaderMap, body: String| {
+            let state = state.clone();
+            async move {
+                state
+                    .requests
+                    .lock()
+                    .unwrap()
+                    .push(RecordedRequest { headers, body });
+                let status = state.status.load(std::sync::atomic::Ordering::SeqCst);
+                (
+                    http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK),
+                    "{\"accepted\":true}",
+                )
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        sink
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/messages", self.addr)
+    }
+
+    /// What it answers from now on.
+    pub fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().unwrap().clone()
+    }
 }
