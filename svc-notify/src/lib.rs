@@ -1,14 +1,32 @@
-//! svc-notify: templates, channels, preferences, reminders and delivery history.
+//! svc-notify: every event that concerns someone reaches them once — email, SMS, push —
+//! in their language and time zone, as their preferences say; reminders before appointments
+//! (each sent once however many replicas run); doctors' agendas; pharmacists' stock alerts;
+//! templates admins edit and preview; delivery history with every attempt; retries with
+//! backoff, and dead letters an admin can send again.
 //!
-//! This crate serves the `medmesh.notify.v1` contract. Its operations arrive with the
-//! notification issue; until then every RPC answers `UNIMPLEMENTED` while health, reflection,
-//! metrics, the database and the outbox already run.
+//! Reads top-down: [`domain`] holds the rules (kinds, channels, preferences, quiet hours,
+//! backoff, templates and locales) and no I/O; `app` the use cases — the intake of other
+//! services' events, the delivery worker and its transports, and what callers ask; [`store`]
+//! the SQL; `api` the thin gRPC adapters.
 
-use medmesh_proto::notify::v1::notify_service_server::{NotifyService, NotifyServiceServer};
+mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+mod error;
+pub mod store;
+
+pub use app::intake::{GROUP as INTAKE_GROUP, Intake};
+pub use config::NotifyConfig;
+use medmesh_proto::notify::v1::notify_service_server::NotifyServiceServer;
 use svc_kit::{
-    MeshService, ServiceContext, ServiceName, config::NoSection, db::Migration, grpc::GrpcServer,
-    runtime::KitError,
+    MeshService, ServiceContext, ServiceName, Settings, config::ConfigError, db::Migration,
+    grpc::GrpcServer, people::People, runtime::KitError,
 };
+use tokio_util::sync::CancellationToken;
+
+/// The confidential client svc-notify acts as on the platform's behalf (reading contact data).
+pub const CLIENT_ID: &str = "svc-notify";
 
 /// The service, as svc-kit starts it.
 #[derive(Debug)]
@@ -16,27 +34,86 @@ pub struct Notify;
 
 impl MeshService for Notify {
     const NAME: ServiceName = ServiceName::Notify;
-    const MIGRATIONS: &'static [Migration] = &[];
+    const MIGRATIONS: &'static [Migration] = store::MIGRATIONS;
+    const CLIENT_ID: Option<&'static str> = Some(CLIENT_ID);
+    type Config = NotifyConfig;
 
-    type Config = NoSection;
+    fn check(settings: &Settings, config: &NotifyConfig) -> Result<(), ConfigError> {
+        if let Some(issuer) = settings.auth.issuer.as_deref().filter(|i| !i.is_empty()) {
+            People::for_service(settings, ServiceName::Notify, CLIENT_ID, issuer)?;
+        }
+        app::transport::Transports::new(config).map_err(ConfigError::new)?;
+        Ok(())
+    }
 
     fn register(
         context: &ServiceContext,
-        _config: &NoSection,
+        config: &NotifyConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
-        Ok(
-            server.add_service(context.require_auth(NotifyServiceServer::new(NotifyApi {
-                _context: context.clone(),
-            }))),
-        )
+        Ok(server.add_service(
+            context.require_auth(NotifyServiceServer::new(api::NotifyApi {
+                app: app(context, config)?,
+                people: people(context)?,
+            })),
+        ))
+    }
+
+    fn spawn_workers(
+        context: &ServiceContext,
+        config: &NotifyConfig,
+        shutdown: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let (Ok(app), Ok(people), Ok(transports)) = (
+            app(context, config),
+            people(context),
+            app::transport::Transports::new(config),
+        ) else {
+            // `register` refused to start with this configuration first.
+            return Vec::new();
+        };
+        let delivery = app::delivery::Delivery::new(
+            app.clone(),
+            transports,
+            people,
+            app::delivery::Tuning {
+                max_attempts: config.max_attempts,
+                retry_base_ms: config.retry_base_ms,
+                retry_max_ms: config.retry_max_ms,
+                batch: config.batch,
+                concurrency: config.concurrency as usize,
+                lease: chrono::Duration::seconds(i64::from(config.lease_seconds)),
+                per_recipient_per_hour: i64::from(config.per_recipient_per_hour),
+                poll_interval: config.poll_interval(),
+            },
+        );
+        vec![
+            tokio::spawn(delivery.run(shutdown.clone())),
+            tokio::spawn(app::intake::follow(
+                context.clone(),
+                Intake { app },
+                shutdown,
+            )),
+        ]
     }
 }
 
-/// The tonic handlers.
-#[derive(Debug)]
-struct NotifyApi {
-    _context: ServiceContext,
+fn people(context: &ServiceContext) -> Result<People, KitError> {
+    Ok(People::for_service(
+        &context.settings,
+        ServiceName::Notify,
+        CLIENT_ID,
+        context.auth.issuer(),
+    )?)
 }
 
-impl NotifyService for NotifyApi {}
+fn app(context: &ServiceContext, config: &NotifyConfig) -> Result<app::App, KitError> {
+    Ok(app::App {
+        db: context.db.clone(),
+        keys: config
+            .keyring(context.settings.mode)
+            .map_err(|e| ConfigError::key("notify.keys", e))?,
+        clock_offset: chrono::Duration::seconds(config.clock_offset_seconds),
+        app_url: config.app_url.trim_end_matches('/').to_string(),
+    })
+}
