@@ -54,11 +54,12 @@ pub enum StartError {
 }
 
 /// The sections of the configuration that parts own (beside svc-kit's own keys).
-pub const PART_SECTIONS: [&str; 4] = [
+pub const PART_SECTIONS: [&str; 5] = [
     GatewayConfig::SECTION,
     svc_scheduling::SchedulingConfig::SECTION,
     svc_pharmacy::PharmacyConfig::SECTION,
     svc_records::RecordsConfig::SECTION,
+    svc_notify::NotifyConfig::SECTION,
 ];
 
 /// The parts' own settings, read and checked before anything starts.

@@ -58,6 +58,7 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         .merge(("services.scheduling.client_secret", "dev-secret"))
         .merge(("services.pharmacy.client_secret", "dev-secret"))
         .merge(("services.records.client_secret", "dev-secret"))
+        .merge(("services.notify.client_secret", "dev-secret"))
         .merge(("records.active_key", "k1"))
         .merge((
             "records.keys.k1",

@@ -457,3 +457,255 @@ async fn two_pharmacy_processes_keep_stock_whole() {
     check_conservation(&pharmacy_db.db).await;
     stop.cancel();
 }
+
+/// Reminders exactly once across processes: three `medmesh serve notify` processes on one
+/// PostgreSQL database race for a thousand due reminders (each to be mailed and sent by SMS);
+/// one is killed mid-run. Every reminder reaches the SMTP server and the SMS provider, and the
+/// idempotency key each message carries (the Message-ID, the Idempotency-Key header) is never
+/// seen twice except for a message the killed process had handed over but not yet recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_notify_processes_send_each_reminder_once() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use medmesh_proto::accounts::v1 as accounts;
+    use svc_kit::testing::{HttpSink, SmtpSink};
+    use svc_notify::{
+        app::{App, appointment_place},
+        store::{schedule, settings},
+    };
+
+    const PATIENTS: usize = 50;
+    const REMINDERS: usize = 1000;
+    const CONCURRENCY: usize = 8;
+    let stop = CancellationToken::new();
+    let sso = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let issuer = sso.issuer.clone();
+    tokio::spawn(sso.serve(stop.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let accounts_db = TestDb::postgres().await;
+    let notify_db = TestDb::postgres().await;
+    let smtp = SmtpSink::start();
+    let sms = HttpSink::start().await;
+    let accounts_port = free_port();
+    let _accounts = serve(
+        "accounts",
+        accounts_port,
+        dir.path(),
+        &[
+            ("MEDMESH_AUTH__ISSUER", issuer.issuer()),
+            (
+                "MEDMESH_SERVICES__ACCOUNTS__DATABASE_URL",
+                accounts_db.url.expose_secret().to_string(),
+            ),
+        ],
+    );
+
+    // Fifty patients with an email address (from their token) and a phone number.
+    let mut patients = Vec::new();
+    for i in 0..PATIENTS {
+        let token = token(&issuer, &format!("rem-{i}"), &["patient"]);
+        let mut client = AccountsServiceClient::new(channel(accounts_port));
+        let profile = client
+            .get_my_profile(with(accounts::GetMyProfileRequest {}, &token))
+            .await
+            .unwrap()
+            .into_inner();
+        client
+            .update_profile(with(
+                accounts::UpdateProfileRequest {
+                    request_id: format!("phone-{i}"),
+                    profile: Some(accounts::Profile {
+                        user_id: profile.user_id.clone(),
+                        phone: format!("+3736900{i:04}"),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["phone".into()],
+                    }),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        patients.push(profile.user_id);
+    }
+
+    let env = [
+        ("MEDMESH_AUTH__ISSUER", issuer.issuer()),
+        (
+            "MEDMESH_SERVICES__NOTIFY__DATABASE_URL",
+            notify_db.url.expose_secret().to_string(),
+        ),
+        (
+            "MEDMESH_SERVICES__ACCOUNTS__ENDPOINT",
+            format!("http://127.0.0.1:{accounts_port}"),
+        ),
+        ("MEDMESH_NOTIFY__SMTP__URL", smtp.url()),
+        ("MEDMESH_NOTIFY__SMS__URL", sms.url()),
+        (
+            "MEDMESH_NOTIFY__SMS__SECRET",
+            "sms-provider-secret-0123456789".to_string(),
+        ),
+        ("MEDMESH_NOTIFY__POLL_INTERVAL_MS", "20".to_string()),
+        ("MEDMESH_NOTIFY__BATCH", "50".to_string()),
+        ("MEDMESH_NOTIFY__CONCURRENCY", CONCURRENCY.to_string()),
+        // A killed process's claims come back quickly.
+        ("MEDMESH_NOTIFY__LEASE_SECONDS", "3".to_string()),
+        ("MEDMESH_NOTIFY__PER_RECIPIENT_PER_HOUR", "1000".to_string()),
+    ];
+    let mut processes: Vec<Option<Process>> = (0..3)
+        .map(|i| {
+            Some(serve(
+                "notify",
+                free_port(),
+                &dir.path().join(format!("notify-{i}")),
+                &env,
+            ))
+        })
+        .collect();
+
+    // A thousand appointments whose reminder is due, their patients wanting email and SMS,
+    // committed at once (the processes have migrated the database by now).
+    let app = App {
+        db: notify_db.db.clone(),
+        keys: svc_notify::NotifyConfig::keyring(
+            &svc_kit::Settings::from_figment(svc_kit::Settings::figment(None))
+                .unwrap()
+                .section::<svc_notify::NotifyConfig>()
+                .unwrap(),
+            Mode::Dev,
+        )
+        .unwrap(),
+        clock_offset: chrono::Duration::zero(),
+        app_url: "http://localhost:8080".into(),
+    };
+    let txn = sea_orm::TransactionTrait::begin(&notify_db.db)
+        .await
+        .unwrap();
+    let both = r#"{"kinds":{"appointment_reminder":["email","sms"]}}"#;
+    for patient in &patients {
+        settings::put_preferences(&txn, patient, both, None, 0, Utc::now())
+            .await
+            .unwrap();
+    }
+    let start = Utc::now() + chrono::Duration::hours(23);
+    let mut appointment_ids = BTreeSet::new();
+    for i in 0..REMINDERS {
+        let id = uuid::Uuid::now_v7().to_string();
+        let patient = &patients[i % PATIENTS];
+        let values = BTreeMap::from([
+            ("doctor_name".to_string(), "Dr. Ștefan Țurcanu".to_string()),
+            ("clinic_name".to_string(), "Clinica Sănătatea".to_string()),
+            ("time_zone".to_string(), "Europe/Chisinau".to_string()),
+            ("start".to_string(), start.to_rfc3339()),
+            (
+                "link".to_string(),
+                format!("http://localhost:8080/appointments/{id}"),
+            ),
+        ]);
+        let (key, context) = app.seal(&appointment_place(&id), &values);
+        schedule::upsert_appointment(
+            &txn,
+            &id,
+            patient,
+            "doctor",
+            start,
+            true,
+            &key,
+            context,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        schedule::schedule_reminder(
+            &txn,
+            &id,
+            patient,
+            1440,
+            Utc::now() - chrono::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+        appointment_ids.insert(id);
+    }
+    txn.commit().await.unwrap();
+
+    // Kill one process once the sending is under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while smtp.messages().len() < REMINDERS / 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sending never got under way"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(processes[0].take());
+    let sent = "SELECT COUNT(*) AS n FROM notifications WHERE status = 'sent'";
+    loop {
+        let n = svc_kit::testing::count(&notify_db.db, sent).await;
+        if n == 2 * REMINDERS as i64 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of {} sent",
+            2 * REMINDERS
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        svc_kit::testing::count(&notify_db.db, "SELECT COUNT(*) AS n FROM notifications").await,
+        2 * REMINDERS as i64,
+        "one email and one SMS per reminder, made once"
+    );
+
+    // At the SMTP server: every reminder, each Message-ID once but for the kill's in-flight.
+    let mail = smtp.messages();
+    let mut mailed = BTreeMap::<String, usize>::new();
+    for m in &mail {
+        *mailed
+            .entry(m["message_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let linked: BTreeSet<String> = mail
+        .iter()
+        .filter_map(|m| {
+            let body = m["body"].as_str()?;
+            appointment_ids
+                .iter()
+                .find(|id| body.contains(id.as_str()))
+                .cloned()
+        })
+        .collect();
+    assert_eq!(
+        linked, appointment_ids,
+        "every appointment's reminder was mailed"
+    );
+    assert_eq!(mailed.len(), REMINDERS, "one Message-ID per reminder");
+    // At the SMS provider: the same, by Idempotency-Key.
+    let texts = sms.requests();
+    let mut keys = BTreeMap::<String, usize>::new();
+    for r in &texts {
+        *keys
+            .entry(r.headers["idempotency-key"].to_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(keys.len(), REMINDERS, "one idempotency key per reminder");
+    let repeated_mail = mail.len() - mailed.len();
+    let repeated_sms = texts.len() - keys.len();
+    println!(
+        "reminders: {REMINDERS}; emails accepted {} ({repeated_mail} repeated), SMS accepted {} ({repeated_sms} repeated) after one of three processes was killed",
+        mail.len(),
+        texts.len()
+    );
+    // Only what the killed process had in flight can be repeated (a provider drops a repeated
+    // idempotency key): it sends at most CONCURRENCY messages at a time.
+    assert!(
+        repeated_mail + repeated_sms <= CONCURRENCY,
+        "{repeated_mail} emails and {repeated_sms} SMS repeated"
+    );
+    drop(processes);
+    stop.cancel();
+}

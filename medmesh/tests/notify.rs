@@ -1,0 +1,221 @@
+//! Notifications end to end on the real parts: the platform with its events on Kafka (tansu),
+//! notify on PostgreSQL, mailing through a real SMTP server (aiosmtpd). A patient books
+//! through the GraphQL gateway and the confirmation arrives at the SMTP server; a
+//! cancellation's notice follows; a reminder fires at the injected time, once, however many
+//! workers race for it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::graphql_as;
+use medmesh::Platform;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use svc_kit::{
+    ServiceName, Settings,
+    auth::dev_issuer::WEB_CLIENT,
+    people::People,
+    testing::{Broker, SmtpSink, fresh_postgres_database},
+};
+use svc_notify::{
+    NotifyConfig,
+    app::{
+        App,
+        delivery::{Delivery, Tuning},
+        transport::Transports,
+    },
+};
+
+/// The next weekday at least `days` ahead (the demo doctor works Monday to Friday).
+fn weekday_after(days: i64) -> chrono::NaiveDate {
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    while matches!(
+        chrono::Datelike::weekday(&day),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    ) {
+        day += chrono::Duration::days(1);
+    }
+    day
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
+    let own_broker;
+    let brokers = match std::env::var("MEDMESH_TEST_KAFKA_BROKERS") {
+        Ok(brokers) => brokers,
+        Err(_) => {
+            own_broker = Broker::start();
+            own_broker.brokers()
+        }
+    };
+    let smtp = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let notify_db = fresh_postgres_database().await;
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", dir.path().display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("shutdown_grace_ms", 2000))
+        .merge(("events.backend", "kafka"))
+        .merge(("events.kafka.brokers", brokers))
+        .merge((
+            "events.topic_prefix",
+            format!("medmesh-notify-{}", uuid::Uuid::new_v4().simple()),
+        ))
+        .merge((
+            "services.notify.database_url",
+            notify_db.expose_secret().to_string(),
+        ))
+        .merge(("notify.smtp.url", smtp.url()))
+        .merge(("notify.poll_interval_ms", 50));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    let settings = Settings::from_figment(figment).unwrap();
+    let platform = Platform::start(settings.clone(), &Platform::all_components())
+        .await
+        .unwrap();
+    let demo = medmesh::demo::seed(&platform).await.unwrap().unwrap();
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let issuer = platform.dev_issuer.clone().unwrap();
+    let patient = issuer
+        .password_grant("patient", "patient", WEB_CLIENT)
+        .unwrap();
+    let q = |query: String, variables: Value| {
+        let (url, token) = (url.clone(), patient.clone());
+        async move { graphql_as(&url, Some(&token), &query, variables).await }
+    };
+    let book = |day: chrono::NaiveDate, n: usize| {
+        let q = q.clone();
+        let doctor = demo.doctor_id.clone();
+        async move {
+            let from = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+            let slots = q(
+                "query($d: ID!, $from: DateTime!, $to: DateTime!) { freeSlots(doctorId: $d, from: $from, to: $to) { slots { start } } }".into(),
+                json!({ "d": doctor, "from": from.to_rfc3339(), "to": (from + chrono::Duration::days(1)).to_rfc3339() }),
+            )
+            .await;
+            let start = slots["data"]["freeSlots"]["slots"][n]["start"].clone();
+            assert!(start.is_string(), "{slots}");
+            let hold = q(
+                format!("mutation($d: ID!, $s: DateTime!) {{ holdSlot(requestId: \"hold-{day}-{n}\", doctorId: $d, start: $s) {{ id }} }}"),
+                json!({ "d": doctor, "s": start }),
+            )
+            .await;
+            let hold_id = hold["data"]["holdSlot"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{hold}"))
+                .to_string();
+            let booked = q(
+                format!("mutation($h: ID!) {{ bookAppointment(input: {{requestId: \"book-{day}-{n}\", holdId: $h, reason: \"control\"}}) {{ id status }} }}"),
+                json!({ "h": hold_id }),
+            )
+            .await;
+            booked["data"]["bookAppointment"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{booked}"))
+                .to_string()
+        }
+    };
+    let mailed = |id: &str| {
+        let link = format!("/appointments/{id}");
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m["body"].as_str().is_some_and(|b| b.contains(&link)))
+            .collect::<Vec<_>>()
+    };
+
+    // Booked through the gateway: scheduling's event crosses Kafka, notify mails the patient.
+    let first = book(weekday_after(3), 0).await;
+    let link = format!("/appointments/{first}");
+    smtp.wait_for(Duration::from_secs(60), |m| {
+        m["body"].as_str().is_some_and(|b| b.contains(&link))
+    })
+    .await;
+    let confirmation = mailed(&first);
+    assert_eq!(confirmation.len(), 1, "{confirmation:?}");
+    assert_eq!(confirmation[0]["rcpt_tos"], json!(["patient@medmesh.dev"]));
+    assert!(!confirmation[0]["subject"].as_str().unwrap().is_empty());
+
+    // Cancelled: the notice follows.
+    let cancelled = q(
+        format!("mutation($id: ID!) {{ cancelAppointment(requestId: \"cancel-1\", id: $id, reason: \"travel\") {{ status }} }}"),
+        json!({ "id": first }),
+    )
+    .await;
+    assert_eq!(
+        cancelled["data"]["cancelAppointment"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while mailed(&first).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cancellation notice: {:?}",
+            smtp.messages()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notices = mailed(&first);
+    assert_ne!(notices[0]["message_id"], notices[1]["message_id"]);
+
+    // A second booking; its 24-hour reminder is due in days. Workers whose clock reads past
+    // that moment race for it: it fires once; the cancelled booking's never does.
+    let second = book(weekday_after(4), 1).await;
+    let link = format!("/appointments/{second}");
+    smtp.wait_for(Duration::from_secs(60), |m| {
+        m["body"].as_str().is_some_and(|b| b.contains(&link))
+    })
+    .await;
+    assert_eq!(mailed(&second).len(), 1, "only the confirmation so far");
+    let config: NotifyConfig = settings.section().unwrap();
+    let db = svc_kit::db::connect(&notify_db, &settings.database)
+        .await
+        .unwrap();
+    let worker = |offset_days: i64| {
+        Delivery::new(
+            App {
+                db: db.clone(),
+                keys: config.keyring(settings.mode).unwrap(),
+                clock_offset: chrono::Duration::days(offset_days),
+                app_url: config.app_url.clone(),
+            },
+            Transports::new(&config).unwrap(),
+            People::for_service(
+                &settings,
+                ServiceName::Notify,
+                svc_notify::CLIENT_ID,
+                &platform.issuer_url,
+            )
+            .unwrap(),
+            Tuning {
+                max_attempts: 3,
+                retry_base_ms: 100,
+                retry_max_ms: 1000,
+                batch: 100,
+                concurrency: 4,
+                lease: chrono::Duration::seconds(60),
+                per_recipient_per_hour: 30,
+                poll_interval: Duration::from_millis(50),
+            },
+        )
+    };
+    // Nothing is due at the real time.
+    assert_eq!(worker(0).fire_reminders().await.unwrap(), 0);
+    let (a, b, c) = (worker(6), worker(6), worker(6));
+    let (x, y, z) = tokio::join!(a.fire_reminders(), b.fire_reminders(), c.fire_reminders());
+    assert_eq!(x.unwrap() + y.unwrap() + z.unwrap(), 1, "fired once");
+    let (x, y) = tokio::join!(a.send_due(), b.send_due());
+    assert_eq!(x.unwrap() + y.unwrap(), 1);
+    let reminders = mailed(&second);
+    assert_eq!(
+        reminders.len(),
+        2,
+        "the confirmation and one reminder: {reminders:?}"
+    );
+    assert_eq!(a.fire_reminders().await.unwrap(), 0);
+    platform.stop().await;
+}
