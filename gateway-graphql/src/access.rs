@@ -196,6 +196,43 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("Mutation", "grantRecordAccess", Access::AnyRole(PATIENT)),
     ("Mutation", "revokeRecordAccess", Access::AnyRole(PATIENT)),
     ("Mutation", "breakGlass", Access::AnyRole(DOCTOR)),
+    // Notify. Anyone signed in as a person reads their own preferences and notifications
+    // (svc-notify decides whose: the caller's own, an admin's anyone's); templates, manual
+    // messages, retries and dead letters are admins'.
+    (
+        "Query",
+        "myNotificationPreferences",
+        Access::AnyRole(&Role::ALL),
+    ),
+    ("Query", "notificationPreferences", Access::AnyRole(ADMIN)),
+    ("Query", "myNotifications", Access::AnyRole(&Role::ALL)),
+    ("Query", "notifications", Access::AnyRole(ADMIN)),
+    ("Query", "notification", Access::AnyRole(&Role::ALL)),
+    ("Query", "notificationTemplates", Access::AnyRole(ADMIN)),
+    (
+        "Query",
+        "previewNotificationTemplate",
+        Access::AnyRole(ADMIN),
+    ),
+    ("Query", "notificationDeadLetters", Access::AnyRole(ADMIN)),
+    (
+        "Mutation",
+        "updateNotificationPreferences",
+        Access::AnyRole(&Role::ALL),
+    ),
+    (
+        "Mutation",
+        "putNotificationTemplate",
+        Access::AnyRole(ADMIN),
+    ),
+    (
+        "Mutation",
+        "resetNotificationTemplate",
+        Access::AnyRole(ADMIN),
+    ),
+    ("Mutation", "sendNotification", Access::AnyRole(ADMIN)),
+    ("Mutation", "retryNotification", Access::AnyRole(ADMIN)),
+    ("Mutation", "replayDeadLetterEvent", Access::AnyRole(ADMIN)),
 ];
 
 /// Who keeps calendars: doctors their own, admins anyone's.

@@ -97,20 +97,32 @@ pub(crate) fn base64_bytes(
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|_| {
-            let description = "must be base64 (standard alphabet, padded)";
-            gateway_error(ErrorCode::BadUserInput, format!("{field} {description}")).extend_with(
-                |_, e| {
-                    let mut violation = async_graphql::indexmap::IndexMap::new();
-                    violation.insert(async_graphql::Name::new("field"), field.into());
-                    violation.insert(async_graphql::Name::new("description"), description.into());
-                    e.set("argument", argument);
-                    e.set(
-                        "fields",
-                        async_graphql::Value::List(vec![async_graphql::Value::Object(violation)]),
-                    );
-                },
+            refused_field(
+                argument,
+                field,
+                "must be base64 (standard alphabet, padded)",
             )
         })
+}
+
+/// The error for a field of an input object the gateway refuses: `BAD_USER_INPUT` naming
+/// `argument` and, in `extensions.fields`, the `field` within it as a service would name it,
+/// with `description` saying what it must be.
+pub(crate) fn refused_field(
+    argument: &str,
+    field: &str,
+    description: &str,
+) -> async_graphql::Error {
+    gateway_error(ErrorCode::BadUserInput, format!("{field} {description}")).extend_with(|_, e| {
+        let mut violation = async_graphql::indexmap::IndexMap::new();
+        violation.insert(async_graphql::Name::new("field"), field.into());
+        violation.insert(async_graphql::Name::new("description"), description.into());
+        e.set("argument", argument);
+        e.set(
+            "fields",
+            async_graphql::Value::List(vec![async_graphql::Value::Object(violation)]),
+        );
+    })
 }
 
 /// The error for a refused argument: the client's input is at fault, and the message says why.

@@ -12,6 +12,7 @@ mod document;
 pub mod errors;
 pub mod health;
 pub mod input;
+pub mod notify;
 pub mod pharmacy;
 pub mod records;
 pub mod scheduling;

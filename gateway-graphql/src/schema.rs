@@ -1,6 +1,7 @@
 //! The one GraphQL schema of the mesh, and the only place its parts meet: each service's part
-//! of the graph (`accounts`, `scheduling`, `pharmacy`, `records`) and the mesh's health are
-//! merged into the root types here, and the schema gets its clients, tokens, feeds and limits.
+//! of the graph (`accounts`, `scheduling`, `pharmacy`, `records`, `notify`) and the mesh's
+//! health are merged into the root types here, and the schema gets its clients, tokens, feeds
+//! and limits.
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use svc_kit::{ServiceName, events::EventSource};
@@ -13,6 +14,7 @@ use crate::{
     config::GatewayConfig,
     context::PlatformTokens,
     health::{HealthQuery, HealthSubscription},
+    notify::{NotifyMutation, NotifyQuery},
     pharmacy::{PharmacyMutation, PharmacyQuery, PharmacySubscription, PrescriptionFeed},
     records::{RecordsMutation, RecordsQuery},
     scheduling::{AvailabilityFeed, SchedulingMutation, SchedulingQuery, SchedulingSubscription},
@@ -29,6 +31,7 @@ pub struct QueryRoot(
     SchedulingQuery,
     PharmacyQuery,
     RecordsQuery,
+    NotifyQuery,
 );
 
 /// Every mutation.
@@ -39,6 +42,7 @@ pub struct MutationRoot(
     SchedulingMutation,
     PharmacyMutation,
     RecordsMutation,
+    NotifyMutation,
 );
 
 // Every subscription (no description: the committed SDL has none for this root).
