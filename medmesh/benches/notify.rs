@@ -12,6 +12,8 @@
 //! `cargo bench -p medmesh --bench notify` (needs the test command's services: PostgreSQL,
 //! tansu via MEDMESH_TEST_KAFKA_BROKERS or installed, and MEDMESH_TEST_SMTP_PYTHON).
 
+#![allow(clippy::print_stdout, missing_docs)]
+
 mod common;
 
 use std::{

@@ -89,7 +89,6 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
         async move { graphql_as(&url, Some(&token), &query, variables).await }
     };
     let book = |day: chrono::NaiveDate, n: usize| {
-        let q = q.clone();
         let doctor = demo.doctor_id.clone();
         async move {
             let from = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
@@ -142,7 +141,7 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
 
     // Cancelled: the notice follows.
     let cancelled = q(
-        format!("mutation($id: ID!) {{ cancelAppointment(requestId: \"cancel-1\", id: $id, reason: \"travel\") {{ status }} }}"),
+        "mutation($id: ID!) { cancelAppointment(requestId: \"cancel-1\", id: $id, reason: \"travel\") { status } }".to_string(),
         json!({ "id": first }),
     )
     .await;

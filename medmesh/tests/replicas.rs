@@ -695,7 +695,7 @@ async fn three_notify_processes_send_each_reminder_once() {
     assert_eq!(keys.len(), REMINDERS, "one idempotency key per reminder");
     let repeated_mail = mail.len() - mailed.len();
     let repeated_sms = texts.len() - keys.len();
-    println!(
+    eprintln!(
         "reminders: {REMINDERS}; emails accepted {} ({repeated_mail} repeated), SMS accepted {} ({repeated_sms} repeated) after one of three processes was killed",
         mail.len(),
         texts.len()

@@ -120,7 +120,7 @@ impl SectionConfig for NotifyConfig {
         }
         for (key, hook) in [("notify.sms", &self.sms), ("notify.push", &self.push)] {
             let url = hook.url.trim();
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::key(
                     &format!("{key}.url"),
                     "must be an http:// or https:// address",

@@ -344,7 +344,7 @@ async fn preferences_choose_the_channels_and_quiet_hours_hold_sms() {
         .iter()
         .find(|n| n.status() == pb::DeliveryStatus::Queued)
         .unwrap();
-    let until = held.next_attempt_at.clone().unwrap().seconds;
+    let until = held.next_attempt_at.unwrap().seconds;
     assert!(
         until > Utc::now().timestamp() + 50 * 60,
         "waits until the quiet hours end"

@@ -39,8 +39,7 @@ impl NotifyQuery {
     }
 
     /// Your notifications, newest first (only those in `status` when given), a page at a
-    /// time. Lists leave out each notification's attempts (`notification` reads them). An
-    /// admin gets everyone's: the contract reads "no user" as everyone for admins.
+    /// time. Lists leave out each notification's attempts (`notification` reads them).
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
@@ -48,7 +47,7 @@ impl NotifyQuery {
         #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<NotificationPage> {
-        notifications(ctx, String::new(), status, page_size, page_token).await
+        notifications(ctx, String::new(), false, status, page_size, page_token).await
     }
 
     /// Admins: one user's notifications, or everyone's when `userId` is absent, newest first
@@ -61,8 +60,9 @@ impl NotifyQuery {
         #[graphql(validator(custom = "PAGE_SIZE"))] page_size: Option<i32>,
         page_token: Option<String>,
     ) -> Result<NotificationPage> {
+        let all_users = user_id.is_none();
         let user_id = user_id.map(|i| i.0).unwrap_or_default();
-        notifications(ctx, user_id, status, page_size, page_token).await
+        notifications(ctx, user_id, all_users, status, page_size, page_token).await
     }
 
     /// One notification with every attempt at delivering it: one of yours (admins: anyone's).
@@ -159,10 +159,11 @@ async fn preferences(ctx: &Context<'_>, user_id: String) -> Result<NotificationP
         .into())
 }
 
-/// A page of `user_id`'s notifications; empty: the caller's own (an admin's: everyone's).
+/// A page of `user_id`'s notifications (empty: the caller's own), or everyone's.
 async fn notifications(
     ctx: &Context<'_>,
     user_id: String,
+    all_users: bool,
     status: Option<DeliveryStatus>,
     page_size: Option<i32>,
     page_token: Option<String>,
@@ -174,6 +175,7 @@ async fn notifications(
             status: status.map(|s| s.to_proto() as i32).unwrap_or_default(),
             page_size: page_size.unwrap_or(0),
             page_token: page_token.unwrap_or_default(),
+            all_users,
         },
     )?;
     let page = client(ctx)

@@ -204,10 +204,17 @@ impl NotifyApi {
         let user = optional_id("user_id", &r.user_id)?;
         let statuses = statuses(r.status)?;
         let size = paging::page_size(r.page_size)?;
-        // An admin without a user id lists everyone's; anyone else, their own.
-        let user = match (&user, caller.is_admin()) {
-            (None, true) => None,
-            _ => Some(whose(&caller, user.as_deref())?),
+        // Everyone's, for an admin who asks; else one person's (the caller's own by default).
+        let user = if r.all_users {
+            if !caller.is_admin() {
+                return Err(NotifyError::denied());
+            }
+            if user.is_some() {
+                return Err(NotifyError::field("all_users", "names no user_id with it"));
+            }
+            None
+        } else {
+            Some(whose(&caller, user.as_deref())?)
         };
         let (notifications, next_page_token) = self
             .app

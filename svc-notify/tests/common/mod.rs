@@ -139,6 +139,7 @@ impl Harness {
     }
 
     /// Publishes one event on `topic` as a relay puts it; its id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn publish_as(
         &self,
         id: &str,
