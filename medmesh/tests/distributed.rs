@@ -59,6 +59,13 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
         .merge(("services.pharmacy.client_secret", "dev-secret"))
         .merge(("services.records.client_secret", "dev-secret"))
         .merge(("services.notify.client_secret", "dev-secret"))
+        .merge(("notify.active_key", "n1"))
+        .merge((
+            "notify.keys.n1",
+            "bm90aWZ5IGtleSBmb3IgdGhlIGRpc3RyaWJ1dGVkIHQ=",
+        ))
+        // Plain SMTP to a relay on loopback (production takes nothing else without TLS).
+        .merge(("notify.smtp.url", "smtp://127.0.0.1:25"))
         .merge(("records.active_key", "k1"))
         .merge((
             "records.keys.k1",

@@ -193,12 +193,12 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
     let db = svc_kit::db::connect(&notify_db, &settings.database)
         .await
         .unwrap();
-    let worker = |offset_days: i64| {
+    let worker = |offset: chrono::Duration| {
         Delivery::new(
             App {
                 db: db.clone(),
                 keys: config.keyring(settings.mode).unwrap(),
-                clock_offset: chrono::Duration::days(offset_days),
+                clock_offset: offset,
                 app_url: config.app_url.clone(),
             },
             Transports::new(&config).unwrap(),
@@ -218,6 +218,7 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
                 lease: chrono::Duration::seconds(60),
                 per_recipient_per_hour: 30,
                 poll_interval: Duration::from_millis(50),
+                send_timeout: chrono::Duration::seconds(10),
             },
         )
     };
@@ -233,8 +234,30 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(worker(0).fire_reminders().await.unwrap(), 0);
-    let (a, b, c) = (worker(6), worker(6), worker(6));
+    assert_eq!(
+        worker(chrono::Duration::zero())
+            .fire_reminders()
+            .await
+            .unwrap(),
+        0
+    );
+    // Their clocks read 23 hours before the appointment: past the reminder's time, before
+    // the visit.
+    let starts_at: chrono::DateTime<chrono::Utc> = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT starts_at FROM appointments WHERE appointment_id = $1",
+            [second.clone().into()],
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "starts_at")
+    .unwrap();
+    let ahead = starts_at - chrono::Duration::hours(23) - chrono::Utc::now();
+    let (a, b, c) = (worker(ahead), worker(ahead), worker(ahead));
     let (x, y, z) = tokio::join!(a.fire_reminders(), b.fire_reminders(), c.fire_reminders());
     assert_eq!(x.unwrap() + y.unwrap() + z.unwrap(), 1, "fired once");
     let (x, y) = tokio::join!(a.send_due(), b.send_due());

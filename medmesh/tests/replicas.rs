@@ -553,6 +553,7 @@ async fn three_notify_processes_send_each_reminder_once() {
         ("MEDMESH_NOTIFY__CONCURRENCY", CONCURRENCY.to_string()),
         // A killed process's claims come back quickly.
         ("MEDMESH_NOTIFY__LEASE_SECONDS", "3".to_string()),
+        ("MEDMESH_NOTIFY__SEND_TIMEOUT_MS", "1000".to_string()),
         ("MEDMESH_NOTIFY__PER_RECIPIENT_PER_HOUR", "1000".to_string()),
     ];
     let mut processes: Vec<Option<Process>> = (0..3)

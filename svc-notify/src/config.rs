@@ -25,6 +25,7 @@ pub struct NotifyConfig {
     pub batch: u32,
     pub concurrency: u32,
     pub lease_seconds: u32,
+    pub send_timeout_ms: u64,
     pub per_recipient_per_hour: u32,
     pub app_url: String,
     pub clock_offset_seconds: i64,
@@ -40,7 +41,6 @@ pub struct SmtpConfig {
     pub username: String,
     pub password: String,
     pub from: String,
-    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -50,10 +50,22 @@ pub struct WebhookConfig {
     pub secret: String,
 }
 
+/// A URL as it may be printed: without credentials or query (which can carry API keys).
+fn printable(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => without_query.to_string(),
+        },
+        None => without_query.to_string(),
+    }
+}
+
 impl fmt::Debug for SmtpConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmtpConfig")
-            .field("url", &self.url)
+            .field("url", &printable(&self.url))
             .field("username", &self.username)
             .field("from", &self.from)
             .finish_non_exhaustive()
@@ -63,7 +75,7 @@ impl fmt::Debug for SmtpConfig {
 impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookConfig")
-            .field("url", &self.url)
+            .field("url", &printable(&self.url))
             .finish_non_exhaustive()
     }
 }
@@ -75,9 +87,9 @@ impl fmt::Debug for NotifyConfig {
             .field("active_key", &self.active_key)
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
             .field("max_attempts", &self.max_attempts)
-            .field("smtp", &self.smtp.url)
-            .field("sms", &self.sms.url)
-            .field("push", &self.push.url)
+            .field("smtp", &self.smtp)
+            .field("sms", &self.sms)
+            .field("push", &self.push)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +123,29 @@ impl SectionConfig for NotifyConfig {
                 "notify.smtp.url",
                 "must start with smtp:// or smtps://",
             ));
+        }
+        // Messages name medications and appointments: production sends them encrypted.
+        let smtp = self.smtp.url.trim();
+        // (A relay on the same host, over loopback, is the one exception.)
+        let loopback = ["smtp://127.0.0.1", "smtp://localhost", "smtp://[::1]"]
+            .iter()
+            .any(|l| smtp.starts_with(l));
+        if production
+            && !smtp.is_empty()
+            && !(smtp.starts_with("smtps://") || smtp.contains("tls=required") || loopback)
+        {
+            return Err(ConfigError::key(
+                "notify.smtp.url",
+                "must use TLS in production: smtps://host:465, or smtp://host:587?tls=required (STARTTLS); plain SMTP only to a relay on loopback",
+            ));
+        }
+        for (key, hook) in [
+            ("notify.sms.url", &self.sms),
+            ("notify.push.url", &self.push),
+        ] {
+            if production && hook.url.trim().starts_with("http://") {
+                return Err(ConfigError::key(key, "must be https:// in production"));
+            }
         }
         if production && self.clock_offset_seconds != 0 {
             return Err(ConfigError::key(
@@ -157,7 +192,16 @@ impl SectionConfig for NotifyConfig {
                 "notify.per_recipient_per_hour",
                 self.per_recipient_per_hour >= 1,
             ),
-            ("notify.smtp.timeout_ms", self.smtp.timeout_ms >= 100),
+            (
+                "notify.send_timeout_ms",
+                (100..=600_000).contains(&self.send_timeout_ms),
+            ),
+            (
+                // A claim outlives three sends: a send never starts unless two fit in what is
+                // left of it, so no live replica's send is taken over by another.
+                "notify.lease_seconds",
+                u64::from(self.lease_seconds) * 1000 >= 3 * self.send_timeout_ms,
+            ),
         ];
         if let Some((key, _)) = checks.iter().find(|(_, ok)| !ok) {
             return Err(ConfigError::key(
@@ -230,15 +274,36 @@ mod tests {
         .into();
         let err = own.validate(&production).unwrap_err().to_string();
         assert!(err.contains("notify.smtp.url"), "{err}");
+        // Plain SMTP and plain HTTP providers carry messages in clear: refused.
+        own.smtp.url = "smtp://mail.example.org:25".into();
+        let err = own.validate(&production).unwrap_err().to_string();
+        assert!(err.contains("must use TLS"), "{err}");
+        own.smtp.url = "smtp://127.0.0.1:25".into();
+        assert!(own.validate(&production).is_ok(), "a relay on loopback");
         own.smtp.url = "smtp://mail.example.org:587?tls=required".into();
         assert!(own.validate(&production).is_ok());
+        own.sms.url = "http://sms.example.org/send".into();
+        own.sms.secret = "0123456789abcdef0123".into();
+        let err = own.validate(&production).unwrap_err().to_string();
+        assert!(err.contains("notify.sms.url"), "{err}");
+        own.sms.url = "https://sms.example.org/send".into();
+        assert!(own.validate(&production).is_ok());
+        // The lease outlives three sends.
+        let mut short = own.clone();
+        short.lease_seconds = 20;
+        let err = short.validate(&production).unwrap_err().to_string();
+        assert!(err.contains("notify.lease_seconds"), "{err}");
         own.clock_offset_seconds = 60;
         let err = own.validate(&production).unwrap_err().to_string();
         assert!(err.contains("notify.clock_offset_seconds"), "{err}");
         // The printed configuration names no secret.
         let mut secret = config.clone();
         secret.smtp.password = "hunter2-smtp-password".into();
-        assert!(!format!("{secret:?}").contains("hunter2"));
+        secret.smtp.url = "smtps://relay:hunter2-in-url@mail.example.org:465".into();
+        secret.push.url = "https://push.example.org/v1?api_key=hunter2-key".into();
+        secret.push.secret = "hunter2-signing-secret".into();
+        assert!(!format!("{secret:?}").contains("hunter2"), "{secret:?}");
+        assert!(format!("{secret:?}").contains("mail.example.org:465"));
         assert!(!format!("{secret:?}").contains(DEV_KEY));
     }
 }

@@ -85,6 +85,7 @@ impl MeshService for Notify {
                 lease: chrono::Duration::seconds(i64::from(config.lease_seconds)),
                 per_recipient_per_hour: i64::from(config.per_recipient_per_hour),
                 poll_interval: config.poll_interval(),
+                send_timeout: chrono::Duration::milliseconds(config.send_timeout_ms as i64),
             },
         );
         vec![

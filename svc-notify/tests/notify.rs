@@ -44,7 +44,8 @@ async fn a_booking_reaches_patient_and_doctor(h: Harness) {
     let doctor = h.token_for("dr-turcanu", &["doctor"]);
     let patient_id = h.user_id(&patient).await;
     let doctor_id = h.user_id(&doctor).await;
-    h.set_profile(&patient, "ro", "Europe/Chisinau", "").await;
+    // She lives in London; the clinic is in Chișinău, and so is the time she must be there.
+    h.set_profile(&patient, "ro", "Europe/London", "").await;
     // 2027-03-02 10:00 in Chișinău is 08:00 UTC.
     let start = chrono::DateTime::parse_from_rfc3339("2027-03-02T08:00:00Z")
         .unwrap()
@@ -81,17 +82,42 @@ async fn a_booking_reaches_patient_and_doctor(h: Harness) {
         "{to_doctor:?}"
     );
 
-    // The same event delivered again makes nothing new.
-    let payload_again = h.count("SELECT COUNT(*) AS n FROM notifications").await;
-    let _ = event;
+    // The same event delivered again makes nothing new (the event after it, for another
+    // appointment, shows it was read past).
+    let before = h.count("SELECT COUNT(*) AS n FROM notifications").await;
+    h.appointment_event_as(
+        &event,
+        "booked",
+        &appointment,
+        &patient_id,
+        &doctor_id,
+        start,
+    )
+    .await;
+    let other = uuid();
+    h.appointment_event(
+        "booked",
+        &other,
+        &patient_id,
+        &doctor_id,
+        start + chrono::Duration::hours(2),
+    )
+    .await;
+    h.wait_for("SELECT COUNT(*) AS n FROM notifications", before + 2)
+        .await;
     h.wait_for(
         "SELECT COUNT(*) AS n FROM notifications WHERE status = 'sent'",
-        payload_again,
+        before + 2,
     )
     .await;
 
     // History: hers, with what was sent; the doctor cannot read it; an admin can.
-    let own = history(&h, &patient, "").await.unwrap();
+    let own: Vec<_> = history(&h, &patient, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.body.contains(&appointment))
+        .collect();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].status(), pb::DeliveryStatus::Sent);
     assert_eq!(own[0].kind(), pb::Kind::AppointmentBooked);
@@ -138,12 +164,17 @@ async fn a_booking_reaches_patient_and_doctor(h: Harness) {
     // Cancelled by anyone: the patient is told.
     h.appointment_event("cancelled", &appointment, &patient_id, &doctor_id, start)
         .await;
-    let mail = h.wait_for_mail("ana@medmesh.dev", 2).await;
-    assert!(
-        mail.iter()
-            .any(|m| m["body"].as_str().unwrap().contains("2 martie 2027")
-                && m["message_id"] != mail[0]["message_id"])
+    let mail = h.wait_for_mail("ana@medmesh.dev", 3).await;
+    let about_it: Vec<_> = mail
+        .iter()
+        .filter(|m| m["body"].as_str().unwrap().contains("2 martie 2027, 10:00"))
+        .collect();
+    assert_eq!(
+        about_it.len(),
+        2,
+        "the confirmation and the cancellation: {mail:?}"
     );
+    assert_ne!(about_it[0]["message_id"], about_it[1]["message_id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -574,6 +605,23 @@ async fn a_reminder_fires_once_at_its_time_however_many_replicas_race() {
             .await,
         1
     );
+
+    // Moved a day later after its reminder went out: the new time gets a reminder of its own.
+    let moved = start + chrono::Duration::days(1);
+    h.appointment_event("rescheduled", &kept, &patient_id, &doctor_id, moved)
+        .await;
+    h.wait_for(
+        "SELECT COUNT(*) AS n FROM reminders WHERE status = 'pending'",
+        1,
+    )
+    .await;
+    h.add_replica(|f| f.merge(("notify.clock_offset_seconds", 3 * 86_400 + 60)))
+        .await;
+    h.wait_for(
+        "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'appointment_reminder' AND status = 'sent'",
+        2,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -814,6 +862,14 @@ async fn pharmacists_hear_of_low_stock_and_erased_users_are_forgotten() {
         1,
     )
     .await;
+    // The doctor's calendar notice about her goes too.
+    assert_eq!(
+        h.count(&format!(
+            "SELECT COUNT(*) AS n FROM notifications WHERE user_id = '{doctor_id}'"
+        ))
+        .await,
+        0
+    );
     assert_eq!(
         h.count(&format!(
             "SELECT COUNT(*) AS n FROM notifications WHERE user_id = '{patient_id}'"
@@ -855,5 +911,59 @@ async fn pharmacists_hear_of_low_stock_and_erased_users_are_forgotten() {
         ))
         .await,
         0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_doctor_gets_the_days_agenda_once_at_the_time_they_chose() {
+    let h = start(TestDb::postgres().await).await;
+    let doctor = h.token_for("dr-agenda", &["doctor"]);
+    let doctor_id = h.user_id(&doctor).await;
+    let patient_id = h.user_id(&h.token_for("p-agenda", &["patient"])).await;
+    // Today (the doctor's zone is UTC: none set), one appointment early in the day, one
+    // tomorrow that the agenda leaves out.
+    let today = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 1, 0)
+        .unwrap()
+        .and_utc();
+    h.appointment_event("booked", &uuid(), &patient_id, &doctor_id, today)
+        .await;
+    h.appointment_event(
+        "booked",
+        &uuid(),
+        &patient_id,
+        &doctor_id,
+        today + chrono::Duration::days(1),
+    )
+    .await;
+    h.wait_for_mail("dr-agenda@medmesh.dev", 2).await; // the two calendar notices
+    // Any time already passed today: the agenda is due at once.
+    update(
+        &h,
+        &doctor,
+        pb::Preferences {
+            agenda_time: "00:00".into(),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let mail = h.wait_for_mail("dr-agenda@medmesh.dev", 3).await;
+    let agenda = mail
+        .iter()
+        .find(|m| m["body"].as_str().unwrap().contains("Appointments: 1"))
+        .unwrap_or_else(|| panic!("no agenda: {mail:?}"));
+    assert!(
+        agenda["body"].as_str().unwrap().contains("00:01"),
+        "{agenda}"
+    );
+    // Once a day, however many rounds pass.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.count("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'daily_agenda'")
+            .await,
+        1
     );
 }

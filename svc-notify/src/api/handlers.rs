@@ -170,12 +170,21 @@ impl NotifyApi {
                     "preferences.quiet_hours",
                     "minutes must be within a day (0 to 1439)",
                 );
-            } else if q.start_minute != q.end_minute {
+            } else if q.start_minute == q.end_minute {
+                v.push(
+                    "preferences.quiet_hours",
+                    "starts and ends at the same minute; leave it out for none",
+                );
+            } else {
                 prefs.quiet = Some((q.start_minute as u16, q.end_minute as u16));
             }
         }
         let agenda = given.agenda_time.trim();
-        if !agenda.is_empty() {
+        // A doctor's own setting (or an admin's, for them).
+        let may_have_agenda = caller.holds(svc_kit::auth::Role::Doctor) || caller.is_admin();
+        if !agenda.is_empty() && !may_have_agenda {
+            v.push("preferences.agenda_time", "is for doctors");
+        } else if !agenda.is_empty() {
             match chrono::NaiveTime::parse_from_str(agenda, "%H:%M") {
                 Ok(t) => {
                     use chrono::Timelike;

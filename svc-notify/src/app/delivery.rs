@@ -44,6 +44,8 @@ pub struct Tuning {
     pub lease: chrono::Duration,
     pub per_recipient_per_hour: i64,
     pub poll_interval: Duration,
+    /// The longest one send may take (SMTP or a webhook).
+    pub send_timeout: chrono::Duration,
 }
 
 #[derive(Clone)]
@@ -82,7 +84,9 @@ impl Delivery {
 
     /// Runs until shut down.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut last_agenda = std::time::Instant::now() - Duration::from_secs(3600);
+        // Agendas and gauges every sixty polls (30 s at the default interval).
+        let every = self.tuning.poll_interval * 60;
+        let mut last_agenda = std::time::Instant::now() - every;
         loop {
             let mut busy = false;
             match self.fire_reminders().await {
@@ -93,7 +97,7 @@ impl Delivery {
                 Ok(n) => busy |= n > 0,
                 Err(error) => tracing::warn!(%error, "could not claim notifications"),
             }
-            if last_agenda.elapsed() >= Duration::from_secs(30) {
+            if last_agenda.elapsed() >= every {
                 last_agenda = std::time::Instant::now();
                 if let Err(error) = self.agendas().await {
                     tracing::warn!(%error, "could not write agendas");
@@ -120,28 +124,37 @@ impl Delivery {
         let batch = self.tuning.batch;
         let fired = retrying(&app.db, |txn| async move {
             let txn = &*txn;
-            let due = schedule::fire_due(txn, app.now(), batch).await?;
+                        let now = app.now();
+            let due = schedule::fire_due(txn, now, batch).await?;
             for reminder in &due {
-                let Some(appointment) =
-                    schedule::appointment(txn, &reminder.appointment_id).await?
-                else {
+                let Some(appointment) = schedule::appointment(txn, &reminder.appointment_id).await? else {
                     continue;
                 };
-                if !appointment.live {
+                // Cancelled, over, or already begun (notify was down): nothing to remind of.
+                if !appointment.live || appointment.starts_at <= now {
                     continue;
                 }
-                let values: Values = app.open(
+                // A value that does not open (its key retired too early) costs this reminder,
+                // not every one after it: it is fired without a message, and counted.
+                let values: Values = match app.open(
                     &appointment_place(&appointment.appointment_id),
                     &appointment.context_key,
                     &appointment.context,
-                )?;
+                ) {
+                    Ok(values) => values,
+                    Err(error) => {
+                        tracing::error!(%error, reminder = %reminder.reminder_id, "a reminder's appointment cannot be read; fired without a message");
+                        metrics::counter!("medmesh_notify_reminder_errors_total").increment(1);
+                        continue;
+                    }
+                };
                 make(
                     txn,
                     app,
                     &reminder.patient_id,
                     Kind::AppointmentReminder,
                     &values,
-                    &format!("reminder/{}", reminder.reminder_id),
+                    &format!("reminder/{}/{}", reminder.reminder_id, reminder.due_at.timestamp()),
                     "",
                     "",
                 )
@@ -276,14 +289,25 @@ impl Delivery {
             &row.context_key,
             &row.context,
         )?;
+        // An appointment is written in its clinic's time (where the patient must be then);
+        // anything else in the recipient's zone; with neither, in UTC, labelled so.
         let zone = [
-            profile.time_zone.as_str(),
             values.get("time_zone").map_or("", String::as_str),
+            profile.time_zone.as_str(),
         ]
         .into_iter()
         .find(|z| z.parse::<chrono_tz::Tz>().is_ok())
-        .unwrap_or("UTC")
+        .unwrap_or("")
         .to_string();
+        // Past attempts, however they ended, count: a row whose claims kept running out (a
+        // replica dying on it) is a dead letter, not an endless loop.
+        if u32::try_from(row.attempts).unwrap_or(u32::MAX) > self.tuning.max_attempts {
+            return Ok(self.failed(
+                row,
+                "out of attempts: every claim ran out before it was recorded".into(),
+                false,
+            ));
+        }
         if channel.intrusive() && !row.urgent {
             let local = local_time(now, &zone);
             if let Some(wait) = quiet_wait(prefs.quiet, local) {
@@ -334,10 +358,15 @@ impl Delivery {
             &self.worker,
             &key,
             sealed,
+            now + self.tuning.send_timeout * 2,
         )
         .await?
         {
-            return Err(NotifyError::Refused("the claim was taken over".into()));
+            // Taken over, or too little lease left to send safely: the claim runs out and the
+            // next claim sends it.
+            return Err(NotifyError::Refused(
+                "the claim was taken over or runs out".into(),
+            ));
         }
         let outgoing = Outgoing {
             id: &row.notification_id,
@@ -347,10 +376,14 @@ impl Delivery {
             body: &content.body,
             language: lang.as_str(),
         };
+        // Servers and providers echo the address in their answers; the history keeps it masked.
+        let masked = |text: String| text.replace(&address, &mask(&address));
         Ok(match self.transports.send(channel, &outgoing).await {
-            Outcome::Sent(answer) => Finish::Sent { answer },
-            Outcome::Transient(error) => self.failed(row, error, true),
-            Outcome::Permanent(error) => self.failed(row, error, false),
+            Outcome::Sent(answer) => Finish::Sent {
+                answer: masked(answer),
+            },
+            Outcome::Transient(error) => self.failed(row, masked(error), true),
+            Outcome::Permanent(error) => self.failed(row, masked(error), false),
         })
     }
 
@@ -405,11 +438,18 @@ impl Delivery {
                 continue;
             };
             let from = from.with_timezone(&Utc);
-            let to = from + chrono::Duration::days(1);
+            // The next local midnight (a day of 23 or 25 hours where the clocks change).
+            let Some(to) = day.succ_opt().and_then(|next| {
+                zone.from_local_datetime(&next.and_time(NaiveTime::MIN))
+                    .earliest()
+            }) else {
+                continue;
+            };
+            let to = to.with_timezone(&Utc);
             let app = &self.app;
             let doctor = &doctor;
             let day_text = day.to_string();
-            retrying(&app.db, |txn| {
+            let written = retrying(&app.db, |txn| {
                 let day_text = day_text.clone();
                 async move {
                     let txn = &*txn;
@@ -449,7 +489,10 @@ impl Delivery {
                     .await
                 }
             })
-            .await?;
+            .await;
+            if let Err(error) = written {
+                tracing::warn!(%error, doctor = %doctor, "could not write an agenda; tried again next round");
+            }
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ use crate::{
     },
 };
 
+/// Events older than this make no notifications.
+pub const STALE_HOURS: i64 = 24;
+
 /// The consumer group notify reads other services' topics under.
 pub const GROUP: &str = "notify";
 
@@ -149,7 +152,11 @@ impl Intake {
         kind: Kind,
         values: &Values,
     ) -> Result<(), HandlerError> {
-        if user_id.is_empty() || schedule::erased(txn, user_id).await? {
+        // An event from long ago (notify was down, or joins a platform with history) is
+        // recorded but told to no one: a confirmation days late helps nobody.
+        let at = time(event.time.as_ref()).unwrap_or_else(|| self.app.now());
+        if self.app.now() - at > chrono::Duration::hours(STALE_HOURS) {
+            metrics::counter!("medmesh_notify_stale_events_total").increment(1);
             return Ok(());
         }
         let source = format!("{}/{user_id}/{}", event.id, kind.as_str());
@@ -196,14 +203,19 @@ impl Intake {
             ("doctor_id".into(), doctor.clone()),
         ]);
         let what = event.r#type.rsplit_once("v1.").map_or("", |(_, k)| k);
-        let live = matches!(
-            what,
+        // What each state change means for the appointment kept here; other kinds (holds,
+        // offers, kinds added later) leave it as it is.
+        let live = match what {
             "appointment.booked"
-                | "appointment.confirmed"
-                | "appointment.checked_in"
-                | "appointment.rescheduled"
-        );
-        if what != "waitlist.offered" && what != "appointment.held" && what != "hold.expired" {
+            | "appointment.confirmed"
+            | "appointment.checked_in"
+            | "appointment.rescheduled" => Some(true),
+            "appointment.cancelled" | "appointment.completed" | "appointment.no_show" => {
+                Some(false)
+            }
+            _ => None,
+        };
+        if let Some(live) = live {
             let (key, context) = self.app.seal(&appointment_place(id), &values);
             schedule::upsert_appointment(txn, id, patient, doctor, start, live, &key, context, at)
                 .await?;
@@ -246,15 +258,21 @@ impl Intake {
             "appointment.rescheduled" => {
                 self.notify(txn, event, patient, Kind::AppointmentRescheduled, &values)
                     .await?;
+                let moved_here = previous.doctor_id.is_empty() || previous.doctor_id == *doctor;
                 self.notify(
                     txn,
                     event,
                     doctor,
                     Kind::CalendarChanged,
-                    &to_doctor(CalendarChange::Moved),
+                    &to_doctor(if moved_here {
+                        CalendarChange::Moved
+                    } else {
+                        CalendarChange::New
+                    }),
                 )
                 .await?;
                 if !previous.doctor_id.is_empty() && previous.doctor_id != *doctor {
+                    // Moved to another doctor: new for them, gone for the first.
                     self.notify(
                         txn,
                         event,
@@ -395,6 +413,9 @@ impl Intake {
         event: &EventEnvelope,
     ) -> Result<(), HandlerError> {
         let body: UserEvent = payload(event)?;
+        if schedule::erased(txn, &body.user_id).await? {
+            return Ok(());
+        }
         let pharmacies: Vec<String> = if body.active {
             body.affiliations
                 .iter()
@@ -446,6 +467,15 @@ pub async fn make<C: ConnectionTrait>(
     event_type: &str,
     event_id: &str,
 ) -> Result<(), NotifyError> {
+    if user_id.is_empty() || schedule::erased(conn, user_id).await? {
+        return Ok(());
+    }
+    // The patient a message to someone else is about: erasing the patient removes it too.
+    let about = values
+        .get("patient_id")
+        .filter(|p| p.as_str() != user_id)
+        .cloned()
+        .unwrap_or_default();
     let prefs = preferences(conn, user_id).await?;
     for channel in prefs.channels(kind) {
         let id = uuid::Uuid::now_v7().to_string();
@@ -456,6 +486,7 @@ pub async fn make<C: ConnectionTrait>(
                 notification_id: id,
                 dedupe_key: format!("{source}/{}", channel.as_str()),
                 user_id: user_id.to_string(),
+                about_user: about.clone(),
                 kind: kind.as_str().to_string(),
                 channel: channel.as_str().to_string(),
                 event_type: event_type.to_string(),

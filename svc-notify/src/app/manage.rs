@@ -360,6 +360,10 @@ impl App {
                 let txn = &*txn;
                 let mut ids = Vec::new();
                 for user in users {
+                    // An erased user is written to no more.
+                    if crate::store::schedule::erased(txn, user).await? {
+                        continue;
+                    }
                     for channel in channels {
                         let id = uuid::Uuid::now_v7().to_string();
                         let (context_key, context) = app.seal(&context_place(&id), &values);
@@ -369,6 +373,7 @@ impl App {
                                 notification_id: id.clone(),
                                 dedupe_key: format!("manual/{batch}/{user}/{}", channel.as_str()),
                                 user_id: user.clone(),
+                                about_user: String::new(),
                                 kind: Kind::Manual.as_str().into(),
                                 channel: channel.as_str().into(),
                                 event_type: String::new(),

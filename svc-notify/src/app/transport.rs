@@ -60,6 +60,7 @@ pub struct Transports {
     sms: Option<Webhook>,
     push: Option<Webhook>,
     http: reqwest::Client,
+    send_timeout: Duration,
 }
 
 impl std::fmt::Debug for Transports {
@@ -84,7 +85,7 @@ impl Transports {
             let mut builder =
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp.url.trim())
                     .map_err(|e| format!("notify.smtp.url: {e}"))?
-                    .timeout(Some(Duration::from_millis(config.smtp.timeout_ms)));
+                    .timeout(Some(Duration::from_millis(config.send_timeout_ms)));
             if !config.smtp.username.is_empty() {
                 builder = builder.credentials(Credentials::new(
                     config.smtp.username.clone(),
@@ -101,7 +102,7 @@ impl Transports {
             }
         };
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_millis(config.send_timeout_ms))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Transports {
@@ -109,6 +110,7 @@ impl Transports {
             sms: webhook(&config.sms),
             push: webhook(&config.push),
             http,
+            send_timeout: Duration::from_millis(config.send_timeout_ms),
         })
     }
 
@@ -121,7 +123,15 @@ impl Transports {
         }
     }
 
+    /// Sends `message`, within the send timeout in all (lettre's timeout is per operation).
     pub async fn send(&self, channel: crate::domain::Channel, message: &Outgoing<'_>) -> Outcome {
+        match tokio::time::timeout(self.send_timeout, self.send_now(channel, message)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Transient("no answer within notify.send_timeout_ms".into()),
+        }
+    }
+
+    async fn send_now(&self, channel: crate::domain::Channel, message: &Outgoing<'_>) -> Outcome {
         use crate::domain::Channel;
         match channel {
             Channel::Email => self.email(message).await,

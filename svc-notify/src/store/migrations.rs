@@ -23,6 +23,7 @@ const SCHEMA: Migration = Migration {
             notification_id TEXT PRIMARY KEY,
             dedupe_key TEXT NOT NULL UNIQUE,
             user_id TEXT NOT NULL,
+            about_user TEXT NOT NULL DEFAULT '',
             kind TEXT NOT NULL,
             channel TEXT NOT NULL,
             event_type TEXT NOT NULL DEFAULT '',
@@ -43,6 +44,7 @@ const SCHEMA: Migration = Migration {
             WHERE status IN ('queued', 'sending', 'failed')",
         "CREATE INDEX notifications_user ON notifications (user_id, created_at DESC, notification_id DESC)",
         "CREATE INDEX notifications_status ON notifications (status, created_at DESC, notification_id DESC)",
+        "CREATE INDEX notifications_about ON notifications (about_user) WHERE about_user <> ''",
         "CREATE INDEX notifications_recent ON notifications (user_id, channel, sent_at) WHERE status = 'sent'",
         "CREATE TABLE attempts (
             notification_id TEXT NOT NULL REFERENCES notifications (notification_id) ON DELETE CASCADE,
@@ -105,6 +107,7 @@ const SCHEMA: Migration = Migration {
             notification_id TEXT PRIMARY KEY,
             dedupe_key TEXT NOT NULL UNIQUE,
             user_id TEXT NOT NULL,
+            about_user TEXT NOT NULL DEFAULT '',
             kind TEXT NOT NULL,
             channel TEXT NOT NULL,
             event_type TEXT NOT NULL DEFAULT '',
@@ -125,6 +128,7 @@ const SCHEMA: Migration = Migration {
             WHERE status IN ('queued', 'sending', 'failed')",
         "CREATE INDEX notifications_user ON notifications (user_id, created_at DESC, notification_id DESC)",
         "CREATE INDEX notifications_status ON notifications (status, created_at DESC, notification_id DESC)",
+        "CREATE INDEX notifications_about ON notifications (about_user) WHERE about_user <> ''",
         "CREATE INDEX notifications_recent ON notifications (user_id, channel, sent_at) WHERE status = 'sent'",
         "CREATE TABLE attempts (
             notification_id TEXT NOT NULL REFERENCES notifications (notification_id) ON DELETE CASCADE,

@@ -14,6 +14,8 @@ pub struct NewNotification {
     pub notification_id: String,
     pub dedupe_key: String,
     pub user_id: String,
+    /// The patient a message to someone else is about (a doctor's calendar notice), if any.
+    pub about_user: String,
     pub kind: String,
     pub channel: String,
     pub event_type: String,
@@ -65,8 +67,8 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, n: &NewNotification) -> Result
             b,
             "INSERT INTO notifications (notification_id, dedupe_key, user_id, kind, channel,
                 event_type, event_id, urgent, status, attempts, next_attempt_at, context_key,
-                context, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10, $11, $9)
+                context, created_at, about_user)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10, $11, $9, $12)
              ON CONFLICT (dedupe_key) DO NOTHING",
             [
                 n.notification_id.clone().into(),
@@ -80,6 +82,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, n: &NewNotification) -> Result
                 ts(b, n.at),
                 n.context_key.clone().into(),
                 n.context.clone().into(),
+                n.about_user.clone().into(),
             ],
         ))
         .await?
@@ -129,21 +132,31 @@ pub async fn claim<C: ConnectionTrait>(
         .collect()
 }
 
-/// Stores the rendered message (sealed) on a claimed notification.
+/// Stores the rendered message (sealed) on a claimed notification, if the claim is still
+/// `worker`'s and its lease runs past `send_by` (the latest moment a send that starts now
+/// can end): a send never starts on a lease that could run out under it.
 pub async fn set_content<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     worker: &str,
     key_id: &str,
     content: Vec<u8>,
+    send_by: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let b = conn.get_database_backend();
     Ok(conn
         .execute_raw(stmt(
             b,
             "UPDATE notifications SET content_key = $3, content = $4
-              WHERE notification_id = $1 AND claimed_by = $2 AND status = 'sending'",
-            [id.into(), worker.into(), key_id.into(), content.into()],
+              WHERE notification_id = $1 AND claimed_by = $2 AND status = 'sending'
+                AND next_attempt_at > $5",
+            [
+                id.into(),
+                worker.into(),
+                key_id.into(),
+                content.into(),
+                ts(b, send_by),
+            ],
         ))
         .await?
         .rows_affected()
@@ -356,19 +369,20 @@ pub async fn requeue<C: ConnectionTrait>(
         == 1)
 }
 
-/// Removes every notification of `user_id` (their attempts go with them).
+/// Removes every notification to `user_id`, and every one to someone else about them (their
+/// attempts go with them).
 pub async fn delete_user<C: ConnectionTrait>(conn: &C, user_id: &str) -> Result<u64, DbErr> {
     let b = conn.get_database_backend();
     conn.execute_raw(stmt(
         b,
-        "DELETE FROM attempts WHERE notification_id IN (SELECT notification_id FROM notifications WHERE user_id = $1)",
+        "DELETE FROM attempts WHERE notification_id IN (SELECT notification_id FROM notifications WHERE user_id = $1 OR about_user = $1)",
         [user_id.into()],
     ))
     .await?;
     Ok(conn
         .execute_raw(stmt(
             b,
-            "DELETE FROM notifications WHERE user_id = $1",
+            "DELETE FROM notifications WHERE user_id = $1 OR about_user = $1",
             [user_id.into()],
         ))
         .await?

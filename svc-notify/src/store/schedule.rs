@@ -166,6 +166,8 @@ pub struct DueReminder {
     pub appointment_id: String,
     pub patient_id: String,
     pub lead_minutes: i32,
+    /// When it was due: a moved appointment's reminder is another reminder.
+    pub due_at: DateTime<Utc>,
 }
 
 /// Fires up to `limit` reminders due at `now`: they are marked fired by this transaction,
@@ -189,7 +191,7 @@ pub async fn fire_due<C: ConnectionTrait>(
                         SELECT reminder_id FROM reminders
                          WHERE status = 'pending' AND due_at <= $1
                          ORDER BY due_at LIMIT $2{lock})
-                RETURNING reminder_id, appointment_id, patient_id, lead_minutes"
+                RETURNING reminder_id, appointment_id, patient_id, lead_minutes, due_at"
             ),
             [ts(b, now), i64::from(limit).into()],
         ))
@@ -254,8 +256,8 @@ pub async fn erase<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let b = conn.get_database_backend();
     for sql in [
-        "DELETE FROM preferences WHERE user_id = $1",
         "DELETE FROM reminders WHERE patient_id = $1",
+        "DELETE FROM preferences WHERE user_id = $1",
         "DELETE FROM appointments WHERE patient_id = $1",
         "DELETE FROM agendas WHERE doctor_id = $1",
         "DELETE FROM pharmacy_staff WHERE user_id = $1",

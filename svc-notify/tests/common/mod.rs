@@ -187,6 +187,22 @@ impl Harness {
         doctor_id: &str,
         start: chrono::DateTime<chrono::Utc>,
     ) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.appointment_event_as(&id, what, appointment_id, patient_id, doctor_id, start)
+            .await;
+        id
+    }
+
+    /// [`Harness::appointment_event`] with the event id given (a redelivery).
+    pub async fn appointment_event_as(
+        &self,
+        id: &str,
+        what: &str,
+        appointment_id: &str,
+        patient_id: &str,
+        doctor_id: &str,
+        start: chrono::DateTime<chrono::Utc>,
+    ) {
         let status = match what {
             "cancelled" => sched::AppointmentStatus::Cancelled,
             _ => sched::AppointmentStatus::Booked,
@@ -211,9 +227,8 @@ impl Harness {
             clinic_time_zone: "Europe/Chisinau".into(),
             ..Default::default()
         };
-        let id = uuid::Uuid::now_v7().to_string();
         self.publish_as(
-            &id,
+            id,
             "medmesh.scheduling.v1",
             &format!("medmesh.scheduling.v1.appointment.{what}"),
             appointment_id,
@@ -222,7 +237,6 @@ impl Harness {
             payload.encode_to_vec(),
         )
         .await;
-        id
     }
 
     /// Waits until `sql` (a `COUNT(*) AS n`) reads `n`.
