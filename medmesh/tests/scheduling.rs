@@ -349,5 +349,44 @@ async fn a_patient_books_through_the_gateway() {
     insta::assert_json_snapshot!("cancelled", stable(&cancelled));
     let after_cancel = receive().await;
     assert_eq!(after_cancel.len(), 14);
+
+    // `medmesh dev` needs no mail server: the confirmation and the cancellation notice are in
+    // the patient's history as they were written (the development mailbox).
+    let link = format!("/appointments/{hold_id}");
+    let mut mailbox = Value::Null;
+    for _ in 0..100 {
+        mailbox = q(
+            &patient,
+            "{ myNotifications { notifications { kind channel status subject body } } }",
+            json!({}),
+        )
+        .await;
+        let kinds: Vec<&Value> = mailbox["data"]["myNotifications"]["notifications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["status"] == "SENT")
+            .map(|n| &n["kind"])
+            .collect();
+        if kinds.contains(&&json!("APPOINTMENT_CANCELLED")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notifications = mailbox["data"]["myNotifications"]["notifications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{mailbox}"));
+    let confirmation = notifications
+        .iter()
+        .find(|n| n["kind"] == "APPOINTMENT_BOOKED" && n["body"].as_str().unwrap().contains(&link))
+        .unwrap_or_else(|| panic!("no confirmation: {mailbox}"));
+    assert_eq!(confirmation["channel"], "EMAIL");
+    assert_eq!(confirmation["status"], "SENT");
+    assert!(
+        notifications
+            .iter()
+            .any(|n| n["kind"] == "APPOINTMENT_CANCELLED" && n["status"] == "SENT"),
+        "{mailbox}"
+    );
     platform.stop().await;
 }
