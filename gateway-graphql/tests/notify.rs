@@ -393,6 +393,7 @@ fn the_sdl_models_the_contract_as_the_graph_does() {
             "DAILY_AGENDA",
             "ACCESS_GRANTED",
             "STOCK_LOW",
+            "STOCK_EXPIRING",
             "MANUAL",
         ]
     );

@@ -830,6 +830,40 @@ async fn pharmacists_hear_of_low_stock_and_erased_users_are_forgotten() {
         "{mail:?}"
     );
 
+    // A lot nearing its expiry: the pharmacist hears of it, the date in their language.
+    let expiring = pharmacy::StockExpiringEvent {
+        pharmacy_id: pharmacy_id.clone(),
+        pharmacy_name: "Farmacia Centrală".into(),
+        medication_id: uuid(),
+        medication_name: "Ibuprofen 200 mg".into(),
+        lot: "L2406-17".into(),
+        quantity: 12,
+        expires_at: Some(common::ts(
+            chrono::DateTime::parse_from_rfc3339("2027-01-15T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        )),
+    };
+    h.publish_as(
+        &uuid(),
+        "medmesh.pharmacy.v1",
+        "medmesh.pharmacy.v1.stock.expiring",
+        &pharmacy_id,
+        "",
+        "medmesh.pharmacy.v1.StockExpiringEvent",
+        expiring.encode_to_vec(),
+    )
+    .await;
+    let mail = h.wait_for_mail("farmacist@medmesh.dev", 2).await;
+    let alert = mail
+        .iter()
+        .find(|m| m["body"].as_str().unwrap().contains("L2406-17"))
+        .unwrap_or_else(|| panic!("{mail:?}"));
+    assert!(
+        alert["body"].as_str().unwrap().contains("15 January 2027"),
+        "{alert}"
+    );
+
     // Erasure: their notifications go, and a late event does not bring them back.
     let patient = h.token_for("erased", &["patient"]);
     let patient_id = h.user_id(&patient).await;

@@ -1,7 +1,7 @@
 //! The events the pharmacy emits through its outbox: `medmesh.pharmacy.v1.prescription.<what>`
 //! keyed by prescription id (with the patient as subject, so notify can write to them),
-//! `stock.low` (once per downward crossing of a line's critical threshold) and
-//! `stock.received`, keyed by pharmacy.
+//! `stock.low` (once per downward crossing of a line's critical threshold), `stock.expiring`
+//! (once per lot entering the expiring-soon window) and `stock.received`, keyed by pharmacy.
 
 use medmesh_proto::{common::v1::Actor, pharmacy::v1 as pb};
 use svc_kit::events::NewEvent;
@@ -40,6 +40,17 @@ pub(crate) fn stock_low(level: pb::StockLevel, pharmacy_name: &str) -> NewEvent 
             level: Some(level),
             pharmacy_name: pharmacy_name.to_string(),
         },
+    )
+}
+
+pub(crate) fn stock_expiring(event: pb::StockExpiringEvent) -> NewEvent {
+    let key = event.pharmacy_id.clone();
+    NewEvent::new(
+        "medmesh.pharmacy.v1.stock.expiring",
+        "pharmacy",
+        key,
+        "medmesh.pharmacy.v1.StockExpiringEvent",
+        &event,
     )
 }
 

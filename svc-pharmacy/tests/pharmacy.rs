@@ -907,6 +907,54 @@ async fn the_catalog_searches_any_script() {
 }
 
 #[tokio::test]
+async fn lots_nearing_expiry_are_announced_once() {
+    both(async |db| {
+        let h = start(db).await;
+        let w = world(&h).await;
+        let lot = |name: &str, days: i64| pb::ShipmentLine {
+            medication_id: w.paracetamol.clone(),
+            quantity: 7,
+            lot: name.to_string(),
+            expires_at: Some(ts(Utc::now() + Duration::days(days))),
+        };
+        // One lot inside the expiring-soon window (90 days by default), one far outside it.
+        h.client()
+            .receive_shipment(with(
+                pb::ReceiveShipmentRequest {
+                    request_id: "expiry-1".into(),
+                    pharmacy_id: w.pharmacy.clone(),
+                    lines: vec![lot("SOON", 10), lot("LATER", 400)],
+                },
+                &w.pharmacist,
+            ))
+            .await
+            .unwrap();
+        let announced =
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.stock.expiring'";
+        for _ in 0..200 {
+            if h.count(announced).await > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        // Many sweeps later, still once.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(h.count(announced).await, 1);
+        assert_eq!(
+            h.count("SELECT COUNT(*) FROM expiry_alerts WHERE lot = 'SOON'")
+                .await,
+            1
+        );
+        assert_eq!(
+            h.count("SELECT COUNT(*) FROM expiry_alerts WHERE lot = 'LATER'")
+                .await,
+            0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn low_stock_is_announced_once_per_crossing() {
     both(async |db| {
         let h = start(db).await;

@@ -32,6 +32,8 @@ pub enum NotificationKind {
     AccessGranted,
     /// To pharmacists: a medication's stock fell below its threshold.
     StockLow,
+    /// To pharmacists: a lot with stock left expires soon.
+    StockExpiring,
     /// Written by an admin.
     Manual,
 }
@@ -51,6 +53,7 @@ impl NotificationKind {
             NotificationKind::DailyAgenda => pb::Kind::DailyAgenda,
             NotificationKind::AccessGranted => pb::Kind::AccessGranted,
             NotificationKind::StockLow => pb::Kind::StockLow,
+            NotificationKind::StockExpiring => pb::Kind::StockExpiring,
             NotificationKind::Manual => pb::Kind::Manual,
         }
     }
@@ -70,6 +73,7 @@ impl NotificationKind {
             pb::Kind::DailyAgenda => NotificationKind::DailyAgenda,
             pb::Kind::AccessGranted => NotificationKind::AccessGranted,
             pb::Kind::StockLow => NotificationKind::StockLow,
+            pb::Kind::StockExpiring => NotificationKind::StockExpiring,
             pb::Kind::Manual => NotificationKind::Manual,
         })
     }
@@ -153,7 +157,7 @@ impl DeliveryStatus {
 mod tests {
     use super::*;
 
-    const KINDS: [NotificationKind; 13] = [
+    const KINDS: [NotificationKind; 14] = [
         NotificationKind::AppointmentBooked,
         NotificationKind::AppointmentRescheduled,
         NotificationKind::AppointmentCancelled,
@@ -166,6 +170,7 @@ mod tests {
         NotificationKind::DailyAgenda,
         NotificationKind::AccessGranted,
         NotificationKind::StockLow,
+        NotificationKind::StockExpiring,
         NotificationKind::Manual,
     ];
 

@@ -527,6 +527,15 @@ fn localise(values: &mut Values, zone: &str, lang: Lang) {
         }
     }
     if let Some(at) = values
+        .get("expires")
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+    {
+        values.insert(
+            "expires".into(),
+            locale::format_date(at.with_timezone(&Utc), zone, lang),
+        );
+    }
+    if let Some(at) = values
         .get("date")
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
     {

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use medmesh_proto::{
     accounts::v1::UserEvent,
     events::v1::EventEnvelope,
-    pharmacy::v1::{PrescriptionEvent, StockLowEvent},
+    pharmacy::v1::{PrescriptionEvent, StockExpiringEvent, StockLowEvent},
     records::v1::RecordEvent,
     scheduling::v1::AppointmentEvent,
 };
@@ -120,6 +120,10 @@ impl EventHandler for Intake {
                 }
                 Some("pharmacy.v1.stock.low") => {
                     self.stock_low(txn, event).await?;
+                    true
+                }
+                Some("pharmacy.v1.stock.expiring") => {
+                    self.stock_expiring(txn, event).await?;
                     true
                 }
                 Some("records.v1.record.break_glass" | "records.v1.record.access_granted") => {
@@ -370,6 +374,28 @@ impl Intake {
         ]);
         for user in schedule::pharmacy_staff(txn, &level.pharmacy_id).await? {
             self.notify(txn, event, &user, Kind::StockLow, &values)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn stock_expiring(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &EventEnvelope,
+    ) -> Result<(), HandlerError> {
+        let body: StockExpiringEvent = payload(event)?;
+        let mut values = Values::from([
+            ("pharmacy_name".into(), body.pharmacy_name.clone()),
+            ("medication_name".into(), body.medication_name.clone()),
+            ("lot".into(), body.lot.clone()),
+            ("quantity".into(), body.quantity.to_string()),
+        ]);
+        if let Some(expires) = time(body.expires_at.as_ref()) {
+            values.insert("expires".into(), rfc3339(expires));
+        }
+        for user in schedule::pharmacy_staff(txn, &body.pharmacy_id).await? {
+            self.notify(txn, event, &user, Kind::StockExpiring, &values)
                 .await?;
         }
         Ok(())

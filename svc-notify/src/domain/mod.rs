@@ -23,11 +23,12 @@ pub enum Kind {
     DailyAgenda,
     AccessGranted,
     StockLow,
+    StockExpiring,
     Manual,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::AppointmentBooked,
         Kind::AppointmentRescheduled,
         Kind::AppointmentCancelled,
@@ -40,6 +41,7 @@ impl Kind {
         Kind::DailyAgenda,
         Kind::AccessGranted,
         Kind::StockLow,
+        Kind::StockExpiring,
         Kind::Manual,
     ];
 
@@ -57,6 +59,7 @@ impl Kind {
             Kind::DailyAgenda => "daily_agenda",
             Kind::AccessGranted => "access_granted",
             Kind::StockLow => "stock_low",
+            Kind::StockExpiring => "stock_expiring",
             Kind::Manual => "manual",
         }
     }
@@ -90,6 +93,7 @@ impl Kind {
             pb::Kind::DailyAgenda => Kind::DailyAgenda,
             pb::Kind::AccessGranted => Kind::AccessGranted,
             pb::Kind::StockLow => Kind::StockLow,
+            pb::Kind::StockExpiring => Kind::StockExpiring,
             pb::Kind::Manual => Kind::Manual,
         })
     }
@@ -108,6 +112,7 @@ impl Kind {
             Kind::DailyAgenda => pb::Kind::DailyAgenda,
             Kind::AccessGranted => pb::Kind::AccessGranted,
             Kind::StockLow => pb::Kind::StockLow,
+            Kind::StockExpiring => pb::Kind::StockExpiring,
             Kind::Manual => pb::Kind::Manual,
         }
     }

@@ -6,7 +6,25 @@ use svc_kit::db::Migration;
 
 /// The pharmacy's tables, then the kit's care relationships (who is in a doctor's care), which
 /// the care consumer keeps.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, svc_kit::care::MIGRATION];
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, svc_kit::care::MIGRATION, EXPIRY_ALERTS];
+
+/// Lots whose coming expiry was announced (`stock.expiring`), so each is announced once.
+const EXPIRY_ALERTS: Migration = Migration {
+    version: 2,
+    name: "expiry alerts",
+    postgres: &["CREATE TABLE expiry_alerts (
+            pharmacy_id TEXT NOT NULL,
+            medication_id TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            alerted_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (pharmacy_id, medication_id, lot))"],
+    sqlite: &["CREATE TABLE expiry_alerts (
+            pharmacy_id TEXT NOT NULL,
+            medication_id TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            alerted_at TEXT NOT NULL,
+            PRIMARY KEY (pharmacy_id, medication_id, lot))"],
+};
 
 const SCHEMA: Migration = Migration {
     version: 1,

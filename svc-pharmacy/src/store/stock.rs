@@ -303,6 +303,70 @@ pub async fn expiring<C: ConnectionTrait>(
     rows.iter().map(lot).collect()
 }
 
+/// A lot with stock left that entered the expiring-soon window and was not announced yet.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct ExpiringLot {
+    pub pharmacy_id: String,
+    pub pharmacy_name: String,
+    pub medication_id: String,
+    pub medication_name: String,
+    pub lot: String,
+    pub quantity: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Up to `limit` lots, in any pharmacy, expiring before `before` and not announced yet.
+pub async fn unannounced_expiring<C: ConnectionTrait>(
+    conn: &C,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ExpiringLot>, DbErr> {
+    let b = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(stmt(
+            b,
+            "SELECT l.pharmacy_id, p.name AS pharmacy_name, l.medication_id,
+                    m.name AS medication_name, l.lot, l.quantity, l.expires_at
+               FROM lots l
+               JOIN pharmacies p ON p.pharmacy_id = l.pharmacy_id
+               JOIN medications m ON m.medication_id = l.medication_id
+              WHERE l.quantity > 0 AND l.expires_at IS NOT NULL AND l.expires_at < $1
+                AND NOT EXISTS (SELECT 1 FROM expiry_alerts a
+                                 WHERE a.pharmacy_id = l.pharmacy_id
+                                   AND a.medication_id = l.medication_id AND a.lot = l.lot)
+              ORDER BY l.expires_at LIMIT $2",
+            [ts(b, before), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| ExpiringLot::from_query_result(r, ""))
+        .collect()
+}
+
+/// Marks a lot's expiry as announced; false when it already was (another replica did it).
+pub async fn announce_expiry<C: ConnectionTrait>(
+    conn: &C,
+    lot: &ExpiringLot,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let b = conn.get_database_backend();
+    Ok(conn
+        .execute_raw(stmt(
+            b,
+            "INSERT INTO expiry_alerts (pharmacy_id, medication_id, lot, alerted_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            [
+                lot.pharmacy_id.as_str().into(),
+                lot.medication_id.as_str().into(),
+                lot.lot.as_str().into(),
+                ts(b, at),
+            ],
+        ))
+        .await?
+        .rows_affected()
+        == 1)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct MovementRecord {
     pub movement_id: String,

@@ -87,6 +87,13 @@ pub fn placeholders(kind: Kind) -> &'static [&'static str] {
         Kind::DailyAgenda => &["date", "count", "agenda"],
         Kind::AccessGranted => &["patient_name", "until"],
         Kind::StockLow => &["pharmacy_name", "medication_name", "available", "threshold"],
+        Kind::StockExpiring => &[
+            "pharmacy_name",
+            "medication_name",
+            "lot",
+            "quantity",
+            "expires",
+        ],
         Kind::Manual => &["subject", "body"],
     }
 }

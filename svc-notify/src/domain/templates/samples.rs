@@ -34,7 +34,9 @@ pub(super) fn sample_value(kind: Kind, name: &str, lang: Lang) -> String {
                 "Ольга Смирнова",
                 "Олег Їжакевич",
             ),
-            Kind::StockLow => pick("Irina Lungu", "Irina Lungu", "Ирина Лунгу", "Ірина Лунгу"),
+            Kind::StockLow | Kind::StockExpiring => {
+                pick("Irina Lungu", "Irina Lungu", "Ирина Лунгу", "Ірина Лунгу")
+            }
             _ => pick("Maria Rusu", "Ana Țurcanu", "Андрей Волков", "Ірина Гнатюк"),
         },
         "doctor_name" => pick(
@@ -101,6 +103,9 @@ pub(super) fn sample_value(kind: Kind, name: &str, lang: Lang) -> String {
         "count" => "3".to_owned(),
         "available" => "4".to_owned(),
         "threshold" => "10".to_owned(),
+        "lot" => "L2406-17".to_owned(),
+        "quantity" => "12".to_owned(),
+        "expires" => locale::format_date(instant(12, 28, 12, 0), zone, lang),
         "change" => locale::calendar_change(CalendarChange::Moved, lang).to_owned(),
         "start" => datetime(12, 1, 12, 30),
         "previous_start" => datetime(11, 27, 7, 0),

@@ -712,6 +712,71 @@ pub(super) fn texts(kind: Kind, lang: Lang) -> Texts {
                 {available}, поріг {threshold}.",
         },
 
+        (StockExpiring, En) => Texts {
+            email_subject: "Expiring soon: {medication_name} at {pharmacy_name}",
+            email_body: "Hello {recipient_name},\n\n\
+                A lot of a medication in stock expires soon.\n\n\
+                Pharmacy: {pharmacy_name}\n\
+                Medication: {medication_name}\n\
+                Lot: {lot}\n\
+                Quantity: {quantity}\n\
+                Expires: {expires}\n\n\
+                Please dispense it first or set it aside before it expires.\n\n\
+                MedMesh",
+            push_title: "Expiring soon: {medication_name}",
+            push_body: "{pharmacy_name}: lot {lot}, {quantity} left, expires: {expires}",
+            sms: "MedMesh: {medication_name}, lot {lot} at {pharmacy_name}: {quantity} left, \
+                expires: {expires}",
+        },
+        (StockExpiring, Ro) => Texts {
+            email_subject: "Expiră în curând: {medication_name}, {pharmacy_name}",
+            email_body: "Bună ziua, {recipient_name},\n\n\
+                Un lot de medicament din stoc expiră în curând.\n\n\
+                Farmacia: {pharmacy_name}\n\
+                Medicament: {medication_name}\n\
+                Lot: {lot}\n\
+                Cantitate: {quantity}\n\
+                Expiră: {expires}\n\n\
+                Vă rugăm să îl eliberați cu prioritate sau să îl retrageți înainte de expirare.\n\n\
+                MedMesh",
+            push_title: "Expiră în curând: {medication_name}",
+            push_body: "{pharmacy_name}: lotul {lot}, rămase {quantity}, expiră: {expires}",
+            sms: "MedMesh: {medication_name}, lotul {lot}, {pharmacy_name}: rămase {quantity}, \
+                expiră: {expires}",
+        },
+        (StockExpiring, Ru) => Texts {
+            email_subject: "Истекает срок годности: {medication_name}, {pharmacy_name}",
+            email_body: "Здравствуйте, {recipient_name}!\n\n\
+                Скоро истекает срок годности партии препарата.\n\n\
+                Аптека: {pharmacy_name}\n\
+                Препарат: {medication_name}\n\
+                Партия: {lot}\n\
+                Количество: {quantity}\n\
+                Годен до: {expires}\n\n\
+                Пожалуйста, отпустите её в первую очередь или изымите до истечения срока.\n\n\
+                MedMesh",
+            push_title: "Истекает срок: {medication_name}",
+            push_body: "{pharmacy_name}: партия {lot}, осталось {quantity}, годен до: {expires}",
+            sms: "MedMesh: {medication_name}, партия {lot}, {pharmacy_name}: осталось \
+                {quantity}, годен до: {expires}",
+        },
+        (StockExpiring, Uk) => Texts {
+            email_subject: "Спливає термін придатності: {medication_name}, {pharmacy_name}",
+            email_body: "Доброго дня, {recipient_name}!\n\n\
+                Незабаром спливає термін придатності партії препарату.\n\n\
+                Аптека: {pharmacy_name}\n\
+                Препарат: {medication_name}\n\
+                Партія: {lot}\n\
+                Кількість: {quantity}\n\
+                Придатний до: {expires}\n\n\
+                Будь ласка, відпустіть її першочергово або вилучіть до закінчення терміну.\n\n\
+                MedMesh",
+            push_title: "Спливає термін: {medication_name}",
+            push_body: "{pharmacy_name}: партія {lot}, залишилось {quantity}, придатний до: {expires}",
+            sms: "MedMesh: {medication_name}, партія {lot}, {pharmacy_name}: залишилось \
+                {quantity}, придатний до: {expires}",
+        },
+
         // The operator writes the whole message; the built-in text only carries it through.
         (Manual, _) => Texts {
             email_subject: "{subject}",
