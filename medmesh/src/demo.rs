@@ -4,6 +4,8 @@
 //! through the public gRPC APIs as the demo admin and doctor, like any client would, and only
 //! when the directory is empty (a second start keeps what is there).
 
+use std::collections::HashMap;
+
 use chrono::Datelike;
 use chrono::{Duration, Utc};
 use medmesh_proto::{
@@ -11,7 +13,7 @@ use medmesh_proto::{
     common::v1::{Date, TimeOfDay},
     scheduling::v1::{self as pb, scheduling_service_client::SchedulingServiceClient},
 };
-use svc_kit::ServiceName;
+use svc_kit::{ServiceName, Settings};
 use tonic::{Request, transport::Channel};
 
 use crate::{Platform, dev_sso};
@@ -27,27 +29,111 @@ fn bearer<T>(message: T, token: &str) -> Result<Request<T>, tonic::Status> {
     Ok(svc_kit::auth::with_bearer(Request::new(message), token)?)
 }
 
-fn channel(platform: &Platform, service: ServiceName) -> Option<Channel> {
-    let addr = platform.service_addr(service)?;
-    Channel::from_shared(format!("http://{addr}"))
-        .ok()
-        .map(|c| c.connect_lazy())
+/// How the seeder reaches the platform: the demo users' tokens and the services' channels.
+#[derive(Debug, Default)]
+pub struct Reach {
+    tokens: HashMap<&'static str, String>,
+    channels: HashMap<ServiceName, Channel>,
+}
+
+/// The demo users the seeder acts as.
+const ACTORS: [&str; 4] = ["admin", "doctor", "patient", "pharmacist"];
+
+impl Reach {
+    fn token(&self, user: &str) -> Result<String, tonic::Status> {
+        self.tokens
+            .get(user)
+            .cloned()
+            .ok_or_else(|| tonic::Status::internal("demo user cannot sign in"))
+    }
+
+    fn channel(&self, service: ServiceName) -> Option<Channel> {
+        self.channels.get(&service).cloned()
+    }
+
+    /// The services of `platform` and its development issuer; `None` when this process does
+    /// not run the dev issuer, accounts and scheduling together.
+    fn local(platform: &Platform) -> Option<Reach> {
+        let issuer = platform.dev_issuer.as_ref()?;
+        let mut reach = Reach::default();
+        for user in ACTORS {
+            reach.tokens.insert(user, dev_sso::token_for(issuer, user)?);
+        }
+        for service in ServiceName::ALL {
+            if let Some(addr) = platform.service_addr(service)
+                && let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
+            {
+                reach.channels.insert(service, channel.connect_lazy());
+            }
+        }
+        (reach.channels.contains_key(&ServiceName::Accounts)
+            && reach.channels.contains_key(&ServiceName::Scheduling))
+        .then_some(reach)
+    }
+
+    /// The services at their configured endpoints, signed in at `auth.issuer` as the demo
+    /// users (a development issuer, or an identity provider that has them).
+    pub async fn remote(settings: &Settings) -> Result<Reach, String> {
+        let issuer = settings
+            .auth
+            .issuer
+            .clone()
+            .filter(|issuer| !issuer.is_empty())
+            .ok_or("`auth.issuer` names no identity provider to sign the demo users in at")?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut reach = Reach::default();
+        for user in ACTORS {
+            let answer: serde_json::Value = http
+                .post(format!("{issuer}/protocol/openid-connect/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", "medmesh-web"),
+                    ("username", user),
+                    ("password", user),
+                ])
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| format!("signing in as the demo {user}: {e}"))?
+                .json()
+                .await
+                .map_err(|e| format!("signing in as the demo {user}: {e}"))?;
+            let token = answer["access_token"]
+                .as_str()
+                .ok_or_else(|| format!("signing in as the demo {user}: no access token"))?;
+            reach.tokens.insert(user, token.to_string());
+        }
+        for service in ServiceName::ALL {
+            let endpoint = settings.services.get(service).endpoint();
+            let channel = Channel::from_shared(endpoint.clone())
+                .map_err(|e| format!("services.{service}.endpoint {endpoint:?}: {e}"))?;
+            reach.channels.insert(service, channel.connect_lazy());
+        }
+        Ok(reach)
+    }
 }
 
 /// Seeds the demo data if the directory is empty; `None` when this process does not run the
 /// dev issuer, accounts and scheduling together.
 pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
-    let (Some(issuer), Some(accounts), Some(scheduling)) = (
-        platform.dev_issuer.as_ref(),
-        channel(platform, ServiceName::Accounts),
-        channel(platform, ServiceName::Scheduling),
-    ) else {
-        return Ok(None);
-    };
-    let token = |user: &str| -> Result<String, tonic::Status> {
-        dev_sso::token_for(issuer, user)
-            .ok_or_else(|| tonic::Status::internal("demo user cannot sign in"))
-    };
+    match Reach::local(platform) {
+        Some(reach) => seed_with(&reach).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Seeds the demo data through `reach` if the directory is empty.
+pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
+    let token = |user: &str| reach.token(user);
+    let accounts = reach
+        .channel(ServiceName::Accounts)
+        .ok_or_else(|| tonic::Status::internal("accounts is not reachable"))?;
+    let scheduling = reach
+        .channel(ServiceName::Scheduling)
+        .ok_or_else(|| tonic::Status::internal("scheduling is not reachable"))?;
     let admin = token("admin")?;
     let doctor = token("doctor")?;
     let mut scheduling = SchedulingServiceClient::new(scheduling);
@@ -65,10 +151,10 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
             )?)
             .await?
             .into_inner();
-        return Ok(Some(Demo {
+        return Ok(Demo {
             clinic: clinic.name,
             doctor_id: first.doctor_id.clone(),
-        }));
+        });
     }
     let clinic = scheduling
         .create_clinic(bearer(
@@ -114,7 +200,7 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
         )?)
         .await?
         .into_inner();
-    let doctor_id = AccountsServiceClient::new(accounts)
+    let doctor_id = AccountsServiceClient::new(accounts.clone())
         .get_my_profile(bearer(GetMyProfileRequest {}, &doctor)?)
         .await?
         .into_inner()
@@ -201,26 +287,21 @@ pub async fn seed(platform: &Platform) -> Result<Option<Demo>, tonic::Status> {
             )?)
             .await?;
     }
-    if let Some(pharmacy) = channel(platform, ServiceName::Pharmacy) {
-        let accounts = channel(platform, ServiceName::Accounts)
-            .ok_or_else(|| tonic::Status::internal("accounts is not running"))?;
-        seed_pharmacy(pharmacy, accounts, &admin, &token("pharmacist")?).await?;
+    if let Some(pharmacy) = reach.channel(ServiceName::Pharmacy) {
+        seed_pharmacy(pharmacy, accounts.clone(), &admin, &token("pharmacist")?).await?;
     }
-    if let Some(records) = channel(platform, ServiceName::Records) {
-        let patient_id = AccountsServiceClient::new(
-            channel(platform, ServiceName::Accounts)
-                .ok_or_else(|| tonic::Status::internal("accounts is not running"))?,
-        )
-        .get_my_profile(bearer(GetMyProfileRequest {}, &patient)?)
-        .await?
-        .into_inner()
-        .user_id;
+    if let Some(records) = reach.channel(ServiceName::Records) {
+        let patient_id = AccountsServiceClient::new(accounts)
+            .get_my_profile(bearer(GetMyProfileRequest {}, &patient)?)
+            .await?
+            .into_inner()
+            .user_id;
         seed_records(records, &doctor, &patient_id).await?;
     }
-    Ok(Some(Demo {
+    Ok(Demo {
         clinic: clinic.name,
         doctor_id,
-    }))
+    })
 }
 
 /// The demo patient's card, written and signed by the demo doctor: two visits, a diagnosis

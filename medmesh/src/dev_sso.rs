@@ -28,9 +28,13 @@ mod imp {
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Result<(String, DevIssuerHandle), ConfigError> {
         let key_file = settings.data_dir.join("dev-issuer-key.pem");
-        let server =
-            DevIssuerServer::bind(settings.mode, settings.dev_issuer.addr(), Some(&key_file))
-                .await?;
+        let server = DevIssuerServer::bind_named(
+            settings.mode,
+            settings.dev_issuer.addr(),
+            settings.dev_issuer.public_url.as_deref(),
+            Some(&key_file),
+        )
+        .await?;
         let issuer = server.issuer.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(error) = server.serve(shutdown).await {

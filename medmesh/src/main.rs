@@ -31,10 +31,31 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// One component: accounts, scheduling, pharmacy, records, notify or gateway.
+    /// One component: accounts, scheduling, pharmacy, records, notify or gateway (and, in
+    /// builds with the development issuer, `dev-issuer` alone: a stand-in for Keycloak in
+    /// test deployments, dev mode only).
     Serve { component: String },
     /// Apply database migrations of one service, or of all.
     Migrate { service: String },
+    /// Check the configuration `serve <component>` would run with, and exit (64 if wrong).
+    CheckConfig { component: String },
+    /// Exit 0 when the process on this configuration's admin port is ready (a container's
+    /// healthcheck: `/ready`), 1 when not.
+    Probe {
+        /// The admin path to ask: /ready or /live.
+        #[arg(long, default_value = "/ready")]
+        path: String,
+        /// Ask this address instead of the configured admin port.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Seed the demo data through the running services, signed in at `auth.issuer` as the demo
+    /// users (a development issuer); waits for the services, does nothing if there is data.
+    SeedDemo {
+        /// How long to wait for the services to answer, in seconds.
+        #[arg(long, default_value_t = 300)]
+        wait_secs: u64,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Walk records' access log and name the first broken link (exit code 1 if there is one).
@@ -138,6 +159,9 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             }
             Platform::all_components()
         }
+        Command::Serve { component } if component == "dev-issuer" => {
+            return serve_dev_issuer(&settings).await;
+        }
         Command::Serve { component } => match Component::parse(component) {
             Some(Component::Service(name)) => {
                 if let Err(error) = medmesh::check_service(&settings, name) {
@@ -153,6 +177,9 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             }
         },
         Command::Migrate { service } => return migrate(&settings, service).await,
+        Command::CheckConfig { component } => return check_config(&settings, component),
+        Command::Probe { path, addr } => return probe(&settings, *addr, path),
+        Command::SeedDemo { wait_secs } => return seed_demo(&settings, *wait_secs).await,
         Command::VerifyAccessLog { patient } => {
             return verify_access_log(&settings, patient.as_deref()).await;
         }
@@ -191,6 +218,119 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
     platform.run_until_stopped().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// `medmesh serve dev-issuer`: only the development issuer, until SIGTERM.
+async fn serve_dev_issuer(settings: &Settings) -> ExitCode {
+    let shutdown = svc_kit::shutdown::on_signal();
+    let mut tasks = Vec::new();
+    match medmesh::dev_sso::start(settings, shutdown.clone(), &mut tasks).await {
+        Ok((issuer, _)) => tracing::info!(%issuer, "development issuer serving (DEV ONLY)"),
+        Err(error) => return config_failure(error),
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `medmesh check-config <component>`: everything `serve` checks before it binds a port.
+fn check_config(settings: &Settings, component: &str) -> ExitCode {
+    let checked = match component {
+        "dev-issuer" if settings.mode == Mode::Dev => Ok(()),
+        "dev-issuer" => Err(ConfigError::new(
+            "the development OIDC issuer runs only in mode = \"dev\"",
+        )),
+        "seed-demo" => {
+            settings
+                .check_sections(&medmesh::PART_SECTIONS)
+                .and_then(|()| match settings.auth.issuer.as_deref() {
+                    Some(issuer) if !issuer.is_empty() => Ok(()),
+                    _ => Err(ConfigError::key(
+                        "auth.issuer",
+                        "is required: the demo users sign in there",
+                    )),
+                })
+        }
+        other => match Component::parse(other) {
+            Some(component) => Platform::validate(settings, &[component]).map(|_| ()),
+            None => {
+                return usage(&format!(
+                    "unknown component {other:?}; expected accounts, scheduling, pharmacy, records, notify, gateway, dev-issuer or seed-demo"
+                ));
+            }
+        },
+    };
+    match checked {
+        Ok(()) => {
+            write_stdout(&format!("{component}: configuration ok\n"));
+            ExitCode::SUCCESS
+        }
+        Err(error) => config_failure(error),
+    }
+}
+
+/// `medmesh probe`: asks this process's admin port (or `addr`), on loopback, for `path`.
+fn probe(settings: &Settings, addr: Option<std::net::SocketAddr>, path: &str) -> ExitCode {
+    use std::io::{Read as _, Write as _};
+    let mut addr = addr.unwrap_or_else(|| settings.admin.addr());
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(2);
+    let answer = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut stream| {
+        stream.set_read_timeout(Some(timeout))?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match answer {
+        Ok(head) if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200" => ExitCode::SUCCESS,
+        Ok(head) => {
+            eprintln!(
+                "medmesh: {addr}{path} answered {}",
+                String::from_utf8_lossy(&head)
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("medmesh: {addr}{path}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `medmesh seed-demo`: the demo data, through the services at their endpoints.
+async fn seed_demo(settings: &Settings, wait_secs: u64) -> ExitCode {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        let attempt = match medmesh::demo::Reach::remote(settings).await {
+            Ok(reach) => medmesh::demo::seed_with(&reach)
+                .await
+                .map_err(|status| format!("{:?}: {}", status.code(), status.message())),
+            Err(error) => Err(error),
+        };
+        match attempt {
+            Ok(demo) => {
+                write_stdout(&format!(
+                    "demo data in place: {} (doctor {})\n",
+                    demo.clinic, demo.doctor_id
+                ));
+                return ExitCode::SUCCESS;
+            }
+            Err(error) if std::time::Instant::now() < deadline => {
+                tracing::info!(%error, "demo data not seeded yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(error) => {
+                eprintln!("medmesh: could not seed the demo data: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
 }
 
 async fn migrate(settings: &Settings, service: &str) -> ExitCode {

@@ -99,7 +99,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub admin: ListenSettings,
     pub auth: AuthConfig,
-    pub dev_issuer: ListenSettings,
+    pub dev_issuer: DevIssuerSettings,
     pub database: DatabaseSettings,
     pub cache: CacheSettings,
     pub events: EventSettings,
@@ -128,6 +128,23 @@ pub struct ListenSettings {
 }
 
 impl ListenSettings {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// Where the development issuer listens, and the address it names itself by.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevIssuerSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    /// The base URL tokens name (`iss` = `<public_url>/realms/medmesh`) when the issuer is
+    /// reached by another name than the address it binds (a container's service name).
+    pub public_url: Option<String>,
+}
+
+impl DevIssuerSettings {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
@@ -377,6 +394,67 @@ impl From<figment::Error> for ConfigError {
     }
 }
 
+/// `MEDMESH_<KEY>_FILE=/run/secrets/x`: the value of `<KEY>` is the file's contents (without
+/// a trailing newline), as container secrets are mounted; a secret need not sit in the
+/// environment. The file wins over `MEDMESH_<KEY>` itself; a file that cannot be read is a
+/// configuration error naming the variable.
+const SECRET_FILE_SUFFIX: &str = "_file";
+
+#[derive(Debug, Default)]
+struct SecretFiles {
+    /// (variable, key path, file)
+    files: Vec<(String, String, PathBuf)>,
+}
+
+impl SecretFiles {
+    fn from_env() -> SecretFiles {
+        SecretFiles::from_vars(
+            std::env::vars_os()
+                .filter_map(|(name, value)| Some((name.into_string().ok()?, PathBuf::from(value)))),
+        )
+    }
+
+    fn from_vars(vars: impl Iterator<Item = (String, PathBuf)>) -> SecretFiles {
+        let mut files: Vec<_> = vars
+            .filter_map(|(name, file)| {
+                let rest = name.strip_prefix("MEDMESH_")?;
+                let key = rest.to_ascii_lowercase();
+                let key = key.strip_suffix(SECRET_FILE_SUFFIX)?;
+                if key.is_empty() || key.starts_with("test_") {
+                    return None;
+                }
+                Some((name, key.split("__").collect::<Vec<_>>().join("."), file))
+            })
+            .collect();
+        files.sort();
+        SecretFiles { files }
+    }
+}
+
+impl figment::Provider for SecretFiles {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("secret file (MEDMESH_*_FILE)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut figment = Figment::new();
+        for (variable, key, file) in &self.files {
+            let contents = std::fs::read_to_string(file).map_err(|error| {
+                figment::Error::from(format!(
+                    "`{variable}`: cannot read {}: {error}",
+                    file.display()
+                ))
+            })?;
+            let value = contents.strip_suffix('\n').unwrap_or(&contents);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            figment = figment.merge(figment::providers::Serialized::default(key, value));
+        }
+        figment.data()
+    }
+}
+
 impl Settings {
     /// The layered sources: defaults, then `file` (if any), then `MEDMESH_*` variables.
     /// Tests merge further overrides on top before calling [`Settings::from_figment`].
@@ -385,13 +463,19 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(
-            Env::prefixed("MEDMESH_")
-                .split("__")
-                // MEDMESH_CONFIG names the file; MEDMESH_TEST_* belong to the test suite.
-                .ignore(&["config"])
-                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_")),
-        )
+        figment
+            .merge(
+                Env::prefixed("MEDMESH_")
+                    .split("__")
+                    // MEDMESH_CONFIG names the file; MEDMESH_TEST_* belong to the test suite;
+                    // MEDMESH_<KEY>_FILE names a file holding the key's value (below).
+                    .ignore(&["config"])
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        !key.starts_with("test_") && !key.ends_with(SECRET_FILE_SUFFIX)
+                    }),
+            )
+            .merge(SecretFiles::from_env())
     }
 
     /// Like [`Settings::figment`], but a named file that does not exist is an error.

@@ -409,12 +409,27 @@ impl DevIssuerServer {
         addr: SocketAddr,
         key_file: Option<&Path>,
     ) -> Result<DevIssuerServer, ConfigError> {
+        DevIssuerServer::bind_named(mode, addr, None, key_file).await
+    }
+
+    /// Like [`DevIssuerServer::bind`], naming itself `public_url` (e.g. `http://sso:8180`)
+    /// rather than the address it bound, for clients that reach it by another name.
+    pub async fn bind_named(
+        mode: Mode,
+        addr: SocketAddr,
+        public_url: Option<&str>,
+        key_file: Option<&Path>,
+    ) -> Result<DevIssuerServer, ConfigError> {
         require_dev(mode)?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| ConfigError::new(format!("dev issuer cannot bind {addr}: {e}")))?;
         let bound = listener.local_addr().expect("bound");
-        let issuer = DevIssuer::new(mode, format!("http://{bound}"), key_file)?;
+        let base = match public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        };
+        let issuer = DevIssuer::new(mode, base, key_file)?;
         Ok(DevIssuerServer {
             listener,
             issuer: Arc::new(issuer),
