@@ -11,10 +11,10 @@ use std::{
 };
 
 use async_graphql::{
-    Request, ServerError, ServerResult, ValidationResult, Variables,
+    Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextValidation,
+        NextRequest, NextValidation,
     },
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
@@ -341,10 +341,40 @@ impl ExtensionFactory for AccessControl {
 #[derive(Debug, Default)]
 struct AccessControlRequest {
     root_fields: Mutex<Vec<(&'static str, String)>>,
+    /// The operation's label in the latency metric, once it validated: `Query.freeSlots`,
+    /// or `multiple` for a document of several root fields.
+    operation: Mutex<Option<String>>,
+}
+
+/// The `operation` label of a request that selected `fields`, all of them in the schema (the
+/// document validated), so the label's values are bounded by the schema.
+fn operation_label(fields: &[(&'static str, String)]) -> String {
+    match fields {
+        [(root, field)] => format!("{root}.{field}"),
+        [] => "none".to_string(),
+        _ => "multiple".to_string(),
+    }
 }
 
 #[async_trait::async_trait]
 impl Extension for AccessControlRequest {
+    /// Times each request by the operation it ran (`graphql_operation_duration_seconds`):
+    /// a request that did not validate is `invalid`.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let start = std::time::Instant::now();
+        let response = next.run(ctx).await;
+        let operation = self
+            .operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| "invalid".to_string());
+        let outcome = if response.is_ok() { "ok" } else { "error" };
+        metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation, "outcome" => outcome)
+            .record(start.elapsed().as_secs_f64());
+        response
+    }
+
     /// Measures the document before async-graphql's own checks walk it: they walk a fragment
     /// as often as it is spread, which a small document can make astronomically often. The
     /// document parsed here is the one the request then runs (it is not parsed twice).
@@ -419,6 +449,8 @@ impl Extension for AccessControlRequest {
             .filter_map(|(root, field)| check(root, field, principal).err())
             .collect();
         if refused.is_empty() {
+            *self.operation.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(operation_label(&fields));
             Ok(result)
         } else {
             Err(refused)

@@ -153,6 +153,16 @@ impl Cache {
         settings: &CacheSettings,
         name: &'static str,
     ) -> Result<Cache, CacheError> {
+        // Every series this cache reports exists from the start, at zero, so a rate over it
+        // is defined (and an alert on it can fire) before the first failure.
+        for result in ["hit", "miss"] {
+            metrics::counter!("cache_requests_total", "cache" => name, "result" => result)
+                .increment(0);
+        }
+        for reason in ["timeout", "unavailable", "pool", "error"] {
+            metrics::counter!("cache_fallback_total", "cache" => name, "reason" => reason)
+                .increment(0);
+        }
         let backend = match settings.backend {
             CacheBackend::Memory => Backend::Memory(
                 MokaCache::builder()

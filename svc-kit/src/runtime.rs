@@ -183,6 +183,8 @@ pub async fn start<S: MeshService>(
 ) -> Result<StartedService, KitError> {
     let name = S::NAME;
     let config = check::<S>(&settings)?;
+    // The recorder first: what the service counts from its first moment is kept.
+    crate::telemetry::metrics_handle();
     let db = open_database(&settings, name, S::MIGRATIONS).await?;
     let cache = Cache::from_settings(&settings.cache, name.as_str())?;
     let outbox = Outbox::new(

@@ -51,6 +51,7 @@ impl MeshService for Notify {
         config: &NotifyConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
+        zero_metrics();
         Ok(server.add_service(
             context.require_auth(NotifyServiceServer::new(api::NotifyApi {
                 app: app(context, config)?,
@@ -117,4 +118,25 @@ fn app(context: &ServiceContext, config: &NotifyConfig) -> Result<app::App, KitE
         clock_offset: chrono::Duration::seconds(config.clock_offset_seconds),
         app_url: config.app_url.trim_end_matches('/').to_string(),
     })
+}
+
+/// Every counter notify reports exists from the start, at zero: a rate over it is defined (and
+/// an alert on it can fire) before the first event.
+fn zero_metrics() {
+    for name in [
+        "medmesh_notify_stale_events_total",
+        "medmesh_notify_reminders_fired_total",
+        "medmesh_notify_reminder_errors_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for result in ["handled", "ignored"] {
+        metrics::counter!("medmesh_notify_events_total", "result" => result).increment(0);
+    }
+    for channel in ["email", "sms", "push"] {
+        for result in ["sent", "retry", "dead", "skipped", "deferred"] {
+            metrics::counter!("medmesh_notify_deliveries_total", "channel" => channel, "result" => result)
+                .increment(0);
+        }
+    }
 }

@@ -60,6 +60,7 @@ impl MeshService for Pharmacy {
         config: &PharmacyConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
+        zero_metrics();
         let people = People::for_service(
             &context.settings,
             ServiceName::Pharmacy,
@@ -98,5 +99,30 @@ fn app(context: &ServiceContext, config: &PharmacyConfig) -> app::App {
         cache: context.cache.clone(),
         rules: config.rules(),
         pharmacies: app::pharmacy_cache(),
+    }
+}
+
+/// Every counter pharmacy reports exists from the start, at zero: a rate over it is defined
+/// (and an alert on it can fire) before the first event.
+fn zero_metrics() {
+    for name in [
+        "medmesh_pharmacy_reservations_total",
+        "medmesh_pharmacy_rejections_total",
+        "medmesh_pharmacy_low_stock_crossings_total",
+        "medmesh_pharmacy_expiry_alerts_total",
+        "medmesh_pharmacy_expired_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for result in ["hit", "miss"] {
+        metrics::counter!("medmesh_pharmacy_stock_reads_total", "result" => result).increment(0);
+    }
+    for outcome in [
+        "dispensed",
+        "partially_dispensed",
+        "insufficient",
+        "refused",
+    ] {
+        metrics::counter!("medmesh_pharmacy_dispenses_total", "outcome" => outcome).increment(0);
     }
 }

@@ -28,6 +28,9 @@ pub struct RecordsConfig {
     pub sweep_interval_ms: u64,
     pub rotation_batch: u64,
     pub idempotency_retention_hours: u32,
+    /// How often each replica walks the whole access log (0: never; `medmesh
+    /// verify-access-log` and the admin RPC still do on demand).
+    pub verify_interval_minutes: u32,
     /// Benchmarks only (feature `bench`): no sealing, no access log.
     #[cfg(feature = "bench")]
     #[serde(default)]
@@ -107,6 +110,10 @@ impl SectionConfig for RecordsConfig {
             (
                 "records.idempotency_retention_hours",
                 self.idempotency_retention_hours >= 1,
+            ),
+            (
+                "records.verify_interval_minutes",
+                self.verify_interval_minutes <= 7 * 24 * 60,
             ),
         ];
         if let Some((key, _)) = checks.iter().find(|(_, ok)| !ok) {

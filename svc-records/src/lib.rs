@@ -59,6 +59,7 @@ impl MeshService for Records {
         config: &RecordsConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
+        zero_metrics();
         let people = People::for_service(
             &context.settings,
             ServiceName::Records,
@@ -87,7 +88,15 @@ impl MeshService for Records {
             outbox: app.outbox.clone(),
             retention: app.rules.retention,
         };
-        vec![
+        let mut workers = Vec::new();
+        if config.verify_interval_minutes > 0 {
+            workers.push(tokio::spawn(app::log::keep_verifying(
+                context.db.clone(),
+                Duration::from_secs(u64::from(config.verify_interval_minutes) * 60),
+                shutdown.clone(),
+            )));
+        }
+        workers.extend([
             tokio::spawn(app::rotation::run(
                 app,
                 Duration::from_millis(config.sweep_interval_ms),
@@ -96,7 +105,8 @@ impl MeshService for Records {
                 shutdown.clone(),
             )),
             tokio::spawn(app::intake::follow(context.clone(), intake, shutdown)),
-        ]
+        ]);
+        workers
     }
 }
 
@@ -123,4 +133,16 @@ fn app(context: &ServiceContext, config: &RecordsConfig) -> Result<app::App, Kit
         retired: config.retired_keys.clone(),
         reads: app::LogWriter::start(context.db.clone()),
     })
+}
+
+/// Every unlabelled counter records reports exists from the start, at zero: a rate over it is
+/// defined (and an alert on it can fire) before the first event.
+fn zero_metrics() {
+    for name in [
+        "medmesh_records_break_glass_total",
+        "medmesh_records_unopenable_total",
+        "medmesh_records_resealed_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
 }

@@ -80,6 +80,10 @@ impl From<WriteError> for SchedulingError {
 impl From<SchedulingError> for Status {
     fn from(error: SchedulingError) -> Self {
         let message = error.to_string();
+        if let SchedulingError::TimeTaken(_) = error {
+            // Counted once per answer: a spike means a client retry loop or hoarding.
+            metrics::counter!("medmesh_scheduling_conflicts_total").increment(1);
+        }
         match error {
             SchedulingError::TimeTaken(_)
             | SchedulingError::TemplateOverlap(_)

@@ -65,6 +65,7 @@ impl MeshService for Scheduling {
         config: &SchedulingConfig,
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
+        zero_metrics();
         let settings = &context.settings;
         // svc-accounts, read with the caller's token or with scheduling's own client tokens.
         let people = People::for_service(settings, Self::NAME, CLIENT_ID, context.auth.issuer())?;
@@ -98,5 +99,15 @@ impl MeshService for Scheduling {
             config.idempotency_retention_hours,
             shutdown,
         ))]
+    }
+}
+
+/// Every counter scheduling reports exists from the start, at zero: a rate over it is defined
+/// (and an alert on it can fire) before the first event.
+fn zero_metrics() {
+    metrics::counter!("medmesh_scheduling_conflicts_total").increment(0);
+    metrics::counter!("medmesh_scheduling_confirmations_rendered_total").increment(0);
+    for result in ["hit", "miss"] {
+        metrics::counter!("medmesh_scheduling_slot_cache_total", "result" => result).increment(0);
     }
 }

@@ -158,6 +158,10 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Runs until cancelled.
     pub async fn run(self, source: EventSource, shutdown: CancellationToken) -> Result<(), String> {
+        for result in ["handled", "duplicate", "dead_letter"] {
+            metrics::counter!("events_consumed_total", "group" => self.group.clone(), "result" => result)
+                .increment(0);
+        }
         match source {
             EventSource::Memory(bus) => {
                 let mut subscription = bus.subscribe(&self.group, &self.topics);
@@ -238,6 +242,17 @@ impl<H: EventHandler> Consumer<H> {
             match self.try_handle(&envelope).await {
                 Ok(Outcome::Handled) => {
                     metrics::counter!("events_consumed_total", "group" => self.group.clone(), "result" => "handled").increment(1);
+                    if let Some(time) = &envelope.time {
+                        // From the commit that made the event to its handling here: the
+                        // consumer's lag, relay and broker included.
+                        let made = time.seconds as f64 + f64::from(time.nanos) / 1e9;
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_secs_f64();
+                        metrics::histogram!("events_consumer_lag_seconds", "group" => self.group.clone())
+                            .record((now - made).max(0.0));
+                    }
                     return true;
                 }
                 Ok(Outcome::Duplicate) => {

@@ -17,7 +17,7 @@ pub use consumer::{Consumer, EventHandler, EventSource, HandlerError};
 pub use follower::Follower;
 pub use kafka::{KafkaPublisher, ensure_topics, kafka_client_config};
 pub use memory::{MemoryBus, MemorySubscription};
-pub use outbox::{MIGRATION, NewEvent, Outbox, Relay, pending_count};
+pub use outbox::{MIGRATION, NewEvent, Outbox, Relay, pending_count, pending_stats};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;

@@ -191,6 +191,32 @@ pub async fn pending_count(db: &DatabaseConnection) -> Result<i64, DbErr> {
     row.try_get::<i64>("", "n")
 }
 
+/// How many events wait to be published and how long the oldest has waited, in seconds (0
+/// when none wait): the outbox's depth and lag.
+pub async fn pending_stats(db: &DatabaseConnection) -> Result<(i64, f64), DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n,
+                    COALESCE(EXTRACT(EPOCH FROM now() - MIN(created_at)), 0)::float8 AS age
+             FROM outbox WHERE published_at IS NULL"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n,
+                    COALESCE((julianday('now') - julianday(MIN(created_at))) * 86400.0, 0.0) AS age
+             FROM outbox WHERE published_at IS NULL"
+        }
+    };
+    let row = db
+        .query_one_raw(stmt(backend, sql, []))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("count".into()))?;
+    Ok((
+        row.try_get::<i64>("", "n")?,
+        row.try_get::<f64>("", "age")?.max(0.0),
+    ))
+}
+
 /// An arbitrary constant: only the replica holding this lock relays, which keeps the
 /// publication order equal to the commit order.
 const RELAY_LOCK_KEY: i64 = 0x6f75_7462_6f78;
@@ -303,8 +329,15 @@ impl Relay {
             .map_err(|e| e.to_string())?;
         }
         txn.commit().await.map_err(|e| e.to_string())?;
-        metrics::counter!("outbox_published_total", "service" => self.service)
-            .increment(delivered.len() as u64);
+        let mut by_type: std::collections::BTreeMap<&str, u64> = Default::default();
+        for event in delivered {
+            *by_type.entry(event.event_type.as_str()).or_default() += 1;
+        }
+        for (event_type, n) in by_type {
+            // Event types are the platform's own, a fixed set: the label stays bounded.
+            metrics::counter!("outbox_published_total", "service" => self.service, "type" => event_type.to_string())
+                .increment(n);
+        }
         match outcome.error {
             Some(error) if !failed.is_empty() => Err(error),
             _ => Ok(delivered.len()),
@@ -331,6 +364,7 @@ impl Relay {
 
     /// Relays until cancelled. Failures back off exponentially up to 5 s; nothing is dropped.
     pub async fn run(self, shutdown: CancellationToken) {
+        metrics::counter!("outbox_publish_failures_total", "service" => self.service).increment(0);
         let mut failures: u32 = 0;
         let mut last_prune = std::time::Instant::now();
         let mut last_gauge = std::time::Instant::now() - Duration::from_secs(60);
@@ -355,8 +389,10 @@ impl Relay {
             };
             if last_gauge.elapsed() > Duration::from_secs(2) {
                 last_gauge = std::time::Instant::now();
-                if let Ok(n) = pending_count(&self.db).await {
+                if let Ok((n, age)) = pending_stats(&self.db).await {
                     metrics::gauge!("outbox_pending", "service" => self.service).set(n as f64);
+                    metrics::gauge!("outbox_oldest_pending_age_seconds", "service" => self.service)
+                        .set(age);
                 }
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
