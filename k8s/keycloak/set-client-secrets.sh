@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets the secret of every MedMesh confidential client in the `medmesh` realm to the one its
+# component holds (k8s/keycloak/README.md). Run by the keycloak-client-secrets Job; safe to run
+# again.
+set -euo pipefail
+
+kcadm() { /opt/keycloak/bin/kcadm.sh "$@" --config /tmp/kcadm.config; }
+
+until kcadm config credentials --server "$KEYCLOAK_URL" --realm master \
+  --user "$KC_BOOTSTRAP_ADMIN_USERNAME" --password "$KC_BOOTSTRAP_ADMIN_PASSWORD"; do
+  echo "waiting for Keycloak at $KEYCLOAK_URL"
+  sleep 5
+done
+
+set_secret() {
+  local client=$1 secret=$2 id
+  id=$(kcadm get clients -r medmesh -q "clientId=$client" --fields id --format csv --noquotes)
+  if [ -z "$id" ]; then
+    echo "client $client is not in realm medmesh" >&2
+    exit 1
+  fi
+  kcadm update "clients/$id" -r medmesh -s "secret=$secret"
+  echo "set the secret of $client"
+}
+
+set_secret medmesh-gateway "$MEDMESH_GATEWAY__CLIENT_SECRET"
+for service in accounts scheduling pharmacy records notify; do
+  variable="MEDMESH_SERVICES__${service^^}__CLIENT_SECRET"
+  set_secret "svc-$service" "${!variable}"
+done
