@@ -4,9 +4,11 @@
 # Brings up what the tests need — PostgreSQL and Redis (used if running, started if installed,
 # installed with apt-get if missing), a tansu Kafka-protocol broker (installed with cargo if
 # missing), moto's S3 server and aiosmtpd's SMTP server (installed with pip into venvs if
-# missing) — exports their
-# locations, checks formatting and clippy, runs every test with
-# cargo-nextest, and stops whatever it started.
+# missing), Prometheus (Debian's package) — exports their locations, checks formatting and
+# clippy, checks the deployment and monitoring configuration (scripts/check-k8s.sh,
+# scripts/check-swarm.sh, scripts/check-monitoring.sh), runs every test with cargo-nextest,
+# and stops whatever it started. The Swarm stack deployed for real is its own script:
+# scripts/stack-test.sh.
 #
 #   scripts/test.sh               everything
 #   scripts/test.sh --no-lint     skip fmt and clippy
@@ -140,6 +142,15 @@ if ! "$smtp_venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
 fi
 export MEDMESH_TEST_SMTP_PYTHON="$smtp_venv/bin/python"
 
+# --- Prometheus (the monitoring configuration's checks and test) -------------------------
+# Debian's package: promtool checks the rules, and the monitoring test scrapes the platform
+# with a real Prometheus.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  say "Prometheus: installing"
+  apt_install prometheus
+fi
+export MEDMESH_TEST_PROMETHEUS="$(command -v prometheus)"
+
 # --- checks and tests --------------------------------------------------------------------
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "cargo-nextest: installing"
@@ -154,5 +165,9 @@ if [ "$lint" = 1 ]; then
   say "cargo check -p medmesh --no-default-features"
   cargo check -p medmesh --no-default-features --locked
 fi
+say "deployment and monitoring configuration"
+scripts/check-monitoring.sh
+scripts/check-k8s.sh
+scripts/check-swarm.sh
 say "cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast "${nextest_args[@]}"
