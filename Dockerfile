@@ -31,7 +31,7 @@ USER 10001:10001
 # gRPC 50051-50055, GraphQL 8080, admin (metrics, /live, /ready) 9100.
 EXPOSE 8080 9100 50051 50052 50053 50054 50055
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["medmesh", "probe"]
+    CMD ["medmesh", "probe", "--path", "/live"]
 ENTRYPOINT ["medmesh"]
 CMD ["--help"]
 

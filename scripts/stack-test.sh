@@ -51,14 +51,14 @@ fi
 if ! docker info >/dev/null 2>&1; then
   say "starting dockerd"
   as_root sh -c 'dockerd >/tmp/medmesh-stack-dockerd.log 2>&1 & echo $! >/tmp/medmesh-stack-dockerd.pid'
-  cleanup_cmds+=("as_root kill \$(cat /tmp/medmesh-stack-dockerd.pid)")
+  [ "${MEDMESH_STACK_KEEP:-}" = 1 ] || cleanup_cmds+=("as_root kill \$(cat /tmp/medmesh-stack-dockerd.pid)")
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || fail "dockerd did not start (see /tmp/medmesh-stack-dockerd.log)"
 fi
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
   say "docker swarm init (single node)"
   docker swarm init --advertise-addr 127.0.0.1 >/dev/null
-  cleanup_cmds+=("docker swarm leave --force")
+  [ "${MEDMESH_STACK_KEEP:-}" = 1 ] || cleanup_cmds+=("docker swarm leave --force")
 fi
 node=$(docker info --format '{{.Swarm.NodeID}}')
 docker node update --label-add medmesh.postgres=true "$node" >/dev/null
@@ -112,7 +112,8 @@ say "secrets (swarm/make-secrets.sh, prefix ${stack}_)"
 # notify's loopback that is not there: deliveries retry; this test is about the stack.
 MEDMESH_SECRET_PREFIX="${stack}_" MEDMESH_CLIENT_SECRET=dev-secret \
   MEDMESH_SMTP_URL="smtp://127.0.0.1:25" swarm/make-secrets.sh >/dev/null
-cleanup_cmds+=("remove_stack")
+# MEDMESH_STACK_KEEP=1 leaves the stack running afterwards, to look at.
+[ "${MEDMESH_STACK_KEEP:-}" = 1 ] || cleanup_cmds+=("remove_stack")
 say "docker stack deploy $stack (swarm/stack.yml with swarm/stack.test.yml laid over it)"
 python3 swarm/test/overlay.py swarm/stack.yml swarm/stack.test.yml >"$context/stack.yml"
 MEDMESH_IMAGE="$image" MEDMESH_INFRA_IMAGE="$infra" MEDMESH_SECRET_PREFIX="${stack}_" \
@@ -166,14 +167,48 @@ after=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_sche
 echo "    scheduling back at 2 healthy replicas (a new container replaced $victim)"
 
 # --- the front network reaches no data store ---------------------------------------------
-say "from the front network: the gateway answers, the data stores do not"
-docker run --rm --network "${stack}_front" "$infra" bash -c '
-  reach() { timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
-  reach gateway 8080 || { echo "the gateway is not reachable from front"; exit 1; }
-  for target in postgres:5432 redis:6379 kafka:9092 accounts:50051 scheduling:50052 prometheus:9090; do
-    if reach "${target%:*}" "${target#*:}"; then echo "$target is reachable from front"; exit 1; fi
-    echo "    $target: not reachable from front"
+say "from the front network: the gateway answers, the data stores do not (by name or address)"
+# A TCP connection alone proves little here (this machine's network may accept connections to
+# any outside address), so each store is asked in its own protocol: PostgreSQL answers an
+# SSLRequest with one byte, Redis a PING with +PONG or -NOAUTH.
+speaks='speaks() { # host port protocol
+  { exec 3<>"/dev/tcp/$1/$2"; } 2>/dev/null || return 1
+  case "$3" in
+    postgres) printf "\x00\x00\x00\x08\x04\xd2\x16\x2f" >&3; answer=$(timeout 3 head -c 1 <&3 | tr -d "\0") ;;
+    redis) printf "PING\r\n" >&3; answer=$(timeout 3 head -c 5 <&3) ;;
+  esac
+  exec 3<&-
+  case "$3:$answer" in postgres:N|postgres:S|redis:+PONG|redis:-NOAU) return 0 ;; *) return 1 ;; esac
+}'
+stores=""
+for svc in postgres:5432 redis:6379; do
+  c=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_${svc%:*}" | head -1)
+  ip=$(docker inspect "$c" --format "{{(index .NetworkSettings.Networks \"${stack}_back\").IPAddress}}")
+  [ -n "$ip" ] || fail "no back-network address for ${svc%:*}"
+  stores+=" ${svc%:*}:${svc#*:}:${svc%:*} $ip:${svc#*:}:${svc%:*}"
+done
+docker run --rm --network "${stack}_front" -e STORES="$stores" -e SPEAKS="$speaks" "$infra" bash -c '
+  eval "$SPEAKS"
+  timeout 3 bash -c "exec 3<>/dev/tcp/gateway/8080" 2>/dev/null || { echo "the gateway is not reachable from front"; exit 1; }
+  for target in $STORES; do
+    IFS=: read -r host port protocol <<<"$target"
+    if speaks "$host" "$port" "$protocol"; then echo "$protocol at $host:$port answers on front"; exit 1; fi
+    echo "    $protocol at $host:$port: no answer from front"
+  done
+  for name in kafka:9092 accounts:50051 scheduling:50052 prometheus:9090; do
+    if getent hosts "${name%:*}" >/dev/null; then echo "${name%:*} resolves on front"; exit 1; fi
+    echo "    ${name%:*}: no such name on front"
   done' || fail "network isolation"
+# The same stores answer from the back network (the gateway is on both): the silence above is
+# the network's doing, not the probe's.
+gateway=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_gateway" | head -1)
+docker exec -e STORES="$stores" -e SPEAKS="$speaks" "$gateway" bash -c '
+  eval "$SPEAKS"
+  for target in $STORES; do
+    IFS=: read -r host port protocol <<<"$target"
+    speaks "$host" "$port" "$protocol" || { echo "$protocol at $host:$port does not answer on back"; exit 1; }
+  done' || fail "the data stores do not answer on the back network either"
+echo "    ...and each of them answers from the back network"
 
 # --- Prometheus scrapes every process ----------------------------------------------------
 say "Prometheus: every MedMesh process is scraped"

@@ -147,7 +147,7 @@ export MEDMESH_TEST_SMTP_PYTHON="$smtp_venv/bin/python"
 # with a real Prometheus.
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   say "Prometheus: installing"
-  apt_install prometheus
+  apt_install --no-install-recommends prometheus
 fi
 export MEDMESH_TEST_PROMETHEUS="$(command -v prometheus)"
 

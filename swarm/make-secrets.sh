@@ -9,6 +9,7 @@
 #                           otherwise each client gets a random one: set the same value on
 #                           its client in Keycloak (see swarm/README.md)
 #   MEDMESH_SMTP_URL        the mail server notify sends through (smtps://user:pass@host:465)
+#   MEDMESH_GRAFANA_PASSWORD Grafana's admin password (random and unreadable otherwise)
 #   MEDMESH_SECRET_PREFIX   a prefix for the secret names (default medmesh_)
 set -euo pipefail
 
@@ -26,7 +27,7 @@ create() { # name value
 # A secret other secrets are made from is read back from nowhere: Swarm never reveals one.
 # Those derived from the database and Redis passwords are therefore made together with them.
 if exists postgres_password && ! exists accounts_database_url; then
-  echo "medmesh_postgres_password exists but the database URLs do not: remove it or create the URLs by hand" >&2
+  echo "${prefix}postgres_password exists but the database URLs do not: remove it or create the URLs by hand" >&2
   exit 1
 fi
 if ! exists postgres_password; then
@@ -36,10 +37,17 @@ if ! exists postgres_password; then
     create "${service}_database_url" "postgres://medmesh:$pg@postgres:5432/$service"
   done
 fi
+if exists redis_password && ! exists redis_url; then
+  echo "${prefix}redis_password exists but ${prefix}redis_url does not: remove it or create the URL by hand" >&2
+  exit 1
+fi
 if ! exists redis_password; then
+  if exists redis_url; then
+    echo "${prefix}redis_url exists without ${prefix}redis_password: remove it (and the stack using it) first" >&2
+    exit 1
+  fi
   redis=$(random 24)
   create redis_password "$redis"
-  docker secret rm "${prefix}redis_url" >/dev/null 2>&1 || true
   create redis_url "redis://:$redis@redis:6379"
 fi
 for client in gateway accounts scheduling pharmacy records notify; do
@@ -55,4 +63,10 @@ elif ! exists smtp_url; then
   echo "MEDMESH_SMTP_URL is not set: notify needs a mail server (smtps://user:pass@host:465)" >&2
   exit 1
 fi
-create grafana_admin_password "$(random 18)"
+# Grafana's admin password: yours (MEDMESH_GRAFANA_PASSWORD), since Swarm never shows a secret.
+if [ -n "${MEDMESH_GRAFANA_PASSWORD:-}" ]; then
+  create grafana_admin_password "$MEDMESH_GRAFANA_PASSWORD"
+elif ! exists grafana_admin_password; then
+  create grafana_admin_password "$(random 18)"
+  echo "Grafana's admin password is random and unreadable: set MEDMESH_GRAFANA_PASSWORD and recreate ${prefix}grafana_admin_password to sign in" >&2
+fi

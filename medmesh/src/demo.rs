@@ -25,6 +25,12 @@ pub struct Demo {
     pub doctor_id: String,
 }
 
+/// A demo step's idempotency key: the same on every attempt, so a seeding retried after a
+/// failure part-way (a service not up yet) replays the steps that were done.
+fn request_id(step: impl std::fmt::Display) -> String {
+    format!("medmesh-demo-{step}")
+}
+
 fn bearer<T>(message: T, token: &str) -> Result<Request<T>, tonic::Status> {
     Ok(svc_kit::auth::with_bearer(Request::new(message), token)?)
 }
@@ -159,7 +165,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
     let clinic = scheduling
         .create_clinic(bearer(
             pb::CreateClinicRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("clinic"),
                 clinic: Some(pb::Clinic {
                     name: "MedMesh Central Clinic".into(),
                     address: "1 Khreshchatyk St, Kyiv".into(),
@@ -175,7 +181,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
     let cabinet = scheduling
         .create_cabinet(bearer(
             pb::CreateCabinetRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("cabinet"),
                 cabinet: Some(pb::Cabinet {
                     clinic_id: clinic.clinic_id.clone(),
                     room: "214".into(),
@@ -190,7 +196,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
     let specialization = scheduling
         .create_specialization(bearer(
             pb::CreateSpecializationRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("specialization"),
                 specialization: Some(pb::Specialization {
                     name: "General practice".into(),
                     ..Default::default()
@@ -208,7 +214,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
     scheduling
         .upsert_doctor(bearer(
             pb::UpsertDoctorRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("doctor"),
                 doctor: Some(pb::Doctor {
                     doctor_id: doctor_id.clone(),
                     specialization_id: specialization.specialization_id,
@@ -228,7 +234,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
         scheduling
             .add_schedule_template(bearer(
                 pb::AddScheduleTemplateRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
+                    request_id: request_id(format!("template-{weekday}")),
                     template: Some(pb::ScheduleTemplate {
                         weekday,
                         start: Some(TimeOfDay {
@@ -277,7 +283,7 @@ pub async fn seed_with(reach: &Reach) -> Result<Demo, tonic::Status> {
         scheduling
             .book_appointment(bearer(
                 pb::BookAppointmentRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
+                    request_id: request_id("booking"),
                     doctor_id: doctor_id.clone(),
                     start: slot.start,
                     reason: "Demo visit".into(),
@@ -315,7 +321,15 @@ async fn seed_records(
 ) -> Result<(), tonic::Status> {
     use medmesh_proto::records::v1::{self as rec, entry_content::Body};
     let mut client = rec::records_service_client::RecordsServiceClient::new(records);
-    let ago = |days: i64| Some(timestamp(Utc::now() - Duration::days(days)));
+    // At 10:00 UTC of a day: a retried seeding writes the very same entries.
+    let ago = |days: i64| {
+        Some(timestamp(
+            (Utc::now().date_naive() - Duration::days(days))
+                .and_hms_opt(10, 0, 0)
+                .unwrap_or_default()
+                .and_utc(),
+        ))
+    };
     let observation =
         |code: &str, name: &str, value: &str, unit: &str, range: &str, days| rec::Observation {
             code: code.into(),
@@ -458,7 +472,7 @@ async fn seed_pharmacy(
         let created = client
             .create_pharmacy(bearer(
                 rx::CreatePharmacyRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
+                    request_id: request_id(format!("pharmacy-{zone}")),
                     pharmacy: Some(rx::Pharmacy {
                         name: name.into(),
                         address: address.into(),
@@ -475,6 +489,7 @@ async fn seed_pharmacy(
         pharmacies.push(created.pharmacy_id);
     }
     let mut medications = Vec::new();
+    let mut n = 0;
     for (name, substance, form, strength, atc) in [
         ("Paracetamol", "paracetamol", "tablet", "500 mg", "N02BE01"),
         (
@@ -494,10 +509,11 @@ async fn seed_pharmacy(
             "N02BA71",
         ),
     ] {
+        n += 1;
         let created = client
             .create_medication(bearer(
                 rx::CreateMedicationRequest {
-                    request_id: uuid::Uuid::new_v4().to_string(),
+                    request_id: request_id(format!("medication-{n}")),
                     medication: Some(rx::Medication {
                         name: name.into(),
                         active_substance: substance.into(),
@@ -523,7 +539,7 @@ async fn seed_pharmacy(
     AccountsServiceClient::new(accounts)
         .add_affiliation(bearer(
             acc::AddAffiliationRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("affiliation"),
                 user_id: pharmacist_id,
                 kind: acc::AffiliationKind::Pharmacist as i32,
                 pharmacy_id: pharmacies[0].clone(),
@@ -532,12 +548,18 @@ async fn seed_pharmacy(
             admin,
         )?)
         .await?;
-    let expiry = Some(timestamp(Utc::now() + Duration::days(400)));
+    // From midnight, so a retried seeding asks for the very same shipment.
+    let expiry = Some(timestamp(
+        (Utc::now().date_naive() + Duration::days(400))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc(),
+    ));
     let quantities = [12, 60, 40, 30, 50];
     client
         .receive_shipment(bearer(
             rx::ReceiveShipmentRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("shipment"),
                 pharmacy_id: pharmacies[0].clone(),
                 lines: medications
                     .iter()
@@ -557,7 +579,7 @@ async fn seed_pharmacy(
     client
         .set_critical_threshold(bearer(
             rx::SetCriticalThresholdRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
+                request_id: request_id("threshold"),
                 pharmacy_id: pharmacies[0].clone(),
                 medication_id: medications[0].clone(),
                 critical_threshold: 10,

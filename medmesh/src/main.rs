@@ -237,6 +237,9 @@ async fn serve_dev_issuer(settings: &Settings) -> ExitCode {
 /// `medmesh check-config <component>`: everything `serve` checks before it binds a port.
 fn check_config(settings: &Settings, component: &str) -> ExitCode {
     let checked = match component {
+        "dev-issuer" if !cfg!(feature = "dev") => Err(ConfigError::new(
+            "this build has no development issuer (feature `dev`)",
+        )),
         "dev-issuer" if settings.mode == Mode::Dev => Ok(()),
         "dev-issuer" => Err(ConfigError::new(
             "the development OIDC issuer runs only in mode = \"dev\"",
@@ -306,11 +309,15 @@ async fn seed_demo(settings: &Settings, wait_secs: u64) -> ExitCode {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
     let mut pause = std::time::Duration::from_millis(500);
     loop {
-        let attempt = match medmesh::demo::Reach::remote(settings).await {
-            Ok(reach) => medmesh::demo::seed_with(&reach)
-                .await
-                .map_err(|status| format!("{:?}: {}", status.code(), status.message())),
+        // Every service serving first: a seeding cut short part-way is replayed, not redone.
+        let attempt = match all_serving(settings).await {
             Err(error) => Err(error),
+            Ok(()) => match medmesh::demo::Reach::remote(settings).await {
+                Ok(reach) => medmesh::demo::seed_with(&reach)
+                    .await
+                    .map_err(|status| format!("{:?}: {}", status.code(), status.message())),
+                Err(error) => Err(error),
+            },
         };
         match attempt {
             Ok(demo) => {
@@ -331,6 +338,31 @@ async fn seed_demo(settings: &Settings, wait_secs: u64) -> ExitCode {
             }
         }
     }
+}
+
+/// Whether every service answers `grpc.health.v1` as serving at its endpoint.
+async fn all_serving(settings: &Settings) -> Result<(), String> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    for service in ServiceName::ALL {
+        let endpoint = settings.services.get(service).endpoint();
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+            .map_err(|e| format!("services.{service}.endpoint {endpoint:?}: {e}"))?
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .timeout(std::time::Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| format!("{service} at {endpoint}: {e}"))?;
+        let status = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await
+            .map_err(|e| format!("{service} at {endpoint}: {}", e.message()))?
+            .into_inner()
+            .status;
+        if status != tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+            return Err(format!("{service} at {endpoint} is not serving yet"));
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(settings: &Settings, service: &str) -> ExitCode {
