@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::graphql_as;
+use common::{graphql_as, weekday_after};
 use medmesh::Platform;
 use serde_json::{Value, json};
 use svc_kit::auth::dev_issuer::WEB_CLIENT;
@@ -132,13 +132,16 @@ impl Prometheus {
 /// The metric names a PromQL expression selects: identifiers outside label matchers, ranges,
 /// strings and grouping clauses, that are not functions, keywords or numbers.
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    const KEYWORDS: &[&str] = &[
+    // Clauses followed by a parenthesised list of labels.
+    const GROUPING: &[&str] = &[
         "by",
         "without",
         "on",
         "ignoring",
         "group_left",
         "group_right",
+    ];
+    const KEYWORDS: &[&str] = &[
         "and",
         "or",
         "unless",
@@ -207,16 +210,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
                     j += 1;
                 }
                 let lower = word.to_ascii_lowercase();
-                if [
-                    "by",
-                    "without",
-                    "on",
-                    "ignoring",
-                    "group_left",
-                    "group_right",
-                ]
-                .contains(&lower.as_str())
-                {
+                if GROUPING.contains(&lower.as_str()) {
                     group_next = true;
                 } else if KEYWORDS.contains(&lower.as_str()) {
                 } else if j < chars.len() && chars[j] == '(' {
@@ -251,18 +245,6 @@ fn metric_names_are_read_from_promql() {
     );
     assert_eq!(names("up == 0"), ["up"]);
     assert_eq!(names(r#"count(up{job="x"}) or vector(0)"#), ["up"]);
-}
-
-/// The next weekday at least `days` ahead (the demo doctor works Monday to Friday).
-fn weekday_after(days: i64) -> chrono::NaiveDate {
-    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
-    while matches!(
-        chrono::Datelike::weekday(&day),
-        chrono::Weekday::Sat | chrono::Weekday::Sun
-    ) {
-        day += chrono::Duration::days(1);
-    }
-    day
 }
 
 /// Some of everything the dashboards show: a booking, a card read, a prescription dispensed.

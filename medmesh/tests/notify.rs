@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::graphql_as;
+use common::{graphql_as, weekday_after};
 use medmesh::Platform;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -26,18 +26,6 @@ use svc_notify::{
         transport::Transports,
     },
 };
-
-/// The next weekday at least `days` ahead (the demo doctor works Monday to Friday).
-fn weekday_after(days: i64) -> chrono::NaiveDate {
-    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
-    while matches!(
-        chrono::Datelike::weekday(&day),
-        chrono::Weekday::Sat | chrono::Weekday::Sun
-    ) {
-        day += chrono::Duration::days(1);
-    }
-    day
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {

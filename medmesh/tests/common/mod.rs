@@ -70,3 +70,15 @@ pub fn dev_settings(data_dir: &Path) -> Settings {
     }
     Settings::from_figment(figment).unwrap()
 }
+
+/// The next weekday at least `days` ahead (the demo doctor works Monday to Friday).
+pub fn weekday_after(days: i64) -> chrono::NaiveDate {
+    let mut day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    while matches!(
+        chrono::Datelike::weekday(&day),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    ) {
+        day += chrono::Duration::days(1);
+    }
+    day
+}
