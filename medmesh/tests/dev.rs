@@ -229,6 +229,90 @@ async fn admin_port_serves_metrics_live_and_ready() {
         .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_leaves_every_replica_ready_and_every_answer_right() {
+    use svc_kit::{auth::dev_issuer::WEB_CLIENT, testing::RedisServer};
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut figment = Settings::figment(None)
+        .merge(("mode", "dev"))
+        .merge(("data_dir", dir.path().display().to_string()))
+        .merge(("admin.port", 0))
+        .merge(("gateway.port", 0))
+        .merge(("dev_issuer.port", 0))
+        .merge(("shutdown_grace_ms", 2000))
+        .merge(("cache.backend", "redis"))
+        .merge(("cache.redis.url", redis.url.clone()));
+    for service in ServiceName::ALL {
+        figment = figment.merge((format!("services.{service}.port"), 0));
+    }
+    let settings = Settings::from_figment(figment).unwrap();
+    let platform = Platform::start(settings, &Platform::all_components())
+        .await
+        .unwrap();
+    let demo = medmesh::demo::seed(&platform).await.unwrap().unwrap();
+    let ready = || async {
+        let answer = reqwest::get(format!("http://{}/ready", platform.admin_addr))
+            .await
+            .unwrap();
+        let status = answer.status();
+        (status, answer.json::<Value>().await.unwrap())
+    };
+    let (status, body) = ready().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["scheduling.cache"], "ok", "{body}");
+
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let patient = platform
+        .dev_issuer
+        .as_ref()
+        .unwrap()
+        .password_grant("patient", "patient", WEB_CLIENT)
+        .unwrap();
+    let day = common::weekday_after(2)
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let slots = || async {
+        let answer = common::graphql_as(
+            &url,
+            Some(&patient),
+            "query($d: ID!, $f: DateTime!, $t: DateTime!) { freeSlots(doctorId: $d, from: $f, to: $t) { slots { start } } }",
+            json!({ "d": demo.doctor_id, "f": day.to_rfc3339(), "t": (day + chrono::Duration::days(1)).to_rfc3339() }),
+        )
+        .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        answer["data"]["freeSlots"]["slots"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // Read once with Redis up, so the answer is cached there.
+    let before = slots().await;
+    assert!(!before.is_empty());
+
+    redis.stop();
+    // Still ready: the cache is reported, not required.
+    let (status, body) = ready().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["checks"]["scheduling.database"], "ok", "{body}");
+    assert_ne!(body["checks"]["scheduling.cache"], "ok", "{body}");
+    // And right: a slot held now is gone from the next answer, read from the database.
+    let hold = common::graphql_as(
+        &url,
+        Some(&patient),
+        "mutation($d: ID!, $s: DateTime!) { holdSlot(requestId: \"outage-hold\", doctorId: $d, start: $s) { id } }",
+        json!({ "d": demo.doctor_id, "s": before[0]["start"] }),
+    )
+    .await;
+    assert!(hold["errors"].is_null(), "{hold}");
+    let after = slots().await;
+    assert_eq!(after.len(), before.len() - 1, "{after:?}");
+    assert!(!after.contains(&before[0]));
+    platform.stop().await;
+}
+
 /// Calls one RPC of every service's API with `token` and returns each status code.
 async fn call_every_api(
     platform: &Platform,

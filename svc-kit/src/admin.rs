@@ -22,7 +22,8 @@ use crate::telemetry::metrics_handle;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync;
-type Checks = Arc<std::sync::Mutex<Vec<(String, Arc<CheckFn>)>>>;
+/// (name, check, whether a failure makes the process unready)
+type Checks = Arc<std::sync::Mutex<Vec<(String, Arc<CheckFn>, bool)>>>;
 
 /// Named readiness checks, shared between the services of one process.
 #[derive(Clone, Default)]
@@ -38,13 +39,14 @@ impl std::fmt::Debug for Readiness {
             .lock()
             .unwrap()
             .iter()
-            .map(|(n, _)| n.clone())
+            .map(|(n, _, _)| n.clone())
             .collect();
         f.debug_struct("Readiness").field("checks", &names).finish()
     }
 }
 
 impl Readiness {
+    /// A check the process cannot serve without (its database): a failure answers 503.
     pub fn add<F>(&self, name: impl Into<String>, check: F)
     where
         F: Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
@@ -52,7 +54,20 @@ impl Readiness {
         self.checks
             .lock()
             .unwrap()
-            .push((name.into(), Arc::new(check)));
+            .push((name.into(), Arc::new(check), true));
+    }
+
+    /// A check of something the process serves without, only slower or later (the cache):
+    /// reported by `/ready`, never failing it, so an outage of it takes no replica out of
+    /// service — every replica would fail it at once.
+    pub fn add_advisory<F>(&self, name: impl Into<String>, check: F)
+    where
+        F: Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
+    {
+        self.checks
+            .lock()
+            .unwrap()
+            .push((name.into(), Arc::new(check), false));
     }
 
     /// Marks the process as going away: `/ready` answers 503 from now on.
@@ -63,23 +78,24 @@ impl Readiness {
     /// Runs every check concurrently, each bounded by a timeout.
     pub async fn report(&self) -> (bool, BTreeMap<String, String>) {
         let checks: Vec<_> = self.checks.lock().unwrap().clone();
-        let results =
-            futures::future::join_all(checks.into_iter().map(|(name, check)| async move {
+        let results = futures::future::join_all(checks.into_iter().map(
+            |(name, check, required)| async move {
                 let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err("timed out".to_string()),
                 };
-                (name, outcome)
-            }))
-            .await;
+                (name, outcome, required)
+            },
+        ))
+        .await;
         let mut ready = !self.draining.load(Ordering::SeqCst);
         let mut report = BTreeMap::new();
-        for (name, outcome) in results {
+        for (name, outcome, required) in results {
             match outcome {
                 Ok(()) => report.insert(name, "ok".to_string()),
                 Err(e) => {
-                    ready = false;
+                    ready &= !required;
                     report.insert(name, e)
                 }
             };

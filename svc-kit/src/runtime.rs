@@ -197,8 +197,10 @@ pub async fn start<S: MeshService>(
             let db = db.clone();
             Box::pin(async move { db::ping(&db).await })
         });
+        // The cache only accelerates reads: its outage is a metric and an alert
+        // (cache_fallback_total), not a reason to take every replica out of service.
         let cache = cache.clone();
-        readiness.add(format!("{name}.cache"), move || {
+        readiness.add_advisory(format!("{name}.cache"), move || {
             let cache = cache.clone();
             Box::pin(async move { cache.ping().await })
         });

@@ -7,14 +7,9 @@
 
 mod common;
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
 use common::{CacheKind, Harness, start_replicas, with};
 use medmesh_proto::pharmacy::v1 as pb;
-use svc_kit::testing::{TestDb, free_port, unique_prefix};
+use svc_kit::testing::{RedisServer, TestDb, unique_prefix};
 use svc_pharmacy::testing::{Scene, check_conservation, storm};
 
 async fn scene(h: &Harness, patients: usize) -> Scene {
@@ -92,51 +87,9 @@ async fn a_storm_over_two_replicas_keeps_stock_whole() {
     assert_eq!(events, dispensed, "one event per dispensed prescription");
 }
 
-/// A Redis of our own, so the test can kill it.
-struct OwnRedis {
-    child: Child,
-    url: String,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--bind",
-                "127.0.0.1",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs");
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(svc_kit::testing::wait_for_port(
-            addr,
-            Duration::from_secs(10)
-        ));
-        OwnRedis {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn cached_reads_follow_every_change_and_survive_a_dead_redis() {
-    let mut redis = OwnRedis::start();
+    let mut redis = RedisServer::start();
     let h = start_replicas(
         TestDb::postgres().await,
         2,
@@ -235,8 +188,7 @@ async fn cached_reads_follow_every_change_and_survive_a_dead_redis() {
         );
     }
     // Redis dies: reads and writes go on, answered from the database.
-    let _ = redis.child.kill();
-    let _ = redis.child.wait();
+    redis.stop();
     for round in 0..4 {
         h.client_of(round % 2)
             .receive_shipment(with(
