@@ -167,6 +167,32 @@ impl S3Bucket {
     }
 }
 
+/// Creates `dir` and the directories above it up to `root` (itself included), each only its
+/// owner may enter (0700).
+async fn private_dirs(root: &std::path::Path, dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).await?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A directory that existed before (made by an older version) is closed too.
+        for ancestor in dir.ancestors() {
+            if !ancestor.starts_with(root) {
+                break;
+            }
+            let mode = tokio::fs::metadata(ancestor).await?.permissions().mode() & 0o777;
+            if mode != 0o700 {
+                tokio::fs::set_permissions(ancestor, std::fs::Permissions::from_mode(0o700))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl DocumentStore {
     pub async fn put(
         &self,
@@ -178,13 +204,21 @@ impl DocumentStore {
             DocumentStore::Directory(root) => {
                 let path = root.join(key);
                 if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent).await?;
+                    private_dirs(root, parent).await?;
                 }
                 // Write then rename: a reader never sees half a document, and two writers of
                 // the same key (a render ahead and a download) never share a partial file.
+                // Documents name patients: only the service's own user may read them (0600).
                 let partial =
                     path.with_extension(format!("{}.partial", uuid::Uuid::new_v4().simple()));
-                tokio::fs::write(&partial, bytes).await?;
+                let mut options = tokio::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                options.mode(0o600);
+                let mut file = options.open(&partial).await?;
+                tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
+                file.sync_all().await?;
+                drop(file);
                 tokio::fs::rename(&partial, &path).await?;
                 Ok(())
             }
@@ -252,6 +286,40 @@ mod tests {
             result.unwrap();
         }
         assert_eq!(store.get("a/b.pdf").await.unwrap().unwrap().len(), 1000);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn documents_and_their_directories_are_the_services_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("documents");
+        // An older version's world-readable directory is closed on the next write.
+        std::fs::create_dir_all(root.join("appointments")).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let store = DocumentStore::Directory(root.clone());
+        store
+            .put(
+                "appointments/a1/confirmation.pdf",
+                vec![1; 10],
+                "application/pdf",
+            )
+            .await
+            .unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root.join("appointments/a1/confirmation.pdf")), 0o600);
+        assert_eq!(mode(&root.join("appointments/a1")), 0o700);
+        assert_eq!(mode(&root.join("appointments")), 0o700);
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(
+            store
+                .get("appointments/a1/confirmation.pdf")
+                .await
+                .unwrap()
+                .unwrap()
+                .len(),
+            10
+        );
     }
 
     #[test]
