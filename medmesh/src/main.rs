@@ -159,6 +159,14 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             }
             Platform::all_components()
         }
+        Command::Serve { component } if !settings.mode_is_explicit() => {
+            if component != "dev-issuer" && Component::parse(component).is_none() {
+                return usage(&format!("unknown component {component:?}"));
+            }
+            return config_failure_msg(
+                "`mode`: `medmesh serve` runs nothing on the default; set MEDMESH_MODE=production (or dev, for a development process)",
+            );
+        }
         Command::Serve { component } if component == "dev-issuer" => {
             return serve_dev_issuer(&settings).await;
         }
@@ -236,6 +244,11 @@ async fn serve_dev_issuer(settings: &Settings) -> ExitCode {
 
 /// `medmesh check-config <component>`: everything `serve` checks before it binds a port.
 fn check_config(settings: &Settings, component: &str) -> ExitCode {
+    if !settings.mode_is_explicit() && component != "seed-demo" {
+        return config_failure_msg(
+            "`mode`: `medmesh serve` runs nothing on the default; set MEDMESH_MODE=production (or dev, for a development process)",
+        );
+    }
     let checked = match component {
         "dev-issuer" if !cfg!(feature = "dev") => Err(ConfigError::new(
             "this build has no development issuer (feature `dev`)",

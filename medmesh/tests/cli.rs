@@ -122,7 +122,7 @@ fn a_bad_value_in_a_parts_own_section_fails_with_64_naming_the_key() {
     );
     let output = medmesh(
         &["serve", "gateway"],
-        &[("MEDMESH_GATEWAY__PORT", "eighty")],
+        &[("MEDMESH_MODE", "dev"), ("MEDMESH_GATEWAY__PORT", "eighty")],
     );
     assert_eq!(output.status.code(), Some(64));
     assert!(
@@ -148,6 +148,28 @@ fn a_missing_config_file_is_reported() {
     let output = medmesh(&["dev", "--config", "/nonexistent/medmesh.toml"], &[]);
     assert_eq!(output.status.code(), Some(64));
     assert!(stderr_line(&output).contains("/nonexistent/medmesh.toml"));
+}
+
+#[test]
+fn serve_runs_nothing_on_the_default_mode() {
+    // The default is "dev", which would start the development issuer with its demo users:
+    // a process meant for production must never get there by a forgotten variable.
+    for args in [
+        &["serve", "accounts"][..],
+        &["serve", "dev-issuer"],
+        &["check-config", "gateway"],
+    ] {
+        let output = medmesh(args, &[]);
+        assert_eq!(output.status.code(), Some(64), "{args:?}");
+        assert!(
+            stderr_line(&output).contains("`mode`"),
+            "{args:?}: {}",
+            stderr_line(&output)
+        );
+    }
+    // Set, it runs the checks as before.
+    let output = medmesh(&["check-config", "gateway"], &[("MEDMESH_MODE", "dev")]);
+    assert!(output.status.success(), "{}", stderr_line(&output));
 }
 
 #[test]

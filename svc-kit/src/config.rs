@@ -20,6 +20,9 @@ use serde::Deserialize;
 /// The built-in defaults, also the reference for every key (`svc-kit/src/defaults.toml`).
 pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
 
+/// How figment names the built-in defaults (a TOML string without a file) as a source.
+const DEFAULTS_NAME: &str = "TOML source string";
+
 /// The top-level keys the kit itself reads; every other one is a part's section.
 pub const KIT_SECTIONS: &[&str] = &[
     "mode",
@@ -520,6 +523,14 @@ impl Settings {
         Ok(section)
     }
 
+    /// Whether `mode` was set (by the file or the environment) rather than left at its
+    /// default: `medmesh serve` runs nothing on a default that means "development".
+    pub fn mode_is_explicit(&self) -> bool {
+        self.layers
+            .find_metadata("mode")
+            .is_some_and(|metadata| metadata.source.is_some() || metadata.name != DEFAULTS_NAME)
+    }
+
     /// Refuses top-level keys that are neither the kit's nor one of `sections` (a typo such as
     /// `[schedulng]` must not be ignored).
     pub fn check_sections(&self, sections: &[&str]) -> Result<(), ConfigError> {
@@ -704,6 +715,14 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mode_left_at_its_default_is_told_from_one_set() {
+        let default = Settings::from_figment(Figment::from(Toml::string(DEFAULTS_TOML))).unwrap();
+        assert!(!default.mode_is_explicit());
+        let set = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("mode", "dev"));
+        assert!(Settings::from_figment(set).unwrap().mode_is_explicit());
+    }
 
     #[test]
     fn defaults_parse_and_validate() {
