@@ -162,6 +162,7 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     pub jwks_min_refresh_secs: u64,
     pub jwks_max_age_secs: u64,
+    pub jwks_stale_grace_secs: u64,
     pub client_roles_from: Option<String>,
 }
 
@@ -175,6 +176,7 @@ impl AuthConfig {
             leeway: Duration::from_secs(self.leeway_secs),
             min_refresh_interval: Duration::from_secs(self.jwks_min_refresh_secs),
             max_key_age: Duration::from_secs(self.jwks_max_age_secs),
+            stale_key_grace: Duration::from_secs(self.jwks_stale_grace_secs),
             client_roles_from: self.client_roles_from.clone(),
         }
     }

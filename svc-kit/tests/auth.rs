@@ -34,6 +34,7 @@ async fn setup() -> Setup {
         leeway: Duration::from_secs(30),
         min_refresh_interval: Duration::ZERO,
         max_key_age: Duration::from_secs(300),
+        stale_key_grace: Duration::from_secs(86400),
         client_roles_from: None,
     });
     Setup {
@@ -296,6 +297,92 @@ async fn a_key_rotated_out_of_the_jwks_stops_working() {
     );
 }
 
+/// Accepts connections on `addr` and never answers: an issuer that hangs.
+fn black_hole(addr: std::net::SocketAddr) -> std::thread::JoinHandle<()> {
+    let listener = (0..50)
+        .find_map(|_| {
+            std::net::TcpListener::bind(addr)
+                .map_err(|_| std::thread::sleep(Duration::from_millis(100)))
+                .ok()
+        })
+        .expect("the issuer's port is free again");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_outage_past_the_key_age_stops_nobody_and_lets_no_forgery_in() {
+    let server = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let issuer = server.issuer.clone();
+    let addr: std::net::SocketAddr = issuer
+        .issuer()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(server.serve(stop.clone()));
+    let settings = |grace: u64| AuthSettings {
+        issuer: issuer.issuer(),
+        audiences: vec!["medmesh".into()],
+        allowed_clients: vec![WEB_CLIENT.into(), "partner-demo".into()],
+        leeway: Duration::from_secs(30),
+        min_refresh_interval: Duration::from_secs(2),
+        max_key_age: Duration::from_millis(500),
+        stale_key_grace: Duration::from_secs(grace),
+        client_roles_from: None,
+    };
+    let auth = Authenticator::new(settings(3600));
+    let strict = Authenticator::new(settings(0));
+    let token = || issuer.sign(&patient_claims(&issuer));
+    assert!(auth.authenticate(&token()).await.is_ok());
+    assert!(strict.authenticate(&token()).await.is_ok());
+
+    // The issuer goes away, and its address hangs instead of answering.
+    stop.cancel();
+    serving.await.unwrap().unwrap();
+    let _hole = black_hole(addr);
+    // Past the key age, and past the interval between two fetches.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+
+    // Past the key age: a valid token (never seen before) still works, at once.
+    let started = std::time::Instant::now();
+    let principal = auth.authenticate(&token()).await.unwrap();
+    assert_eq!(principal.username.as_deref(), Some("patient"));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Forgeries are refused as before, and none waits on the hanging issuer.
+    let started = std::time::Instant::now();
+    for (what, forged) in svc_kit::testing::forged_tokens(&issuer, &patient_claims(&issuer)) {
+        assert!(
+            auth.authenticate(&forged).await.is_err(),
+            "{what} was accepted"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Without the grace, the same valid token waits for the keys (up to the fetch's timeout)
+    // and is refused: they are too old to trust.
+    assert!(matches!(
+        strict.authenticate(&token()).await,
+        Err(AuthError::KeysUnavailable(_))
+    ));
+}
+
 #[test]
 fn the_dev_issuer_refuses_production_mode_and_keeps_its_key() {
     assert!(DevIssuer::new(Mode::Production, "http://x".into(), None).is_err());
@@ -322,6 +409,7 @@ async fn remembered_tokens_still_expire_and_cannot_be_spliced() {
         leeway: Duration::ZERO,
         min_refresh_interval: Duration::ZERO,
         max_key_age: Duration::from_secs(300),
+        stale_key_grace: Duration::from_secs(86400),
         client_roles_from: None,
     });
     let now = chrono::Utc::now().timestamp();

@@ -1,5 +1,6 @@
 use std::{
     collections::{BTreeSet, HashMap},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -27,6 +28,10 @@ pub struct AuthSettings {
     pub min_refresh_interval: Duration,
     /// Keys are fetched again after this long, so a key removed from the JWKS stops working.
     pub max_key_age: Duration,
+    /// When the issuer cannot be reached, keys older than `max_key_age` are still used for this
+    /// long beyond it, while one background task keeps trying to refresh them: an outage of the
+    /// identity provider is not an outage of the platform.
+    pub stale_key_grace: Duration,
     /// Also take roles from `resource_access.<client>.roles` for this client.
     pub client_roles_from: Option<String>,
 }
@@ -113,11 +118,23 @@ struct Verified {
 pub struct Authenticator {
     settings: AuthSettings,
     verified: moka::sync::Cache<[u8; 32], Verified>,
+    keys: Arc<Keys>,
+}
+
+/// The issuer's signing keys and how they are refreshed; shared with the background refresh.
+struct Keys {
+    issuer: String,
+    min_refresh_interval: Duration,
+    /// Tokens verified with a key that is withdrawn must stop working at once.
+    verified: moka::sync::Cache<[u8; 32], Verified>,
     http: reqwest::Client,
     jwks_uri: Mutex<Option<String>>,
-    keys: RwLock<KeySet>,
+    set: RwLock<KeySet>,
     /// Serializes refreshes so a burst of unknown kids fetches once.
     refresh: Mutex<()>,
+    /// When a fetch was last tried, whether it worked or not: within `min_refresh_interval` of
+    /// it nobody tries again, so no request waits on an issuer that just failed to answer.
+    last_attempt: std::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -133,22 +150,30 @@ const ACCEPTED: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
 impl Authenticator {
     pub fn new(settings: AuthSettings) -> Authenticator {
         let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .build()
             .expect("a plain HTTP client builds");
+        let verified = moka::sync::Cache::builder()
+            .max_capacity(VERIFIED_CAPACITY)
+            .time_to_live(VERIFIED_TTL)
+            .build();
         Authenticator {
-            settings,
-            verified: moka::sync::Cache::builder()
-                .max_capacity(VERIFIED_CAPACITY)
-                .time_to_live(VERIFIED_TTL)
-                .build(),
-            http,
-            jwks_uri: Mutex::new(None),
-            keys: RwLock::new(KeySet {
-                keys: HashMap::new(),
-                fetched_at: None,
+            keys: Arc::new(Keys {
+                issuer: settings.issuer.clone(),
+                min_refresh_interval: settings.min_refresh_interval,
+                verified: moka::sync::Cache::clone(&verified),
+                http,
+                jwks_uri: Mutex::new(None),
+                set: RwLock::new(KeySet {
+                    keys: HashMap::new(),
+                    fetched_at: None,
+                }),
+                refresh: Mutex::new(()),
+                last_attempt: std::sync::Mutex::new(None),
             }),
-            refresh: Mutex::new(()),
+            settings,
+            verified,
         }
     }
 
@@ -231,18 +256,44 @@ impl Authenticator {
         })
     }
 
+    /// The key `kid` names. A key of a set fetched within `max_key_age` is used as is; one of
+    /// an older set still is for `stale_key_grace` more, while a background task refreshes
+    /// the set; an unknown kid (or a set older than that) waits for a refresh, unless one was
+    /// tried within `min_refresh_interval`.
     async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), AuthError> {
         {
-            let keys = self.keys.read().await;
-            let fresh = keys
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < self.settings.max_key_age);
-            if fresh && let Some(found) = keys.keys.get(kid) {
-                return Ok(found.clone());
+            let set = self.keys.set.read().await;
+            let age = set.fetched_at.map(|t| t.elapsed());
+            if let (Some(found), Some(age)) = (set.keys.get(kid), age) {
+                if age < self.settings.max_key_age {
+                    return Ok(found.clone());
+                }
+                if age < self.settings.max_key_age + self.settings.stale_key_grace {
+                    let found = found.clone();
+                    drop(set);
+                    let keys = Arc::clone(&self.keys);
+                    tokio::spawn(async move {
+                        // Single flight: a refresh under way already covers this one.
+                        if let Ok(_guard) = keys.refresh.try_lock()
+                            && let Err(error) = keys.refresh_locked(None).await
+                        {
+                            tracing::warn!(%error, "issuer keys could not be refreshed; using the last ones");
+                        }
+                    });
+                    return Ok(found);
+                }
             }
         }
-        self.refresh_keys(kid).await?;
+        if self.keys.tried_recently() {
+            // The issuer was asked a moment ago (and may be hanging on it still): no waiting.
+            return Err(AuthError::UnknownKey);
+        }
+        {
+            let _guard = self.keys.refresh.lock().await;
+            self.keys.refresh_locked(Some(kid)).await?;
+        }
         self.keys
+            .set
             .read()
             .await
             .keys
@@ -250,20 +301,31 @@ impl Authenticator {
             .cloned()
             .ok_or(AuthError::UnknownKey)
     }
+}
 
-    /// Fetches the JWKS again unless the last fetch was recent (or another task just did it).
-    async fn refresh_keys(&self, kid: &str) -> Result<(), AuthError> {
-        let _guard = self.refresh.lock().await;
+impl Keys {
+    fn tried_recently(&self) -> bool {
+        self.last_attempt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < self.min_refresh_interval)
+    }
+
+    /// Fetches the JWKS again (the caller holds `refresh`) unless a fetch was tried within
+    /// `min_refresh_interval`, or, for `kid`, the set already has it and was fetched since.
+    async fn refresh_locked(&self, kid: Option<&str>) -> Result<(), AuthError> {
         {
-            let keys = self.keys.read().await;
-            if let Some(at) = keys.fetched_at {
-                let stale = at.elapsed() >= self.settings.max_key_age;
-                let recent = at.elapsed() < self.settings.min_refresh_interval;
-                if !stale && (recent || keys.keys.contains_key(kid)) {
-                    return Ok(());
-                }
+            let set = self.set.read().await;
+            let recent = self.tried_recently();
+            let has = kid.is_some_and(|kid| set.keys.contains_key(kid));
+            let fetched_recently = set
+                .fetched_at
+                .is_some_and(|t| t.elapsed() < self.min_refresh_interval);
+            if recent || (has && fetched_recently) {
+                return Ok(());
             }
         }
+        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         let uri = self.jwks_uri().await?;
         let set: JwkSet = self.fetch_json(&uri).await?;
         let mut keys = HashMap::new();
@@ -281,7 +343,7 @@ impl Authenticator {
             }
         }
         tracing::info!(keys = keys.len(), "fetched issuer signing keys");
-        let mut current = self.keys.write().await;
+        let mut current = self.set.write().await;
         if current.keys.keys().any(|kid| !keys.contains_key(kid)) {
             // A key was withdrawn: tokens it signed must stop working now, not when their
             // cache entries age out.
@@ -317,13 +379,13 @@ impl Authenticator {
         }
         let url = format!(
             "{}/.well-known/openid-configuration",
-            self.settings.issuer.trim_end_matches('/')
+            self.issuer.trim_end_matches('/')
         );
         let discovery: Discovery = self.fetch_json(&url).await?;
-        if discovery.issuer != self.settings.issuer {
+        if discovery.issuer != self.issuer {
             return Err(AuthError::KeysUnavailable(format!(
                 "discovery names issuer {:?}, expected {:?}",
-                discovery.issuer, self.settings.issuer
+                discovery.issuer, self.issuer
             )));
         }
         *cached = Some(discovery.jwks_uri.clone());
