@@ -132,9 +132,9 @@ struct Keys {
     set: RwLock<KeySet>,
     /// Serializes refreshes so a burst of unknown kids fetches once.
     refresh: Mutex<()>,
-    /// When a fetch was last tried, whether it worked or not: within `min_refresh_interval` of
-    /// it nobody tries again, so no request waits on an issuer that just failed to answer.
-    last_attempt: std::sync::Mutex<Option<Instant>>,
+    /// When a fetch last failed: within `min_refresh_interval` of it nobody tries again, so no
+    /// request waits on an issuer that just failed to answer.
+    last_failure: std::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -170,7 +170,7 @@ impl Authenticator {
                     fetched_at: None,
                 }),
                 refresh: Mutex::new(()),
-                last_attempt: std::sync::Mutex::new(None),
+                last_failure: std::sync::Mutex::new(None),
             }),
             settings,
             verified,
@@ -275,7 +275,7 @@ impl Authenticator {
                     tokio::spawn(async move {
                         // Single flight: a refresh under way already covers this one.
                         if let Ok(_guard) = keys.refresh.try_lock()
-                            && let Err(error) = keys.refresh_locked(None).await
+                            && let Err(error) = keys.refresh_locked().await
                         {
                             tracing::warn!(%error, "issuer keys could not be refreshed; using the last ones");
                         }
@@ -284,13 +284,13 @@ impl Authenticator {
                 }
             }
         }
-        if self.keys.tried_recently() {
-            // The issuer was asked a moment ago (and may be hanging on it still): no waiting.
+        if self.keys.failed_recently() {
+            // The issuer failed to answer a moment ago: no waiting on it again.
             return Err(AuthError::UnknownKey);
         }
         {
             let _guard = self.keys.refresh.lock().await;
-            self.keys.refresh_locked(Some(kid)).await?;
+            self.keys.refresh_locked().await?;
         }
         self.keys
             .set
@@ -304,30 +304,38 @@ impl Authenticator {
 }
 
 impl Keys {
-    fn tried_recently(&self) -> bool {
-        self.last_attempt
+    fn failed_recently(&self) -> bool {
+        self.last_failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .is_some_and(|t| t.elapsed() < self.min_refresh_interval)
     }
 
-    /// Fetches the JWKS again (the caller holds `refresh`) unless a fetch was tried within
-    /// `min_refresh_interval`, or, for `kid`, the set already has it and was fetched since.
-    async fn refresh_locked(&self, kid: Option<&str>) -> Result<(), AuthError> {
+    /// Fetches the JWKS again (the caller holds `refresh`) unless it was fetched, or failed to
+    /// be, within `min_refresh_interval` (another task just did; a burst of unknown kids
+    /// fetches once).
+    async fn refresh_locked(&self) -> Result<(), AuthError> {
         {
             let set = self.set.read().await;
-            let recent = self.tried_recently();
-            let has = kid.is_some_and(|kid| set.keys.contains_key(kid));
             let fetched_recently = set
                 .fetched_at
                 .is_some_and(|t| t.elapsed() < self.min_refresh_interval);
-            if recent || (has && fetched_recently) {
+            if fetched_recently || self.failed_recently() {
                 return Ok(());
             }
         }
-        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        let uri = self.jwks_uri().await?;
-        let set: JwkSet = self.fetch_json(&uri).await?;
+        let fetched = async {
+            let uri = self.jwks_uri().await?;
+            self.fetch_json::<JwkSet>(&uri).await
+        }
+        .await;
+        let set = match fetched {
+            Ok(set) => set,
+            Err(error) => {
+                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                return Err(error);
+            }
+        };
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(id) = jwk.common.key_id.clone() else {
