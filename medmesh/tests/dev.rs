@@ -234,18 +234,9 @@ async fn a_redis_outage_leaves_every_replica_ready_and_every_answer_right() {
     use svc_kit::{auth::dev_issuer::WEB_CLIENT, testing::RedisServer};
     let mut redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", dir.path().display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("shutdown_grace_ms", 2000))
+    let figment = common::dev_figment(dir.path())
         .merge(("cache.backend", "redis"))
         .merge(("cache.redis.url", redis.url.clone()));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
     let settings = Settings::from_figment(figment).unwrap();
     let platform = Platform::start(settings, &Platform::all_components())
         .await

@@ -40,13 +40,7 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
     let smtp = SmtpSink::start();
     let dir = tempfile::tempdir().unwrap();
     let notify_db = fresh_postgres_database().await;
-    let mut figment = Settings::figment(None)
-        .merge(("mode", "dev"))
-        .merge(("data_dir", dir.path().display().to_string()))
-        .merge(("admin.port", 0))
-        .merge(("gateway.port", 0))
-        .merge(("dev_issuer.port", 0))
-        .merge(("shutdown_grace_ms", 2000))
+    let figment = common::dev_figment(dir.path())
         .merge(("events.backend", "kafka"))
         .merge(("events.kafka.brokers", brokers))
         .merge((
@@ -59,9 +53,6 @@ async fn a_booking_through_the_gateway_is_mailed_and_its_reminder_fires_once() {
         ))
         .merge(("notify.smtp.url", smtp.url()))
         .merge(("notify.poll_interval_ms", 50));
-    for service in ServiceName::ALL {
-        figment = figment.merge((format!("services.{service}.port"), 0));
-    }
     let settings = Settings::from_figment(figment).unwrap();
     let platform = Platform::start(settings.clone(), &Platform::all_components())
         .await

@@ -58,6 +58,11 @@ pub async fn sign_in(issuer_url: &str, username: &str, password: &str) -> Option
 
 /// `medmesh dev` settings on free ports, with its data under `data_dir`.
 pub fn dev_settings(data_dir: &Path) -> Settings {
+    Settings::from_figment(dev_figment(data_dir)).unwrap()
+}
+
+/// The layers of [`dev_settings`], for a test to merge its own keys over.
+pub fn dev_figment(data_dir: &Path) -> figment::Figment {
     let mut figment = Settings::figment(None)
         .merge(("mode", "dev"))
         .merge(("data_dir", data_dir.display().to_string()))
@@ -68,7 +73,7 @@ pub fn dev_settings(data_dir: &Path) -> Settings {
     for service in ServiceName::ALL {
         figment = figment.merge((format!("services.{service}.port"), 0));
     }
-    Settings::from_figment(figment).unwrap()
+    figment
 }
 
 /// The next weekday at least `days` ahead (the demo doctor works Monday to Friday).
