@@ -228,7 +228,10 @@ async fn two_scheduling_processes_never_double_book() {
         .cloned()
         .collect();
     let report = testing::storm(&clients, &patients[1..41], &others, 12).await;
-    eprintln!("storm over two processes: {:?}", report.tally);
+    eprintln!(
+        "storm over two processes: {:?} {:?}; sent again: {:?}",
+        report.tally, report.messages, report.retries
+    );
     assert!(
         report.false_conflicts.is_empty(),
         "{:?}",
@@ -237,8 +240,9 @@ async fn two_scheduling_processes_never_double_book() {
     for (code, n) in &report.tally {
         assert!(
             code == "Ok" || code == "AlreadyExists",
-            "{n} calls answered {code}: {:?}",
-            report.tally
+            "{n} calls answered {code}: {:?} {:?}",
+            report.tally,
+            report.messages
         );
     }
     assert_eq!(

@@ -28,7 +28,47 @@ fn code<T>(result: &Result<T, tonic::Status>) -> Code {
     }
 }
 
-/// Every client books `slot` of `doctor` at once, client `i` through `clients[i % n]`.
+/// How many times a client sends a request again after an answer that says "retry".
+pub const CLIENT_RETRIES: usize = 5;
+
+/// `call`, made as the API asks a client to: an answer that says "retry with the same
+/// request_id" (UNAVAILABLE: busy, or a dependency away; RESOURCE_EXHAUSTED: shed at capacity)
+/// is met by the same request again after a pause, up to [`CLIENT_RETRIES`] times. Each retry
+/// is noted in `retries` with the answer that caused it. Whatever else the server says is the
+/// call's outcome: a retried request must end as one sent once would.
+pub async fn as_a_client<T, F, Fut>(
+    retries: &mut Vec<String>,
+    mut call: F,
+) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut pause = std::time::Duration::from_millis(100);
+    for _ in 0..CLIENT_RETRIES {
+        match call().await {
+            Err(status) if matches!(status.code(), Code::Unavailable | Code::ResourceExhausted) => {
+                retries.push(format!("{:?}: {}", status.code(), status.message()));
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+/// The call's code, and the server's message when the code is neither OK nor ALREADY_EXISTS.
+fn outcome<T>(result: &Result<T, tonic::Status>) -> (Code, Option<String>) {
+    match result {
+        Ok(_) => (Code::Ok, None),
+        Err(status) if status.code() == Code::AlreadyExists => (Code::AlreadyExists, None),
+        Err(status) => (status.code(), Some(status.message().to_string())),
+    }
+}
+
+/// Every client books `slot` of `doctor` at once, client `i` through `clients[i % n]`
+/// ([`as_a_client`]).
 /// Returns how many calls ended with each code.
 pub async fn race(
     clients: &[SchedulingServiceClient<Channel>],
@@ -37,14 +77,20 @@ pub async fn race(
     slot: &pb::Slot,
 ) -> BTreeMap<String, usize> {
     let results = join_all(tokens.iter().enumerate().map(|(i, token)| {
-        let mut client = clients[i % clients.len()].clone();
+        let client = clients[i % clients.len()].clone();
         let request = pb::BookAppointmentRequest {
             request_id: format!("race-{i}"),
             doctor_id: doctor.to_string(),
             start: slot.start,
             ..Default::default()
         };
-        async move { client.book_appointment(with(request, token)).await }
+        async move {
+            as_a_client(&mut Vec::new(), || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.book_appointment(with(request, token)).await }
+            })
+            .await
+        }
     }))
     .await;
     let mut tally = BTreeMap::new();
@@ -61,12 +107,17 @@ pub struct StormReport {
     pub false_conflicts: Vec<String>,
     /// How many calls of the random round ended with each code.
     pub tally: BTreeMap<String, usize>,
+    /// What the server said with each code other than OK and ALREADY_EXISTS.
+    pub messages: BTreeMap<String, BTreeSet<String>>,
+    /// The answers that made a client send a request again (see [`as_a_client`]).
+    pub retries: Vec<String>,
     /// The appointments the clients were told they hold at the end.
     pub believed: BTreeSet<String>,
 }
 
 /// First every patient books a distinct slot of `grid` at once (none may fail); then each makes
 /// `steps` random bookings, cancellations and reschedules over the whole grid, all at once.
+/// Every call is made [`as_a_client`] would make it.
 pub async fn storm(
     clients: &[SchedulingServiceClient<Channel>],
     tokens: &[String],
@@ -76,7 +127,7 @@ pub async fn storm(
     assert!(grid.len() >= tokens.len(), "one distinct slot per patient");
     let mut report = StormReport::default();
     let first = join_all(tokens.iter().enumerate().map(|(i, token)| {
-        let mut client = clients[i % clients.len()].clone();
+        let client = clients[i % clients.len()].clone();
         let (doctor, slot) = grid[i].clone();
         let request = pb::BookAppointmentRequest {
             request_id: format!("distinct-{i}"),
@@ -84,9 +135,24 @@ pub async fn storm(
             start: slot.start,
             ..Default::default()
         };
-        async move { client.book_appointment(with(request, token)).await }
+        async move {
+            let mut retries = Vec::new();
+            let result = as_a_client(&mut retries, || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.book_appointment(with(request, token)).await }
+            })
+            .await;
+            (result, retries)
+        }
     }))
     .await;
+    let first: Vec<_> = first
+        .into_iter()
+        .map(|(result, retries)| {
+            report.retries.extend(retries);
+            result
+        })
+        .collect();
     for (i, result) in first.iter().enumerate() {
         if let Err(status) = result {
             report.false_conflicts.push(format!(
@@ -97,7 +163,7 @@ pub async fn storm(
         }
     }
     let outcomes = join_all(tokens.iter().enumerate().map(|(i, token)| {
-        let mut client = clients[i % clients.len()].clone();
+        let client = clients[i % clients.len()].clone();
         let mine: BTreeSet<String> = first[i]
             .as_ref()
             .map(|r| r.get_ref().appointment_id.clone())
@@ -107,46 +173,47 @@ pub async fn storm(
             let mut rng = StdRng::seed_from_u64(i as u64);
             let mut held = mine;
             let mut codes = Vec::new();
+            let mut retries = Vec::new();
             for step in 0..steps {
                 let request_id = format!("storm-{i}-{step}");
                 let op = rng.gen_range(0..3);
                 let result = if op == 0 || held.is_empty() {
                     let (doctor, slot) = grid[rng.gen_range(0..grid.len())].clone();
-                    let r = client
-                        .book_appointment(with(
-                            pb::BookAppointmentRequest {
-                                request_id,
-                                doctor_id: doctor,
-                                start: slot.start,
-                                ..Default::default()
-                            },
-                            token,
-                        ))
-                        .await;
+                    let request = pb::BookAppointmentRequest {
+                        request_id,
+                        doctor_id: doctor,
+                        start: slot.start,
+                        ..Default::default()
+                    };
+                    let r = as_a_client(&mut retries, || {
+                        let (mut client, request) = (client.clone(), request.clone());
+                        async move { client.book_appointment(with(request, token)).await }
+                    })
+                    .await;
                     if let Ok(a) = &r {
                         held.insert(a.get_ref().appointment_id.clone());
                     }
-                    code(&r)
+                    outcome(&r)
                 } else if op == 1 {
                     let id = held
                         .iter()
                         .nth(rng.gen_range(0..held.len()))
                         .cloned()
                         .unwrap_or_default();
-                    let r = client
-                        .cancel_appointment(with(
-                            pb::CancelAppointmentRequest {
-                                request_id,
-                                appointment_id: id.clone(),
-                                reason: String::new(),
-                            },
-                            token,
-                        ))
-                        .await;
+                    let request = pb::CancelAppointmentRequest {
+                        request_id,
+                        appointment_id: id.clone(),
+                        reason: String::new(),
+                    };
+                    let r = as_a_client(&mut retries, || {
+                        let (mut client, request) = (client.clone(), request.clone());
+                        async move { client.cancel_appointment(with(request, token)).await }
+                    })
+                    .await;
                     if r.is_ok() {
                         held.remove(&id);
                     }
-                    code(&r)
+                    outcome(&r)
                 } else {
                     let id = held
                         .iter()
@@ -154,29 +221,37 @@ pub async fn storm(
                         .cloned()
                         .unwrap_or_default();
                     let (doctor, slot) = grid[rng.gen_range(0..grid.len())].clone();
-                    let r = client
-                        .reschedule_appointment(with(
-                            pb::RescheduleAppointmentRequest {
-                                request_id,
-                                appointment_id: id,
-                                new_start: slot.start,
-                                new_doctor_id: doctor,
-                            },
-                            token,
-                        ))
-                        .await;
-                    code(&r)
+                    let request = pb::RescheduleAppointmentRequest {
+                        request_id,
+                        appointment_id: id,
+                        new_start: slot.start,
+                        new_doctor_id: doctor,
+                    };
+                    let r = as_a_client(&mut retries, || {
+                        let (mut client, request) = (client.clone(), request.clone());
+                        async move { client.reschedule_appointment(with(request, token)).await }
+                    })
+                    .await;
+                    outcome(&r)
                 };
                 codes.push(result);
             }
-            (held, codes)
+            (held, codes, retries)
         }
     }))
     .await;
-    for (held, codes) in outcomes {
+    for (held, codes, retries) in outcomes {
         report.believed.extend(held);
-        for c in codes {
+        report.retries.extend(retries);
+        for (c, message) in codes {
             *report.tally.entry(format!("{c:?}")).or_default() += 1;
+            if let Some(message) = message {
+                report
+                    .messages
+                    .entry(format!("{c:?}"))
+                    .or_default()
+                    .insert(message);
+            }
         }
     }
     report

@@ -91,19 +91,24 @@ async fn storm(db: TestDb) {
     }
     let clients = [h.client_of(0), h.client_of(1)];
     let report = testing::storm(&clients, &tokens, &grid, 12).await;
-    eprintln!("storm on {}: {:?}", h.backend, report.tally);
+    eprintln!(
+        "storm on {}: {:?}; sent again: {:?}",
+        h.backend, report.tally, report.retries
+    );
     // No false conflicts: a slot nobody else wanted was booked, however busy the database was.
     assert!(
         report.false_conflicts.is_empty(),
         "{:?}",
         report.false_conflicts
     );
-    // A conflict is the only refusal a client meets: no INTERNAL, UNAVAILABLE or ABORTED.
+    // A conflict is the only refusal a client meets once it has sent again what it was told to
+    // retry: no INTERNAL, no ABORTED, no UNAVAILABLE left.
     for (c, n) in &report.tally {
         assert!(
             c == "Ok" || c == "AlreadyExists",
-            "{n} calls answered {c}: {:?}",
-            report.tally
+            "{n} calls answered {c}: {:?} {:?}",
+            report.tally,
+            report.messages
         );
     }
     assert!(
