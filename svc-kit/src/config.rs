@@ -33,6 +33,7 @@ pub const KIT_SECTIONS: &[&str] = &[
     "auth",
     "dev_issuer",
     "database",
+    "grpc",
     "cache",
     "events",
     "services",
@@ -104,6 +105,7 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub dev_issuer: DevIssuerSettings,
     pub database: DatabaseSettings,
+    pub grpc: GrpcSettings,
     pub cache: CacheSettings,
     pub events: EventSettings,
     pub services: ServicesSettings,
@@ -189,6 +191,15 @@ pub struct DatabaseSettings {
     pub min_connections: u32,
     pub connect_timeout_ms: u64,
     pub acquire_timeout_ms: u64,
+}
+
+/// How much one service's gRPC server takes on at once (see `svc_kit::grpc::GrpcLimits`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSettings {
+    pub max_in_flight: usize,
+    pub request_timeout_ms: u64,
+    pub max_concurrent_streams: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -560,6 +571,18 @@ impl Settings {
                 "database.min_connections",
                 "must not exceed database.max_connections",
             ));
+        }
+        for (key, zero) in [
+            ("grpc.max_in_flight", self.grpc.max_in_flight == 0),
+            ("grpc.request_timeout_ms", self.grpc.request_timeout_ms == 0),
+            (
+                "grpc.max_concurrent_streams",
+                self.grpc.max_concurrent_streams == 0,
+            ),
+        ] {
+            if zero {
+                return Err(ConfigError::key(key, "must be at least 1"));
+            }
         }
         if self.cache.backend == CacheBackend::Redis && self.cache.redis.url.is_none() {
             return Err(ConfigError::key(

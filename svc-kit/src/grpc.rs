@@ -1,13 +1,16 @@
 //! Every gRPC server in MedMesh is built here, the same way: `grpc.health.v1` (each service
 //! SERVING, NOT_SERVING once shutdown starts), reflection (v1 and v1alpha), a trace span per
-//! call, RED metrics per method, and a catch-panic layer that answers `INTERNAL`.
+//! call, RED metrics per method, a catch-panic layer that answers `INTERNAL`, and limits
+//! ([`GrpcLimits`]): calls beyond the in-flight limit are shed at once with
+//! `RESOURCE_EXHAUSTED`, a call past the request timeout ends with `DEADLINE_EXCEEDED`, and
+//! health checks are exempt from both, so an overloaded replica still answers its probes.
 
 use std::{
     collections::HashSet,
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
-    sync::LazyLock,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -16,7 +19,7 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body::{Body as HttpBody, Frame};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     body::Body,
@@ -28,12 +31,47 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::{Layer, Service};
 use tower_http::catch_panic::CatchPanicLayer;
 
+/// How much one gRPC server takes on at once (`[grpc]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrpcLimits {
+    /// Calls served at once, health checks aside; one more is refused at once with
+    /// `RESOURCE_EXHAUSTED` instead of queueing behind the rest (a client retries it, or
+    /// another replica takes it). A streaming call counts until its response starts.
+    pub max_in_flight: usize,
+    /// A call not answered within this ends with `DEADLINE_EXCEEDED`; its work is dropped
+    /// (an open transaction rolls back).
+    pub request_timeout: Duration,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for GrpcLimits {
+    fn default() -> Self {
+        GrpcLimits {
+            max_in_flight: 512,
+            request_timeout: Duration::from_secs(15),
+            max_concurrent_streams: 256,
+        }
+    }
+}
+
+impl From<&crate::config::GrpcSettings> for GrpcLimits {
+    fn from(settings: &crate::config::GrpcSettings) -> Self {
+        GrpcLimits {
+            max_in_flight: settings.max_in_flight,
+            request_timeout: Duration::from_millis(settings.request_timeout_ms),
+            max_concurrent_streams: settings.max_concurrent_streams,
+        }
+    }
+}
+
 /// A gRPC server with its listener already bound (port 0 works; see [`GrpcServer::local_addr`]).
 pub struct GrpcServer {
     listener: TcpListener,
     routes: RoutesBuilder,
     health: HealthReporter,
     service_names: Vec<&'static str>,
+    limits: GrpcLimits,
 }
 
 impl std::fmt::Debug for GrpcServer {
@@ -83,7 +121,14 @@ impl GrpcServer {
             routes,
             health,
             service_names: Vec::new(),
+            limits: GrpcLimits::default(),
         })
+    }
+
+    /// Serves within `limits` (the defaults unless set).
+    pub fn with_limits(mut self, limits: GrpcLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -121,6 +166,7 @@ impl GrpcServer {
             routes,
             health,
             service_names,
+            limits,
         } = self;
         for name in &service_names {
             health
@@ -140,7 +186,11 @@ impl GrpcServer {
                     .on_failure(LogFailure),
             )
             .layer(RedLayer)
-            .layer(CatchPanicLayer::custom(panic_response));
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(GuardLayer {
+                permits: Arc::new(Semaphore::new(limits.max_in_flight)),
+                timeout: limits.request_timeout,
+            });
 
         let signal = {
             let shutdown = shutdown.clone();
@@ -159,6 +209,7 @@ impl GrpcServer {
             }
         };
         let server = Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
             .layer(layers)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, signal);
@@ -240,6 +291,76 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
     // The panic message may hold request data; it stays out of the response and the log.
     tracing::error!("gRPC handler panicked");
     tonic::Status::internal("internal error").into_http()
+}
+
+/// Sheds calls beyond the in-flight limit and ends those past the timeout (see
+/// [`GrpcLimits`]); health checks pass untouched.
+#[derive(Debug, Clone)]
+struct GuardLayer {
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            permits: Arc::clone(&self.permits),
+            timeout: self.timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Guard<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+impl<S, ReqBody> Service<Request<ReqBody>> for Guard<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if req.uri().path().starts_with(HEALTH_PREFIX) {
+            return Box::pin(self.inner.call(req));
+        }
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            metrics::counter!("grpc_server_shed_total").increment(1);
+            return Box::pin(async {
+                Ok(tonic::Status::resource_exhausted(
+                    "the service is at capacity; retry shortly with the same request_id",
+                )
+                .into_http())
+            });
+        };
+        let (timeout, future) = (self.timeout, self.inner.call(req));
+        Box::pin(async move {
+            let answer = tokio::time::timeout(timeout, future).await;
+            drop(permit);
+            answer.unwrap_or_else(|_| {
+                metrics::counter!("grpc_server_timeouts_total").increment(1);
+                Ok(tonic::Status::deadline_exceeded(
+                    "the call took longer than the server allows; retry with the same request_id",
+                )
+                .into_http())
+            })
+        })
+    }
 }
 
 /// Rate, errors, duration for every gRPC method.

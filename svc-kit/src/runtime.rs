@@ -214,7 +214,9 @@ pub async fn start<S: MeshService>(
         outbox,
         bus: bus.clone(),
     };
-    let server = GrpcServer::bind(settings.services.get(name).listen_addr()).await?;
+    let server = GrpcServer::bind(settings.services.get(name).listen_addr())
+        .await?
+        .with_limits((&settings.grpc).into());
     let server = S::register(&context, &config, server)?;
     let grpc_addr = server.local_addr();
     let relay = Relay::new(

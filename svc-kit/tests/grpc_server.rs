@@ -1,5 +1,5 @@
 //! The gRPC server every service is built on: health, reflection, catch-panic, RED metrics
-//! with histogram buckets, and graceful shutdown.
+//! with histogram buckets, graceful shutdown, and its limits (load shedding, timeouts).
 
 use std::{
     convert::Infallible,
@@ -9,7 +9,7 @@ use std::{
 
 use futures::future::BoxFuture;
 use http::uri::PathAndQuery;
-use svc_kit::grpc::GrpcServer;
+use svc_kit::grpc::{GrpcLimits, GrpcServer};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     body::Body,
@@ -110,9 +110,21 @@ async fn start(
     CancellationToken,
     tokio::task::JoinHandle<()>,
 ) {
+    start_within(delay, GrpcLimits::default()).await
+}
+
+async fn start_within(
+    delay: Duration,
+    limits: GrpcLimits,
+) -> (
+    std::net::SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
     let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
+        .with_limits(limits)
         .add_service(Slow { delay });
     let addr = server.local_addr();
     let token = CancellationToken::new();
@@ -364,4 +376,99 @@ async fn shutdown_finishes_in_flight_calls_and_refuses_new_ones() {
         .await
         .expect("server stops after draining")
         .unwrap();
+}
+
+fn metric(name: &str) -> f64 {
+    let metrics = svc_kit::telemetry::metrics_handle().render();
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_flood_beyond_the_in_flight_limit_is_shed_at_once_while_health_answers() {
+    let limits = GrpcLimits {
+        max_in_flight: 4,
+        ..GrpcLimits::default()
+    };
+    let (addr, token, _task) = start_within(Duration::from_secs(5), limits).await;
+    let ch = channel(addr).await;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let (ch, done) = (ch.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let code = match call(ch, "/medmesh.testing.v1.Slow/Sleep").await {
+                    Ok(()) => tonic::Code::Ok,
+                    Err(status) => status.code(),
+                };
+                done.send(code).unwrap();
+            })
+        })
+        .collect();
+    drop(done_tx);
+
+    // While four calls hold the server, every other one has already been refused, and a health
+    // check still answers SERVING.
+    let mut shed = 0;
+    while shed < 36 {
+        let code = done_rx.recv().await.expect("every call answers");
+        assert_eq!(
+            code,
+            tonic::Code::ResourceExhausted,
+            "no call finishes before the excess is shed"
+        );
+        shed += 1;
+    }
+    let mut health = HealthClient::new(ch.clone());
+    let status = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(status.into_inner().status(), ServingStatus::Serving);
+    assert!(
+        done_rx.try_recv().is_err(),
+        "the four admitted calls are still running"
+    );
+    let mut admitted = Vec::new();
+    while let Some(code) = done_rx.recv().await {
+        admitted.push(code);
+    }
+    assert_eq!(admitted, vec![tonic::Code::Ok; 4]);
+    for task in flood {
+        task.await.unwrap();
+    }
+    assert_eq!(metric("grpc_server_shed_total"), 36.0);
+    // The limit counts calls, not the server's lifetime: the next one is served (and answered
+    // by the handler, not by the guard).
+    let answer = call(ch, "/medmesh.testing.v1.Slow/Taken")
+        .await
+        .unwrap_err();
+    assert_eq!(answer.code(), tonic::Code::AlreadyExists);
+    token.cancel();
+}
+
+#[tokio::test]
+async fn a_call_past_the_request_timeout_ends_with_deadline_exceeded_and_frees_its_place() {
+    let limits = GrpcLimits {
+        max_in_flight: 1,
+        request_timeout: Duration::from_millis(200),
+        ..GrpcLimits::default()
+    };
+    let (addr, token, _task) = start_within(Duration::from_secs(30), limits).await;
+    let ch = channel(addr).await;
+    for _ in 0..2 {
+        let status = call(ch.clone(), "/medmesh.testing.v1.Slow/Sleep")
+            .await
+            .unwrap_err();
+        // The second call is admitted too: the first one's place was given back.
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    }
+    assert_eq!(metric("grpc_server_timeouts_total"), 2.0);
+    token.cancel();
 }
