@@ -174,6 +174,9 @@ impl GrpcServer {
                 .await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
+        // At zero from the start, so an alert's increase() sees the first refusal.
+        metrics::counter!("grpc_server_shed_total").increment(0);
+        metrics::counter!("grpc_server_timeouts_total").increment(0);
         let addr = listener.local_addr().ok();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
