@@ -122,7 +122,15 @@ async fn two_scheduling_processes_never_double_book() {
             "MEDMESH_SERVICES__ACCOUNTS__ENDPOINT",
             format!("http://127.0.0.1:{accounts_port}"),
         ),
-    ];
+    ]
+    .into_iter()
+    // The storm's patients book at random: the caps are lifted so every call meets the race.
+    .chain(
+        testing::WITHOUT_PATIENT_CAPS_ENV
+            .iter()
+            .map(|(key, value)| (*key, value.to_string())),
+    )
+    .collect::<Vec<_>>();
     let ports = [free_port(), free_port()];
     let _replicas: Vec<Process> = ports
         .iter()

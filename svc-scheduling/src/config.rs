@@ -11,7 +11,10 @@ use svc_kit::{
     config::{ConfigError, SectionConfig},
 };
 
-use crate::{app::Rules, documents};
+use crate::{
+    app::{PatientCaps, Rules},
+    documents,
+};
 
 /// How scheduling treats holds, waitlist offers and its free-slot cache.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +26,9 @@ pub struct SchedulingConfig {
     pub slots_cache_ttl_ms: u64,
     pub max_slot_range_days: u32,
     pub idempotency_retention_hours: u32,
+    pub patient_max_live_holds: u32,
+    pub patient_max_upcoming: u32,
+    pub patient_max_upcoming_per_doctor: u32,
     pub documents: DocumentConfig,
 }
 
@@ -77,6 +83,19 @@ impl SectionConfig for SchedulingConfig {
                 "scheduling.idempotency_retention_hours",
                 self.idempotency_retention_hours >= 1,
             ),
+            (
+                "scheduling.patient_max_live_holds",
+                self.patient_max_live_holds >= 1,
+            ),
+            (
+                "scheduling.patient_max_upcoming",
+                self.patient_max_upcoming >= 1,
+            ),
+            (
+                "scheduling.patient_max_upcoming_per_doctor",
+                (1..=self.patient_max_upcoming.max(1))
+                    .contains(&self.patient_max_upcoming_per_doctor),
+            ),
         ];
         if let Some((key, _)) = checks.iter().find(|(_, ok)| !ok) {
             return Err(ConfigError::key(
@@ -117,6 +136,11 @@ impl SchedulingConfig {
             offer: chrono::Duration::minutes(i64::from(self.waitlist_offer_minutes)),
             max_range: chrono::Duration::days(i64::from(self.max_slot_range_days)),
             slots_ttl: Duration::from_millis(self.slots_cache_ttl_ms),
+            caps: PatientCaps {
+                live_holds: i64::from(self.patient_max_live_holds),
+                upcoming: i64::from(self.patient_max_upcoming),
+                upcoming_per_doctor: i64::from(self.patient_max_upcoming_per_doctor),
+            },
         }
     }
 

@@ -106,6 +106,7 @@ impl MeshService for Scheduling {
 /// (and an alert on it can fire) before the first event.
 fn zero_metrics() {
     metrics::counter!("medmesh_scheduling_conflicts_total").increment(0);
+    metrics::counter!("medmesh_scheduling_caps_refused_total").increment(0);
     metrics::counter!("medmesh_scheduling_confirmations_rendered_total").increment(0);
     for result in ["hit", "miss"] {
         metrics::counter!("medmesh_scheduling_slot_cache_total", "result" => result).increment(0);

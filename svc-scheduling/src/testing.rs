@@ -28,6 +28,17 @@ fn code<T>(result: &Result<T, tonic::Status>) -> Code {
     }
 }
 
+/// The patients' caps (`scheduling.patient_max_*`) out of the way, as the environment of a
+/// `medmesh serve scheduling` process, for load tests whose patients book at random.
+pub const WITHOUT_PATIENT_CAPS_ENV: [(&str, &str); 3] = [
+    ("MEDMESH_SCHEDULING__PATIENT_MAX_LIVE_HOLDS", "1000"),
+    ("MEDMESH_SCHEDULING__PATIENT_MAX_UPCOMING", "1000"),
+    (
+        "MEDMESH_SCHEDULING__PATIENT_MAX_UPCOMING_PER_DOCTOR",
+        "1000",
+    ),
+];
+
 /// How many times a client sends a request again after an answer that says "retry".
 pub const CLIENT_RETRIES: usize = 5;
 

@@ -2103,3 +2103,139 @@ async fn long_waitlist(db: TestDb) {
     sorted.dedup();
     assert_eq!(sorted, seen);
 }
+
+backend_test!(
+    a_patient_cannot_hoard_a_doctors_time_but_staff_book_for_them,
+    hoarding
+);
+async fn hoarding(db: TestDb) {
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let me = h.user_id(&patient).await;
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+    let mine = || async {
+        h.count(&format!(
+            "SELECT COUNT(*) FROM appointments WHERE patient_id = '{me}'"
+        ))
+        .await
+    };
+
+    // Two live holds at most (the default)...
+    for (i, slot) in slots[..2].iter().enumerate() {
+        h.client()
+            .hold_slot(with(hold(&doctor, slot, &format!("hold-{i}")), &patient))
+            .await
+            .unwrap();
+    }
+    let third = h
+        .client()
+        .hold_slot(with(hold(&doctor, &slots[2], "hold-2"), &patient))
+        .await
+        .unwrap_err();
+    assert_eq!(third.code(), Code::FailedPrecondition, "{third:?}");
+    assert!(third.message().contains("holds 2 slots"), "{third:?}");
+    assert_eq!(mine().await, 2, "a refusal writes nothing");
+    // ...and three upcoming appointments with one doctor, holds included.
+    let booked = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[2], "book-2"), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    let fourth = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[3], "book-3"), &patient))
+        .await
+        .unwrap_err();
+    assert_eq!(fourth.code(), Code::FailedPrecondition, "{fourth:?}");
+    assert!(
+        fourth
+            .message()
+            .contains("3 upcoming appointments with this doctor"),
+        "{fourth:?}"
+    );
+    // The same request again meets the same answer, and still writes nothing.
+    let again = h
+        .client()
+        .book_appointment(with(book(&doctor, &slots[3], "book-3"), &patient))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert_eq!(mine().await, 3);
+    assert_eq!(h.events("appointment.booked").await, 1);
+
+    // Cancelling one makes room.
+    h.client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "cancel-2".into(),
+                appointment_id: booked.appointment_id,
+                reason: String::new(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap();
+    h.client()
+        .book_appointment(with(book(&doctor, &slots[3], "book-3b"), &patient))
+        .await
+        .unwrap();
+
+    // Staff booking for the patient are not held to the patient's caps.
+    let nurse = h.token_for("front-desk", &["nurse"]);
+    let clinic = h
+        .client()
+        .get_doctor(with(
+            pb::GetDoctorRequest {
+                doctor_id: doctor.clone(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .clinic_id;
+    h.affiliate_nurse(&nurse, &clinic).await;
+    for (i, slot) in slots[4..8].iter().enumerate() {
+        let request = pb::BookAppointmentRequest {
+            patient_id: me.clone(),
+            ..book(&doctor, slot, &format!("desk-{i}"))
+        };
+        h.client()
+            .book_appointment(with(request, &nurse))
+            .await
+            .unwrap();
+    }
+    assert_eq!(mine().await, 8);
+
+    // Sent all at once, a patient's holds still stop at the cap: they are counted one after
+    // the other.
+    let rushing = h.token_for("rushing-patient", &["patient"]);
+    let them = h.user_id(&rushing).await;
+    let attempts = futures::future::join_all(slots[8..16].iter().enumerate().map(|(i, slot)| {
+        let mut client = h.client();
+        let request = hold(&doctor, slot, &format!("rush-{i}"));
+        let token = rushing.clone();
+        async move { code(&client.hold_slot(with(request, &token)).await) }
+    }))
+    .await;
+    assert_eq!(
+        attempts.iter().filter(|c| **c == Code::Ok).count(),
+        2,
+        "{attempts:?}"
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|c| *c == Code::Ok || *c == Code::FailedPrecondition),
+        "{attempts:?}"
+    );
+    assert_eq!(
+        h.count(&format!(
+            "SELECT COUNT(*) FROM appointments WHERE patient_id = '{them}'"
+        ))
+        .await,
+        2
+    );
+}

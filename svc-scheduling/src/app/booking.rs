@@ -166,6 +166,9 @@ impl App {
                     updated_at: now,
                     version: 1,
                 };
+                if caller.is(patient_id) {
+                    self.within_caps(txn, &record, now).await?;
+                }
                 self.take_time(txn, &record, None, now).await?;
                 appts::insert(txn, &record).await?;
                 appts::audit(
@@ -196,6 +199,45 @@ impl App {
             .await?;
         slots::invalidate(&self.cache, &practice.doctor.doctor_id).await;
         Ok(placed)
+    }
+
+    /// Refuses `record` when its patient, booking for themselves, already holds or has booked
+    /// as much as `scheduling.patient_max_*` allow.
+    async fn within_caps(
+        &self,
+        txn: &DatabaseTransaction,
+        record: &AppointmentRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), SchedulingError> {
+        let caps = self.rules.caps;
+        let load = appts::patient_load(txn, &record.patient_id, &record.doctor_id, now).await?;
+        let refusal = if record.status == Status::Held && load.live_holds >= caps.live_holds {
+            Some(format!(
+                "the patient already holds {} slots, the most allowed; book or release one first",
+                load.live_holds
+            ))
+        } else if load.upcoming_with_doctor >= caps.upcoming_per_doctor {
+            Some(format!(
+                "the patient already has {} upcoming appointments with this doctor, the most allowed is {}",
+                load.upcoming_with_doctor, caps.upcoming_per_doctor
+            ))
+        } else if load.upcoming >= caps.upcoming {
+            Some(format!(
+                "the patient already has {} upcoming appointments, the most allowed is {}",
+                load.upcoming, caps.upcoming
+            ))
+        } else {
+            None
+        };
+        match refusal {
+            Some(message) => {
+                metrics::counter!("medmesh_scheduling_caps_refused_total").increment(1);
+                Err(SchedulingError::Kit(svc_kit::ApiError::FailedPrecondition(
+                    message,
+                )))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Checks that `record`'s time is free for its doctor and patient (but for the appointment

@@ -55,6 +55,17 @@ pub struct Rules {
     pub max_range: chrono::Duration,
     /// How long a computed list of free slots may be served from the cache.
     pub slots_ttl: Duration,
+    /// What one patient may take for themselves.
+    pub caps: PatientCaps,
+}
+
+/// What one patient may take for themselves at a time (`scheduling.patient_max_*`); staff
+/// booking for a patient are not held to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatientCaps {
+    pub live_holds: i64,
+    pub upcoming: i64,
+    pub upcoming_per_doctor: i64,
 }
 
 /// What the use cases work with.

@@ -135,6 +135,61 @@ pub async fn expired_overlapping<C: ConnectionTrait>(
     rows.iter().map(appointment).collect()
 }
 
+/// What one patient has taken at `now`: holds not yet expired, and appointments still to come
+/// (held, booked or confirmed), in all and with one doctor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PatientLoad {
+    pub live_holds: i64,
+    pub upcoming: i64,
+    pub upcoming_with_doctor: i64,
+}
+
+/// [`PatientLoad`] of `patient_id` (with `doctor_id`). On PostgreSQL it first takes the
+/// patient's transaction-scoped advisory lock, so two bookings of one patient count one after
+/// the other and a cap cannot be passed by sending both at once; SQLite's immediate
+/// transaction already holds the only write lock.
+pub async fn patient_load<C: ConnectionTrait>(
+    conn: &C,
+    patient_id: &str,
+    doctor_id: &str,
+    now: DateTime<Utc>,
+) -> Result<PatientLoad, DbErr> {
+    let b = conn.get_database_backend();
+    if b == sea_orm::DbBackend::Postgres {
+        conn.execute_raw(stmt(
+            b,
+            "SELECT pg_advisory_xact_lock(hashtextextended('patient-load:' || $1, 0))",
+            [patient_id.into()],
+        ))
+        .await?;
+    }
+    let live = "(status = 'held' AND hold_expires_at > $3)";
+    let upcoming = format!("(starts_at > $3 AND (status IN ('booked', 'confirmed') OR {live}))");
+    let sql = format!(
+        "SELECT COALESCE(SUM(CASE WHEN {live} THEN 1 ELSE 0 END), 0) AS live_holds,
+                COALESCE(SUM(CASE WHEN {upcoming} THEN 1 ELSE 0 END), 0) AS upcoming,
+                COALESCE(SUM(CASE WHEN {upcoming} AND doctor_id = $2 THEN 1 ELSE 0 END), 0)
+                  AS upcoming_with_doctor
+         FROM appointments WHERE patient_id = $1"
+    );
+    let row = conn
+        .query_one_raw(stmt(
+            b,
+            &sql,
+            [patient_id.into(), doctor_id.into(), ts(b, now)],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(PatientLoad::default());
+    };
+    let count = |column: &str| row.try_get::<i64>("", column);
+    Ok(PatientLoad {
+        live_holds: count("live_holds")?,
+        upcoming: count("upcoming")?,
+        upcoming_with_doctor: count("upcoming_with_doctor")?,
+    })
+}
+
 /// What occupies the time of an appointment about to be written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeCheck {

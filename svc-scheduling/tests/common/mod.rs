@@ -63,6 +63,15 @@ fn base_figment(issuer: &DevIssuer, dir: &tempfile::TempDir) -> figment::Figment
         .merge(("scheduling.sweep_interval_ms", 20))
 }
 
+/// Settings with the patients' caps (`scheduling.patient_max_*`) out of the way, for load
+/// tests whose patients book at random.
+pub fn without_patient_caps(figment: figment::Figment) -> figment::Figment {
+    figment
+        .merge(("scheduling.patient_max_live_holds", 1_000))
+        .merge(("scheduling.patient_max_upcoming", 1_000))
+        .merge(("scheduling.patient_max_upcoming_per_doctor", 1_000))
+}
+
 /// One replica.
 pub async fn start(test_db: TestDb) -> Harness {
     start_replicas(test_db, 1).await
@@ -70,6 +79,15 @@ pub async fn start(test_db: TestDb) -> Harness {
 
 /// `n` scheduling replicas on one database, each with its own pool and cache.
 pub async fn start_replicas(test_db: TestDb, n: usize) -> Harness {
+    start_replicas_with(test_db, n, |figment| figment).await
+}
+
+/// [`start_replicas`], the replicas' settings changed by `tune`.
+pub async fn start_replicas_with(
+    test_db: TestDb,
+    n: usize,
+    tune: impl Fn(figment::Figment) -> figment::Figment,
+) -> Harness {
     let stop = CancellationToken::new();
     let sso = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
         .await
@@ -109,7 +127,7 @@ pub async fn start_replicas(test_db: TestDb, n: usize) -> Harness {
     for _ in 0..n {
         let settings = Arc::new(
             Settings::from_figment(
-                base_figment(&issuer, &dir)
+                tune(base_figment(&issuer, &dir))
                     .merge((
                         "services.accounts.endpoint",
                         format!("http://{}", accounts.grpc_addr),
