@@ -21,7 +21,7 @@ use async_graphql::{
 use svc_kit::auth::{Principal, Role};
 
 use crate::{
-    document::{MAX_EXPANDED_SELECTIONS, Oversize, check_document},
+    document::{MAX_ALIASES, MAX_EXPANDED_SELECTIONS, Oversize, check_document},
     errors::ErrorCode,
 };
 
@@ -392,6 +392,14 @@ impl Extension for AccessControlRequest {
                     return Err(refuse(
                         ErrorCode::BadUserInput,
                         format!("fragment {name} spreads itself"),
+                    ));
+                }
+                Err(Oversize::TooManyAliases) => {
+                    return Err(refuse(
+                        ErrorCode::BadUserInput,
+                        format!(
+                            "an operation may alias at most {MAX_ALIASES} fields once its fragments are expanded"
+                        ),
                     ));
                 }
                 Err(Oversize::TooLarge) => {

@@ -12,6 +12,11 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 /// refuses real queries long before this; it only keeps the walk ahead of it bounded.
 pub(crate) const MAX_EXPANDED_SELECTIONS: u64 = 10_000;
 
+/// The most aliased fields one operation may select, fragments expanded. Clients alias a
+/// field to ask for it twice with other arguments (two doctors' slots side by side); hundreds
+/// of aliases are one request made to do the work of hundreds, each a call to a service.
+pub(crate) const MAX_ALIASES: u64 = 64;
+
 /// Why a document is refused before it is validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Oversize {
@@ -19,14 +24,20 @@ pub(crate) enum Oversize {
     Cycle(String),
     /// Expanded, the document selects more than [`MAX_EXPANDED_SELECTIONS`] fields.
     TooLarge,
+    /// Expanded, an operation aliases more than [`MAX_ALIASES`] fields.
+    TooManyAliases,
 }
 
 /// Checks every operation and every fragment of `document` (a validator walks fragments that
-/// no operation uses, too): none may expand past [`MAX_EXPANDED_SELECTIONS`] or spread itself.
+/// no operation uses, too): none may expand past [`MAX_EXPANDED_SELECTIONS`] or spread itself,
+/// and no operation may alias more than [`MAX_ALIASES`] fields.
 pub(crate) fn check_document(document: &ExecutableDocument) -> Result<(), Oversize> {
     let mut sizes = HashMap::new();
     for (_, operation) in document.operations.iter() {
-        measure(document, &operation.node.selection_set.node, &mut sizes)?;
+        let size = measure(document, &operation.node.selection_set.node, &mut sizes)?;
+        if size.aliases > MAX_ALIASES {
+            return Err(Oversize::TooManyAliases);
+        }
     }
     // In name order, so one document always meets the same refusal first (the parser keeps
     // fragments in a hash map, whose order changes from run to run).
@@ -46,26 +57,46 @@ pub(crate) fn check_document(document: &ExecutableDocument) -> Result<(), Oversi
 /// measured once.
 #[cfg(test)]
 fn expanded_selections(document: &ExecutableDocument, set: &SelectionSet) -> Result<u64, Oversize> {
-    measure(document, set, &mut HashMap::new())
+    measure(document, set, &mut HashMap::new()).map(|size| size.selections)
+}
+
+/// What a selection set asks for, expanded: its field selections, and how many of them are
+/// aliased.
+#[derive(Debug, Clone, Copy, Default)]
+struct Measure {
+    selections: u64,
+    aliases: u64,
+}
+
+impl Measure {
+    fn add(&mut self, other: Measure) {
+        self.selections = self.selections.saturating_add(other.selections);
+        self.aliases = self.aliases.saturating_add(other.aliases);
+    }
 }
 
 /// A fragment being measured (a spread of it now is a cycle), or its size.
 #[derive(Debug, Clone, Copy)]
 enum Size {
     Measuring,
-    Known(u64),
+    Known(Measure),
 }
 
 fn measure<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
     sizes: &mut HashMap<&'a str, Size>,
-) -> Result<u64, Oversize> {
-    let mut total: u64 = 0;
+) -> Result<Measure, Oversize> {
+    let mut total = Measure::default();
     for selection in &set.items {
         let size = match &selection.node {
             Selection::Field(field) => {
-                1u64.saturating_add(measure(document, &field.node.selection_set.node, sizes)?)
+                let mut size = Measure {
+                    selections: 1,
+                    aliases: u64::from(field.node.alias.is_some()),
+                };
+                size.add(measure(document, &field.node.selection_set.node, sizes)?);
+                size
             }
             Selection::InlineFragment(fragment) => {
                 measure(document, &fragment.node.selection_set.node, sizes)?
@@ -77,7 +108,7 @@ fn measure<'a>(
                     Some(Size::Measuring) => return Err(Oversize::Cycle(name.to_string())),
                     None => match document.fragments.get(&spread.node.fragment_name.node) {
                         // An unknown fragment is the validator's to report.
-                        None => 0,
+                        None => Measure::default(),
                         Some(fragment) => {
                             sizes.insert(name, Size::Measuring);
                             let size = measure(document, &fragment.node.selection_set.node, sizes)?;
@@ -88,8 +119,8 @@ fn measure<'a>(
                 }
             }
         };
-        total = total.saturating_add(size);
-        if total > MAX_EXPANDED_SELECTIONS {
+        total.add(size);
+        if total.selections > MAX_EXPANDED_SELECTIONS {
             return Err(Oversize::TooLarge);
         }
     }
@@ -149,6 +180,32 @@ mod tests {
         );
         let document = parse_query("{ version ...Y } fragment Y on Query { me { username } }");
         assert_eq!(check_document(&document.unwrap()), Ok(()));
+    }
+
+    #[test]
+    fn aliases_are_counted_through_fragments() {
+        let aliased = |n: usize| {
+            (0..n)
+                .map(|i| format!("a{i}: version"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let within = format!("{{ {} }}", aliased(64));
+        assert_eq!(check_document(&parse_query(&within).unwrap()), Ok(()));
+        let over = format!("{{ {} }}", aliased(65));
+        assert_eq!(
+            check_document(&parse_query(&over).unwrap()),
+            Err(Oversize::TooManyAliases)
+        );
+        // 40 aliases in a fragment spread twice are 80.
+        let spread = format!(
+            "{{ ...A ... on Query {{ ...A }} }} fragment A on Query {{ {} }}",
+            aliased(40)
+        );
+        assert_eq!(
+            check_document(&parse_query(&spread).unwrap()),
+            Err(Oversize::TooManyAliases)
+        );
     }
 
     #[test]

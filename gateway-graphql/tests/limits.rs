@@ -58,7 +58,10 @@ async fn a_query_nested_too_deep_is_refused_as_bad_input() {
 #[tokio::test]
 async fn a_query_too_complex_is_refused_as_bad_input() {
     let (url, token) = gateway().await;
-    let fields: Vec<String> = (0..1001).map(|i| format!("v{i}: version")).collect();
+    // Eleven health rounds at 100 (and one for `healthy`) each pass the budget of 1,000.
+    let fields: Vec<String> = (0..11)
+        .map(|i| format!("h{i}: meshHealth {{ healthy }}"))
+        .collect();
     let response = post(&url, &format!("{{ {} }}", fields.join(" "))).await;
     let error = first_error(&response);
     assert!(
@@ -263,5 +266,81 @@ async fn in_production_the_schema_is_not_introspectable_and_there_is_no_playgrou
     let page = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(page.status(), reqwest::StatusCode::NOT_FOUND);
     assert_eq!(post(&url, "{ version }").await["errors"], Value::Null);
+    token.cancel();
+}
+
+/// A 60-deep selection (the introspection types nest as deep as one likes).
+fn deep_query(depth: usize) -> String {
+    let mut query = String::from("{ __schema { types { fields { type { ");
+    query.push_str(&"ofType { ".repeat(depth));
+    query.push_str("name");
+    query.push_str(&" }".repeat(depth + 4));
+    query.push_str(" }");
+    query
+}
+
+/// Hostile requests, one after another against one gateway: each is refused as bad input (or
+/// with an HTTP client error) without being run, and after each `{ __typename }` still answers.
+#[tokio::test]
+async fn hostile_queries_are_refused_and_the_gateway_answers_after_each() {
+    let (url, token) = gateway().await;
+    let still_answers = || async {
+        let response = post(&url, "{ __typename }").await;
+        assert_eq!(response["data"]["__typename"], "Query", "{response}");
+    };
+    let refused = |response: &Value, says: &str| {
+        let error = first_error(response);
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{response}");
+        assert!(
+            error["message"].as_str().unwrap_or_default().contains(says),
+            "{response}"
+        );
+        assert_eq!(response["data"], Value::Null, "nothing ran: {response}");
+    };
+
+    // 1,000 aliases, each a cheap field: the alias limit, not the complexity budget.
+    let aliases: Vec<String> = (0..1000).map(|i| format!("a{i}: version")).collect();
+    let response = post(&url, &format!("{{ {} }}", aliases.join(" "))).await;
+    refused(&response, "alias at most 64 fields");
+    still_answers().await;
+
+    // Twenty health rounds of the whole mesh under aliases: meshHealth costs 100, so the
+    // complexity budget (1,000) refuses them before any service is asked.
+    let rounds: Vec<String> = (0..20)
+        .map(|i| format!("h{i}: meshHealth {{ healthy }}"))
+        .collect();
+    let response = post(&url, &format!("{{ {} }}", rounds.join(" "))).await;
+    refused(&response, "too complex");
+    still_answers().await;
+    // One round is within it (the offline services answer as they can).
+    let response = post(&url, "{ meshHealth { healthy } }").await;
+    assert!(
+        !first_error(&response)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too complex"),
+        "{response}"
+    );
+
+    // A 60-deep selection meets the parser's recursion limit; a 20-deep one the depth limit.
+    let response = post(&url, &deep_query(60)).await;
+    refused(&response, "recursion depth");
+    still_answers().await;
+    let response = post(&url, &deep_query(20)).await;
+    refused(&response, "nested too deep");
+    still_answers().await;
+
+    // A batch of 200 operations: the gateway takes one operation per request.
+    let batch: Vec<Value> = (0..200)
+        .map(|_| json!({ "query": "{ version }" }))
+        .collect();
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    still_answers().await;
     token.cancel();
 }

@@ -192,6 +192,8 @@ impl SchedulingQuery {
     }
 
     /// A doctor's free slots between two instants (at most 31 days apart).
+    // A range no other query asked for is computed from the doctor's whole schedule.
+    #[graphql(complexity = "50 + child_complexity")]
     async fn free_slots(
         &self,
         ctx: &Context<'_>,

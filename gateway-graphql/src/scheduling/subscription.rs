@@ -22,6 +22,7 @@ pub struct SchedulingSubscription;
 impl SchedulingSubscription {
     /// A doctor's free slots between two instants, now and again every time a booking,
     /// cancellation, reschedule or expiring hold changes them.
+    #[graphql(complexity = "50 + child_complexity")]
     async fn doctor_availability(
         &self,
         ctx: &Context<'_>,
