@@ -300,7 +300,7 @@ pub fn decide(access: Option<Access>, principal: Option<&Principal>) -> Result<(
 }
 
 /// The root fields a selection set selects, through fragments, each fragment visited once.
-fn root_fields<'a>(
+pub(crate) fn root_fields<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
     visited: &mut HashSet<&'a str>,

@@ -32,6 +32,37 @@ pub struct GatewayConfig {
     /// platform's behalf (patient self-registration). Required in production; dev uses the
     /// dev issuer's.
     pub client_secret: Option<SecretString>,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[gateway.rate_limit]`: requests per caller (see the defaults for each key).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub subject_per_minute: u32,
+    pub subject_burst: u32,
+    pub anonymous_per_minute: u32,
+    pub anonymous_burst: u32,
+    pub booking_per_minute: u32,
+    pub booking_burst: u32,
+}
+
+impl RateLimitConfig {
+    /// The rules for signed-in callers, anonymous ones, and booking requests.
+    pub fn rules(&self) -> crate::server::RateRules {
+        let rule = |name, per_minute, burst| svc_kit::cache::RateRule {
+            name,
+            per_period: per_minute,
+            period: std::time::Duration::from_secs(60),
+            burst,
+        };
+        crate::server::RateRules {
+            subject: rule("subject", self.subject_per_minute, self.subject_burst),
+            anonymous: rule("anonymous", self.anonymous_per_minute, self.anonymous_burst),
+            booking: rule("booking", self.booking_per_minute, self.booking_burst),
+        }
+    }
 }
 
 impl GatewayConfig {
@@ -78,6 +109,28 @@ impl SectionConfig for GatewayConfig {
                 "gateway.upstream_timeout_ms",
                 "and gateway.connect_timeout_ms must be at least 1",
             ));
+        }
+        let rates = &self.rate_limit;
+        for (key, value) in [
+            (
+                "gateway.rate_limit.subject_per_minute",
+                rates.subject_per_minute,
+            ),
+            ("gateway.rate_limit.subject_burst", rates.subject_burst),
+            (
+                "gateway.rate_limit.anonymous_per_minute",
+                rates.anonymous_per_minute,
+            ),
+            ("gateway.rate_limit.anonymous_burst", rates.anonymous_burst),
+            (
+                "gateway.rate_limit.booking_per_minute",
+                rates.booking_per_minute,
+            ),
+            ("gateway.rate_limit.booking_burst", rates.booking_burst),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be at least 1"));
+            }
         }
         self.client_secret(settings).map(|_| ())
     }

@@ -14,6 +14,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     Unavailable,
+    /// Over the caller's request rate (HTTP 429 with Retry-After).
+    RateLimited,
     Internal,
 }
 
@@ -26,6 +28,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

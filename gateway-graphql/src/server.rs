@@ -3,6 +3,7 @@
 //! with `UNAUTHENTICATED`. Which fields need which caller is `access::RULES`.
 
 use std::{
+    collections::{BTreeSet, HashSet},
     net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
@@ -15,12 +16,15 @@ use async_graphql::{
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Router,
-    extract::{State, WebSocketUpgrade},
+    extract::{ConnectInfo, State, WebSocketUpgrade},
     http::HeaderMap,
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use svc_kit::auth::{Authenticator, Principal, bearer_token, parse_bearer};
+use svc_kit::{
+    auth::{Authenticator, Principal, bearer_token, parse_bearer},
+    cache::{Cache, RateDecision, RateRule},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -43,7 +47,36 @@ struct GatewayState {
     /// The GraphiQL page, or none where introspection is off.
     playground: Option<Arc<String>>,
     limits: Limits,
+    rates: Option<RateLimits>,
 }
+
+/// The rates of `[gateway.rate_limit]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateRules {
+    /// Every request of one signed-in subject.
+    pub subject: RateRule,
+    /// Every request without a token, per client address.
+    pub anonymous: RateRule,
+    /// Requests that take or move a doctor's time or create an account, per caller.
+    pub booking: RateRule,
+}
+
+/// The rates, and where their budgets are kept (Redis, shared by every replica; or this
+/// process).
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub rules: RateRules,
+    pub budgets: Cache,
+}
+
+/// The mutations limited by [`RateRules::booking`] besides the caller's own rate.
+const BOOKING_FIELDS: [&str; 5] = [
+    "holdSlot",
+    "bookAppointment",
+    "rescheduleAppointment",
+    "joinWaitlist",
+    "registerPatient",
+];
 
 /// How much one request may send.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +125,7 @@ impl GatewayServer {
                 auth,
                 playground: Some(Arc::new(playground(None))),
                 limits: Limits::default(),
+                rates: None,
             },
         })
     }
@@ -99,6 +133,12 @@ impl GatewayServer {
     /// How much one request may send (1 MiB bodies and messages unless set).
     pub fn with_limits(mut self, limits: Limits) -> GatewayServer {
         self.state.limits = limits;
+        self
+    }
+
+    /// Limits each caller's requests to `rates` (none unless set).
+    pub fn with_rate_limits(mut self, rates: RateLimits) -> GatewayServer {
+        self.state.rates = Some(rates);
         self
     }
 
@@ -127,8 +167,11 @@ impl GatewayServer {
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> std::io::Result<()> {
         let app = router(self.state);
         let signal = shutdown.clone();
-        let server = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { signal.cancelled().await });
+        let server = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { signal.cancelled().await });
         tokio::select! {
             result = server => result,
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => Ok(()),
@@ -198,17 +241,27 @@ async fn principal(auth: &Authenticator, token: Option<&str>) -> Result<Option<P
 
 async fn graphql(
     State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let start = Instant::now();
     let mut request = request
         .into_inner()
         .data(RequestAuth::from_headers(&headers));
-    match principal(&state.auth, bearer_token(&headers)).await {
-        Ok(Some(principal)) => request = request.data(principal),
-        Ok(None) => {}
-        Err(()) => return unauthenticated().into(),
+    let caller = match principal(&state.auth, bearer_token(&headers)).await {
+        Ok(Some(principal)) => {
+            let caller = format!("sub:{}", principal.subject);
+            request = request.data(principal);
+            Some(caller)
+        }
+        Ok(None) => None,
+        Err(()) => return GraphQLResponse::from(unauthenticated()).into_response(),
+    };
+    if let Some(rates) = &state.rates
+        && let Some(refusal) = rate_limited(rates, caller, peer, &mut request).await
+    {
+        return refusal;
     }
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
@@ -217,7 +270,68 @@ async fn graphql(
     let outcome = if response.is_ok() { "ok" } else { "error" };
     metrics::histogram!("graphql_request_duration_seconds", "outcome" => outcome)
         .record(start.elapsed().as_secs_f64());
-    response.into()
+    GraphQLResponse::from(response).into_response()
+}
+
+/// The 429 answer when the request is over one of the caller's rates, before anything runs:
+/// signed in, the subject's rate; otherwise the client address's; and for a booking mutation
+/// the booking rate too.
+async fn rate_limited(
+    rates: &RateLimits,
+    subject: Option<String>,
+    peer: SocketAddr,
+    request: &mut async_graphql::Request,
+) -> Option<Response> {
+    let (rule, caller) = match subject {
+        Some(subject) => (&rates.rules.subject, subject),
+        None => (&rates.rules.anonymous, format!("ip:{}", peer.ip())),
+    };
+    let mut decision = rates.budgets.admit(rule, &caller).await;
+    let mut class = rule.name;
+    if decision == RateDecision::Admit && books(request) {
+        decision = rates.budgets.admit(&rates.rules.booking, &caller).await;
+        class = rates.rules.booking.name;
+    }
+    let RateDecision::Refuse { retry_after } = decision else {
+        return None;
+    };
+    metrics::counter!("graphql_rate_limited_total", "class" => class).increment(1);
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut error =
+        async_graphql::ServerError::new(format!("too many requests; retry in {seconds} s"), None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", ErrorCode::RateLimited.as_str());
+    extensions.set("service", "gateway");
+    extensions.set("retryAfterSeconds", seconds);
+    let body = async_graphql::Response::from_errors(vec![error]);
+    let mut response = GraphQLResponse::from(body).into_response();
+    *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    Some(response)
+}
+
+/// Whether the request's mutation selects a booking field (fragments followed). A document
+/// that does not parse is left to the executor to refuse.
+fn books(request: &mut async_graphql::Request) -> bool {
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    document.operations.iter().any(|(_, operation)| {
+        if operation.node.ty != async_graphql::parser::types::OperationType::Mutation {
+            return false;
+        }
+        let mut fields = BTreeSet::new();
+        crate::access::root_fields(
+            document,
+            &operation.node.selection_set.node,
+            &mut HashSet::new(),
+            &mut fields,
+        );
+        fields.iter().any(|f| BOOKING_FIELDS.contains(f))
+    })
 }
 
 /// Subscriptions over websocket. Browsers cannot set headers on a websocket, so the token

@@ -277,6 +277,14 @@ impl Platform {
                 max_body_bytes: gateway_config.max_body_bytes,
                 max_message_bytes: gateway_config.max_message_bytes,
             });
+            if gateway_config.rate_limit.enabled {
+                let budgets = svc_kit::cache::Cache::from_settings(&settings.cache, "gateway")
+                    .map_err(|e| ConfigError::new(format!("gateway rate limits: {e}")))?;
+                gateway = gateway.with_rate_limits(gateway_graphql::server::RateLimits {
+                    rules: gateway_config.rate_limit.rules(),
+                    budgets,
+                });
+            }
             if gateway_config.introspection == Some(false) {
                 gateway = gateway.without_playground();
             }

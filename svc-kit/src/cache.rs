@@ -61,7 +61,54 @@ pub struct Cache {
     backend: Backend,
     prefix: Arc<str>,
     name: &'static str,
+    /// The in-process rate limiters, one per rule (memory backend only).
+    local_limits: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Arc<LocalLimiter>>>>,
 }
+
+/// A rate: `per_period` requests each `period` on average, `burst` of them at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateRule {
+    /// Names the rule in keys and metrics.
+    pub name: &'static str,
+    pub per_period: u32,
+    pub period: Duration,
+    pub burst: u32,
+}
+
+impl RateRule {
+    /// The time one request uses up of the rate.
+    fn emission(&self) -> Duration {
+        self.period / self.per_period.max(1)
+    }
+}
+
+/// What a rate limit says of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Admit,
+    /// Over the rate: the next request of this key conforms after this long.
+    Refuse {
+        retry_after: Duration,
+    },
+}
+
+type LocalLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+/// GCRA over Redis, atomically (one script per request), on Redis's own clock so replicas with
+/// skewed clocks share one schedule. The key holds the theoretical arrival time in ms; a
+/// request conforms when `tat - tolerance <= now`, and then moves `tat` on by one emission.
+/// Returns 0 when admitted, else the milliseconds until the next request conforms.
+const GCRA_SCRIPT: &str = r"
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if tat - tolerance > now then return tat - tolerance - now end
+redis.call('SET', KEYS[1], tat + emission, 'PX', tat + emission - now + 1000)
+return 0
+";
 
 #[derive(Clone)]
 enum Backend {
@@ -159,6 +206,7 @@ impl Cache {
             metrics::counter!("cache_requests_total", "cache" => name, "result" => result)
                 .increment(0);
         }
+        metrics::counter!("rate_limit_fallback_total", "cache" => name).increment(0);
         for reason in ["timeout", "unavailable", "pool", "error"] {
             metrics::counter!("cache_fallback_total", "cache" => name, "reason" => reason)
                 .increment(0);
@@ -203,7 +251,78 @@ impl Cache {
             backend,
             prefix: settings.key_prefix.clone().into(),
             name,
+            local_limits: Arc::default(),
         })
+    }
+
+    /// Whether one more request of `key` conforms to `rule` (GCRA). Replicas on one Redis share
+    /// one budget per key; the memory backend keeps it in this process (governor). When Redis
+    /// fails or is slow the request is admitted (counted in `rate_limit_fallback_total`): a
+    /// cache outage must not refuse every caller.
+    pub async fn admit(&self, rule: &RateRule, key: &str) -> RateDecision {
+        match &self.backend {
+            Backend::Memory(_) => self.admit_locally(rule, key),
+            Backend::Redis(redis) => {
+                let emission = rule.emission().as_millis().max(1) as u64;
+                let tolerance = emission * u64::from(rule.burst.max(1) - 1);
+                let redis_key = self.key(&format!("rate:{}:{key}", rule.name));
+                let result = redis
+                    .run(|mut conn| async move {
+                        deadpool_redis::redis::cmd("EVAL")
+                            .arg(GCRA_SCRIPT)
+                            .arg(1)
+                            .arg(&redis_key)
+                            .arg(emission)
+                            .arg(tolerance)
+                            .query_async::<u64>(&mut conn)
+                            .await
+                            .map_err(|e| CacheError::Redis(e.to_string()))
+                    })
+                    .await;
+                match result {
+                    Ok(0) => RateDecision::Admit,
+                    Ok(wait_ms) => RateDecision::Refuse {
+                        retry_after: Duration::from_millis(wait_ms),
+                    },
+                    Err(error) => {
+                        metrics::counter!("rate_limit_fallback_total", "cache" => self.name)
+                            .increment(1);
+                        tracing::debug!(%error, rule = rule.name, "rate limit not checked");
+                        RateDecision::Admit
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit_locally(&self, rule: &RateRule, key: &str) -> RateDecision {
+        use governor::clock::{Clock, DefaultClock};
+        let limiter = {
+            let mut limiters = self.local_limits.lock().unwrap_or_else(|e| e.into_inner());
+            let limiter = limiters.entry(rule.name).or_insert_with(|| {
+                let burst = std::num::NonZeroU32::new(rule.burst.max(1))
+                    .unwrap_or(std::num::NonZeroU32::MIN);
+                let quota =
+                    governor::Quota::with_period(rule.emission().max(Duration::from_micros(1)))
+                        .map(|q| q.allow_burst(burst))
+                        .unwrap_or_else(|| governor::Quota::per_second(burst));
+                Arc::new(governor::RateLimiter::hashmap(quota))
+            });
+            Arc::clone(limiter)
+        };
+        match limiter.check_key(&key.to_string()) {
+            Ok(()) => {
+                // Keys whose state has caught up with now hold nothing: drop them now and
+                // then, so addresses seen once do not accumulate.
+                if limiter.len() > 10_000 {
+                    limiter.retain_recent();
+                }
+                RateDecision::Admit
+            }
+            Err(not_until) => RateDecision::Refuse {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+        }
     }
 
     fn key(&self, key: &str) -> String {

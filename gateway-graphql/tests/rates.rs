@@ -1,0 +1,211 @@
+//! Rate limits at the gateway: per subject, per client address without a token, and for
+//! booking mutations; shared by two gateways through one Redis; HTTP 429 with Retry-After.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use gateway_graphql::{
+    GatewayServer,
+    server::{RateLimits, RateRules},
+};
+use serde_json::{Value, json};
+use svc_kit::{
+    Settings,
+    auth::{
+        Authenticator,
+        dev_issuer::{DevIssuer, DevIssuerServer, WEB_CLIENT},
+    },
+    cache::{Cache, RateRule},
+    config::Mode,
+    testing::RedisServer,
+};
+use tokio_util::sync::CancellationToken;
+
+/// One request a minute on average, `burst` at once: nothing is refilled while a test runs.
+fn rule(name: &'static str, burst: u32) -> RateRule {
+    RateRule {
+        name,
+        per_period: 1,
+        period: Duration::from_secs(60),
+        burst,
+    }
+}
+
+fn rules() -> RateRules {
+    RateRules {
+        subject: rule("subject", 5),
+        anonymous: rule("anonymous", 3),
+        booking: rule("booking", 2),
+    }
+}
+
+/// The cache of `settings` with `backend` (and Redis at `redis_url`).
+fn budgets(backend: &str, redis_url: Option<&str>) -> Cache {
+    let mut figment = Settings::figment(None).merge(("cache.backend", backend));
+    if let Some(url) = redis_url {
+        figment = figment.merge(("cache.redis.url", url));
+    }
+    let settings = Settings::from_figment(figment).unwrap();
+    Cache::from_settings(&settings.cache, "gateway").unwrap()
+}
+
+struct Gateways {
+    urls: Vec<String>,
+    issuer: Arc<DevIssuer>,
+    _stop: CancellationToken,
+}
+
+/// `caches.len()` gateways over services that never answer, each with its own budgets handle.
+async fn gateways(caches: Vec<Cache>) -> Gateways {
+    let stop = CancellationToken::new();
+    let sso = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let issuer = sso.issuer.clone();
+    tokio::spawn(sso.serve(stop.clone()));
+    let (settings, config) = common::default_config();
+    let auth = Arc::new(Authenticator::new(
+        settings.auth.settings_for(issuer.issuer()),
+    ));
+    let mut urls = Vec::new();
+    for budgets in caches {
+        let server = GatewayServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            common::offline_schema(&config),
+            auth.clone(),
+        )
+        .await
+        .unwrap()
+        .with_rate_limits(RateLimits {
+            rules: rules(),
+            budgets,
+        });
+        urls.push(common::serve(server, &stop));
+    }
+    Gateways {
+        urls,
+        issuer,
+        _stop: stop,
+    }
+}
+
+impl Gateways {
+    fn token(&self, username: &str) -> String {
+        let subject = format!("rates-{username}");
+        self.issuer.sign(
+            &self
+                .issuer
+                .claims(&subject, username, &["patient"], WEB_CLIENT),
+        )
+    }
+}
+
+/// The status, the Retry-After header and the first error's code of one request.
+async fn send(url: &str, token: Option<&str>, query: &str) -> (u16, Option<u64>, Value) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .json(&json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        retry_after,
+        body["errors"][0]["extensions"]["code"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn two_gateways_share_each_callers_budget_through_redis() {
+    let mut redis = RedisServer::start();
+    let g = gateways(vec![
+        budgets("redis", Some(&redis.url)),
+        budgets("redis", Some(&redis.url)),
+    ])
+    .await;
+    let (alice, bob) = (g.token("alice"), g.token("bob"));
+
+    // Alice's 8 requests, alternating between the two gateways: 5 pass, 3 are refused.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let (status, retry_after, code) =
+            send(&g.urls[i % 2], Some(&alice), "{ __typename }").await;
+        if status == 429 {
+            assert_eq!(code, "RATE_LIMITED");
+            let wait = retry_after.expect("a 429 says when to retry");
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+
+    // Bob is not affected by Alice.
+    for i in 0..5 {
+        assert_eq!(
+            send(&g.urls[i % 2], Some(&bob), "{ __typename }").await.0,
+            200
+        );
+    }
+
+    // Without a token, the client address is the caller: 3 at once.
+    let mut anonymous = Vec::new();
+    for i in 0..4 {
+        anonymous.push(send(&g.urls[i % 2], None, "{ __typename }").await.0);
+    }
+    assert_eq!(anonymous, [200, 200, 200, 429]);
+
+    // Booking mutations have a budget of their own, besides the caller's: Carol's third
+    // holdSlot is refused while her queries still pass.
+    let carol = g.token("carol");
+    let hold = r#"mutation { holdSlot(requestId: "r", doctorId: "d", start: "2030-01-01T08:00:00Z") { id } }"#;
+    let mut holds = Vec::new();
+    for i in 0..3 {
+        holds.push(send(&g.urls[i % 2], Some(&carol), hold).await.0);
+    }
+    assert_eq!(holds, [200, 200, 429]);
+    assert_eq!(
+        send(&g.urls[0], Some(&carol), "{ __typename }").await.0,
+        200
+    );
+    // A booking field behind a fragment counts the same.
+    let dave = g.token("dave");
+    let hidden = r#"mutation { ...H } fragment H on Mutation { holdSlot(requestId: "r", doctorId: "d", start: "2030-01-01T08:00:00Z") { id } }"#;
+    let mut hidden_holds = Vec::new();
+    for i in 0..3 {
+        hidden_holds.push(send(&g.urls[i % 2], Some(&dave), hidden).await.0);
+    }
+    assert_eq!(hidden_holds, [200, 200, 429]);
+
+    // Redis gone: limits are not checked rather than every caller refused.
+    redis.stop();
+    assert_eq!(
+        send(&g.urls[0], Some(&alice), "{ __typename }").await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn one_gateway_without_redis_keeps_the_budgets_in_process() {
+    let g = gateways(vec![budgets("memory", None)]).await;
+    let erin = g.token("erin");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(send(&g.urls[0], Some(&erin), "{ __typename }").await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    assert_eq!(
+        send(&g.urls[0], Some(&g.token("frank")), "{ __typename }")
+            .await
+            .0,
+        200
+    );
+}
