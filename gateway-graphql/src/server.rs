@@ -346,32 +346,71 @@ async fn subscriptions(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| {
+        .on_upgrade(move |socket| async move {
             let auth = state.auth.clone();
-            GraphQLWebSocket::new(socket, state.schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string);
-                    let token = header.as_deref().and_then(parse_bearer);
-                    let mut data = Data::default();
-                    data.insert(RequestAuth {
-                        bearer: token.map(str::to_string),
-                    });
-                    match principal(&auth, token).await {
-                        Ok(Some(principal)) => data.insert(principal),
-                        Ok(None) => {}
-                        Err(()) => {
-                            return Err(async_graphql::Error::new("invalid or expired token"));
+            // The token's expiry, once `connection_init` has brought one.
+            let (expiry_tx, expiry_rx) = tokio::sync::watch::channel(None::<i64>);
+            let (mut sink, stream) = futures::StreamExt::split(socket);
+            let session =
+                GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
+                    .on_connection_init(move |payload| async move {
+                        let header = payload
+                            .get("Authorization")
+                            .or_else(|| payload.get("authorization"))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string);
+                        let token = header.as_deref().and_then(parse_bearer);
+                        let mut data = Data::default();
+                        data.insert(RequestAuth {
+                            bearer: token.map(str::to_string),
+                        });
+                        match principal(&auth, token).await {
+                            Ok(Some(principal)) => {
+                                expiry_tx.send_replace(principal.expires_at);
+                                data.insert(principal);
+                            }
+                            Ok(None) => {}
+                            Err(()) => {
+                                return Err(async_graphql::Error::new("invalid or expired token"));
+                            }
                         }
-                    }
-                    Ok(data)
-                })
-                .serve()
+                        Ok(data)
+                    })
+                    .serve();
+            let expired = tokio::select! {
+                () = session => false,
+                () = token_expiry(expiry_rx) => true,
+            };
+            if expired {
+                // The session's subscriptions ran on the token's authority, which has ended: the
+                // client reconnects with a fresh token (4401, as graphql-ws closes for auth).
+                let close = axum::extract::ws::CloseFrame {
+                    code: 4401,
+                    reason: "token expired".into(),
+                };
+                let _ = futures::SinkExt::send(
+                    &mut sink,
+                    axum::extract::ws::Message::Close(Some(close)),
+                )
+                .await;
+            }
         })
         .into_response()
+}
+
+/// Resolves when the token `connection_init` brought expires; never without one.
+async fn token_expiry(mut expiry: tokio::sync::watch::Receiver<Option<i64>>) {
+    let at = expiry
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|at| *at);
+    let Some(at) = at else {
+        // No token, so nothing expires.
+        return std::future::pending().await;
+    };
+    let left = at.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+    tokio::time::sleep(Duration::from_secs(left as u64)).await;
 }
 
 /// Errors raised by the gateway itself (parse, validation, depth and complexity limits) get a

@@ -209,3 +209,97 @@ async fn one_gateway_without_redis_keeps_the_budgets_in_process() {
         200
     );
 }
+
+/// A websocket session opened with `token`, subscribed to the mesh's health every second.
+async fn health_session(
+    url: &str,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let mut request = (url.replace("http://", "ws://") + "/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(send(json!({
+            "type": "connection_init",
+            "payload": { "Authorization": format!("Bearer {token}") }
+        })))
+        .await
+        .unwrap();
+    let ack: Value =
+        serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+        .send(send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": "subscription { meshHealth(intervalSeconds: 1) { healthy } }" }
+        })))
+        .await
+        .unwrap();
+    socket
+}
+
+/// What the session receives within `window`: the updates, and the close frame's code if the
+/// server closed it.
+async fn listen(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    window: Duration,
+) -> (usize, Option<u16>) {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let deadline = tokio::time::Instant::now() + window;
+    let mut updates = 0;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return (updates, None),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(message["type"], "next", "{message}");
+                updates += 1;
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return (updates, frame.map(|f| u16::from(f.code)));
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(other) => panic!("the session ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_is_closed_when_the_token_that_opened_it_expires() {
+    let g = gateways(vec![budgets("memory", None)]).await;
+    let now = chrono::Utc::now().timestamp();
+    let token_until = |username: &str, exp: i64| {
+        let mut claims = g.issuer.claims(
+            &format!("rates-{username}"),
+            username,
+            &["patient"],
+            WEB_CLIENT,
+        );
+        claims["exp"] = json!(exp);
+        g.issuer.sign(&claims)
+    };
+    // A token good for three more seconds: updates arrive, then the server closes with 4401.
+    let mut short = health_session(&g.urls[0], &token_until("grace", now + 3)).await;
+    let (updates, closed) = listen(&mut short, Duration::from_secs(15)).await;
+    assert!(updates >= 1, "the subscription ran first");
+    assert_eq!(closed, Some(4401));
+    // A token good for an hour: the same subscription keeps running over the same time.
+    let mut long = health_session(&g.urls[0], &token_until("henry", now + 3600)).await;
+    let (updates, closed) = listen(&mut long, Duration::from_secs(6)).await;
+    assert_eq!(closed, None);
+    assert!(updates >= 3, "{updates}");
+}

@@ -33,6 +33,9 @@ pub struct Principal {
     pub email: Option<String>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
+    /// When the token stops being valid (`exp`, seconds since the epoch); none for principals
+    /// not read from a token.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -102,6 +105,7 @@ impl Principal {
             email: None,
             given_name: None,
             family_name: None,
+            expires_at: None,
         }
     }
 }

@@ -251,6 +251,7 @@ impl Authenticator {
                 email: claims.email,
                 given_name: claims.given_name,
                 family_name: claims.family_name,
+                expires_at: Some(claims.exp),
             },
             exp: claims.exp,
         })
