@@ -33,6 +33,10 @@ pub struct GatewayConfig {
     /// dev issuer's.
     pub client_secret: Option<SecretString>,
     pub rate_limit: RateLimitConfig,
+    /// Live subscriptions one websocket connection may hold.
+    pub max_subscriptions_per_connection: usize,
+    /// Live subscriptions one subject may hold on one gateway replica.
+    pub max_subscriptions_per_subject: usize,
 }
 
 /// `[gateway.rate_limit]`: requests per caller (see the defaults for each key).
@@ -108,6 +112,12 @@ impl SectionConfig for GatewayConfig {
             return Err(ConfigError::key(
                 "gateway.upstream_timeout_ms",
                 "and gateway.connect_timeout_ms must be at least 1",
+            ));
+        }
+        if self.max_subscriptions_per_connection == 0 || self.max_subscriptions_per_subject == 0 {
+            return Err(ConfigError::key(
+                "gateway.max_subscriptions_per_connection",
+                "and gateway.max_subscriptions_per_subject must be at least 1",
             ));
         }
         let rates = &self.rate_limit;

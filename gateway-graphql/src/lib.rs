@@ -18,6 +18,7 @@ pub mod records;
 pub mod scheduling;
 pub mod schema;
 pub mod server;
+pub mod sessions;
 
 pub use clients::ServiceClients;
 pub use config::GatewayConfig;

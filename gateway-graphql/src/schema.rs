@@ -131,6 +131,10 @@ pub fn build_schema_with_feeds(
     builder
         .data(clients)
         .extension(AccessControl)
+        .extension(crate::sessions::SubscriptionCaps::new(
+            settings.max_subscriptions_per_connection,
+            settings.max_subscriptions_per_subject,
+        ))
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .finish()

@@ -361,6 +361,7 @@ async fn subscriptions(
                             .map(str::to_string);
                         let token = header.as_deref().and_then(parse_bearer);
                         let mut data = Data::default();
+                        data.insert(crate::sessions::ConnectionLoad::default());
                         data.insert(RequestAuth {
                             bearer: token.map(str::to_string),
                         });

@@ -58,13 +58,18 @@ struct Gateways {
 
 /// `caches.len()` gateways over services that never answer, each with its own budgets handle.
 async fn gateways(caches: Vec<Cache>) -> Gateways {
+    gateways_with(caches, common::default_config().1).await
+}
+
+/// [`gateways`] with the gateway section `config`.
+async fn gateways_with(caches: Vec<Cache>, config: gateway_graphql::GatewayConfig) -> Gateways {
     let stop = CancellationToken::new();
     let sso = DevIssuerServer::bind(Mode::Dev, "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
     let issuer = sso.issuer.clone();
     tokio::spawn(sso.serve(stop.clone()));
-    let (settings, config) = common::default_config();
+    let (settings, _) = common::default_config();
     let auth = Arc::new(Authenticator::new(
         settings.auth.settings_for(issuer.issuer()),
     ));
@@ -210,11 +215,18 @@ async fn one_gateway_without_redis_keeps_the_budgets_in_process() {
     );
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A websocket session opened with `token`, subscribed to the mesh's health every second.
-async fn health_session(
-    url: &str,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn health_session(url: &str, token: &str) -> Socket {
+    let mut socket = open_session(url, token).await;
+    subscribe_health(&mut socket, "1").await;
+    socket
+}
+
+/// A websocket session opened with `token`, acknowledged.
+async fn open_session(url: &str, token: &str) -> Socket {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
@@ -238,24 +250,55 @@ async fn health_session(
         serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(ack["type"], "connection_ack", "{ack}");
     socket
-        .send(send(json!({
-            "id": "1",
-            "type": "subscribe",
-            "payload": { "query": "subscription { meshHealth(intervalSeconds: 1) { healthy } }" }
-        })))
+}
+
+/// Subscribes `socket` to the mesh's health every second, as operation `id`.
+async fn subscribe_health(socket: &mut Socket, id: &str) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let message = json!({
+        "id": id,
+        "type": "subscribe",
+        "payload": { "query": "subscription { meshHealth(intervalSeconds: 1) { healthy } }" }
+    });
+    socket
+        .send(Message::Text(message.to_string().into()))
         .await
         .unwrap();
-    socket
+}
+
+/// For each operation id, whether it delivered data and whether it was refused RATE_LIMITED,
+/// over `window`.
+async fn outcomes(
+    socket: &mut Socket,
+    window: Duration,
+) -> std::collections::BTreeMap<String, (bool, bool)> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + window;
+    let mut seen = std::collections::BTreeMap::<String, (bool, bool)>::new();
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let message: Value = serde_json::from_str(&text).unwrap();
+        let Some(id) = message["id"].as_str() else {
+            continue;
+        };
+        let entry = seen.entry(id.to_string()).or_default();
+        if message["payload"]["data"]["meshHealth"].is_object() {
+            entry.0 = true;
+        }
+        if text.contains("RATE_LIMITED") {
+            entry.1 = true;
+        }
+    }
+    seen
 }
 
 /// What the session receives within `window`: the updates, and the close frame's code if the
 /// server closed it.
-async fn listen(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    window: Duration,
-) -> (usize, Option<u16>) {
+async fn listen(socket: &mut Socket, window: Duration) -> (usize, Option<u16>) {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
 
@@ -302,4 +345,44 @@ async fn a_subscription_is_closed_when_the_token_that_opened_it_expires() {
     let (updates, closed) = listen(&mut long, Duration::from_secs(6)).await;
     assert_eq!(closed, None);
     assert!(updates >= 3, "{updates}");
+}
+
+#[tokio::test]
+async fn live_subscriptions_are_capped_per_connection_and_per_user() {
+    let (_, mut config) = common::default_config();
+    config.max_subscriptions_per_connection = 2;
+    config.max_subscriptions_per_subject = 3;
+    let g = gateways_with(vec![budgets("memory", None)], config).await;
+    let ivy = g.token("ivy");
+    let window = Duration::from_millis(2500);
+
+    // One connection: two subscriptions run, the third is refused.
+    let mut first = open_session(&g.urls[0], &ivy).await;
+    for id in ["1", "2", "3"] {
+        subscribe_health(&mut first, id).await;
+    }
+    let seen = outcomes(&mut first, window).await;
+    assert_eq!(seen.get("1"), Some(&(true, false)), "{seen:?}");
+    assert_eq!(seen.get("2"), Some(&(true, false)), "{seen:?}");
+    assert_eq!(seen.get("3"), Some(&(false, true)), "{seen:?}");
+
+    // A second connection of the same user: one more runs (three in all), the next is refused.
+    let mut second = open_session(&g.urls[0], &ivy).await;
+    for id in ["1", "2"] {
+        subscribe_health(&mut second, id).await;
+    }
+    let seen = outcomes(&mut second, window).await;
+    assert_eq!(seen.get("1"), Some(&(true, false)), "{seen:?}");
+    assert_eq!(seen.get("2"), Some(&(false, true)), "{seen:?}");
+    // Another user is not affected.
+    let mut other = health_session(&g.urls[0], &g.token("jack")).await;
+    let seen = outcomes(&mut other, window).await;
+    assert_eq!(seen.get("1"), Some(&(true, false)), "{seen:?}");
+
+    // The first connection closed, its places are given back.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    subscribe_health(&mut second, "3").await;
+    let seen = outcomes(&mut second, window).await;
+    assert_eq!(seen.get("3"), Some(&(true, false)), "{seen:?}");
 }
