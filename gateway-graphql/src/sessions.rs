@@ -32,8 +32,11 @@ pub struct ConnectionLoad(Arc<AtomicUsize>);
 pub struct SubscriptionCaps {
     per_connection: usize,
     per_subject: usize,
-    by_subject: Arc<Mutex<HashMap<String, usize>>>,
+    by_subject: Counts,
 }
+
+/// Live subscriptions per subject.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
 impl SubscriptionCaps {
     pub fn new(per_connection: usize, per_subject: usize) -> SubscriptionCaps {
@@ -87,7 +90,7 @@ impl ExtensionFactory for SubscriptionCaps {
 #[derive(Debug, Default)]
 struct Live {
     connection: Option<Arc<AtomicUsize>>,
-    subject: Option<(Arc<Mutex<HashMap<String, usize>>>, String)>,
+    subject: Option<(Counts, String)>,
 }
 
 impl Drop for Live {

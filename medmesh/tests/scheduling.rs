@@ -281,6 +281,21 @@ async fn a_patient_books_through_the_gateway() {
         })))
         .await
         .unwrap();
+    // Four more subscribers of the same doctor and range (on this socket, as four browser
+    // tabs would be on theirs).
+    for id in 2..=5 {
+        socket
+            .send(send(json!({
+                "id": id.to_string(),
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($doctor: ID!, $from: DateTime!, $to: DateTime!) { doctorAvailability(doctorId: $doctor, from: $from, to: $to) { slots { start } } }",
+                    "variables": window,
+                }
+            })))
+            .await
+            .unwrap();
+    }
     let mut receive = async || -> Vec<Value> {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -297,6 +312,21 @@ async fn a_patient_books_through_the_gateway() {
     let now = receive().await;
     assert_eq!(now.len(), 14, "16 slots, two booked");
     assert!(!now.iter().any(|s| s["start"] == list[2]["start"]));
+    for _ in 2..=5 {
+        assert_eq!(receive().await.len(), 14);
+    }
+    let scheduling_reads = || {
+        svc_kit::telemetry::metrics_handle()
+            .render()
+            .lines()
+            .filter(|l| {
+                l.starts_with("grpc_server_handled_total{")
+                    && l.contains("grpc_method=\"ListFreeSlots\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let reads_before = scheduling_reads();
     let booked_by_stranger = q(
         &stranger,
         "mutation($doctor: ID!, $start: DateTime!) { bookAppointment(input: {requestId: \"gql-book-s\", doctorId: $doctor, start: $start}) { id } }",
@@ -307,9 +337,19 @@ async fn a_patient_books_through_the_gateway() {
         booked_by_stranger["errors"].is_null(),
         "{booked_by_stranger}"
     );
-    let after = receive().await;
-    assert_eq!(after.len(), 13, "the update arrived by itself");
-    assert!(!after.iter().any(|s| s["start"] == list[5]["start"]));
+    for _ in 1..=5 {
+        let after = receive().await;
+        assert_eq!(after.len(), 13, "the update arrived by itself");
+        assert!(!after.iter().any(|s| s["start"] == list[5]["start"]));
+    }
+    // Five subscribers, one read per change of the doctor's time: the gateway's own notice of
+    // its mutation and scheduling's event are two changes, so at most two reads, not five or
+    // ten.
+    let reads = scheduling_reads() - reads_before;
+    assert!(
+        (1.0..=2.0).contains(&reads),
+        "{reads} reads for 5 subscribers"
+    );
 
     // Once the clinic confirms, the patient downloads the confirmation.
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();

@@ -104,6 +104,30 @@ impl AvailabilityFeed {
         (generation, self.answers.get(&key).await)
     }
 
+    /// The doctor's free slots in `[from, to)` under the current generation, read by `read` at
+    /// most once however many subscribers ask at the same time: a change is one read to
+    /// svc-scheduling, fanned out to every subscription of that doctor and range.
+    pub(crate) async fn shared<F>(
+        &self,
+        doctor_id: &str,
+        from: i64,
+        to: i64,
+        read: F,
+    ) -> async_graphql::Result<FreeSlots>
+    where
+        F: std::future::Future<Output = async_graphql::Result<FreeSlots>>,
+    {
+        let key = (doctor_id.to_string(), self.generation(doctor_id), from, to);
+        self.answers
+            .try_get_with(key, async {
+                metrics::counter!("graphql_free_slots_answers_total", "source" => "scheduling")
+                    .increment(1);
+                read.await
+            })
+            .await
+            .map_err(|error| (*error).clone())
+    }
+
     /// Keeps an answer read under `generation` (if the doctor's time changed since, it is
     /// simply never found).
     pub(crate) async fn remember(

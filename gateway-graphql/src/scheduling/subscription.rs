@@ -49,7 +49,8 @@ async fn availability_stream(
     let clients = ctx.data_unchecked::<ServiceClients>().clone();
     let platform = ctx.data_opt::<PlatformTokens>().cloned();
     let caller = caller_token(ctx).unwrap_or_default();
-    let changes = ctx.data_opt::<AvailabilityFeed>().map(|f| f.subscribe());
+    let feed = ctx.data_opt::<AvailabilityFeed>().cloned();
+    let changes = feed.as_ref().map(|f| f.subscribe());
     struct State {
         pending: Option<FreeSlots>,
         last: Option<FreeSlots>,
@@ -61,11 +62,12 @@ async fn availability_stream(
         changes,
     };
     Ok(futures::stream::unfold(state, move |mut state| {
-        let (clients, platform, caller, doctor_id) = (
+        let (clients, platform, caller, doctor_id, feed) = (
             clients.clone(),
             platform.clone(),
             caller.clone(),
             doctor_id.clone(),
+            feed.clone(),
         );
         async move {
             if let Some(now) = state.pending.take() {
@@ -83,7 +85,22 @@ async fn availability_stream(
                     Some(tokens) => tokens.current().await.unwrap_or_else(|| caller.clone()),
                     None => caller.clone(),
                 };
-                match fetch_free_slots(&clients, &bearer, &doctor_id, from, to).await {
+                let read = fetch_free_slots(&clients, &bearer, &doctor_id, from, to);
+                let fresh = match &feed {
+                    // Every subscriber of this doctor and range heard the same change: one
+                    // of them reads, the others get its answer.
+                    Some(feed) => {
+                        feed.shared(
+                            &doctor_id.0,
+                            from.timestamp_micros(),
+                            to.timestamp_micros(),
+                            read,
+                        )
+                        .await
+                    }
+                    None => read.await,
+                };
+                match fresh {
                     Ok(fresh) if state.last.as_ref() == Some(&fresh) => continue,
                     Ok(fresh) => {
                         state.last = Some(fresh.clone());
