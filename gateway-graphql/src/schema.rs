@@ -62,6 +62,8 @@ pub struct LiveFeeds {
     pub availability: Option<AvailabilityFeed>,
     /// Drives `prescriptionStatus`.
     pub prescriptions: Option<PrescriptionFeed>,
+    /// Ends the websocket sessions of deactivated and erased users.
+    pub accounts: Option<crate::sessions::AccountFeed>,
 }
 
 impl LiveFeeds {
@@ -82,6 +84,11 @@ impl LiveFeeds {
             prescriptions: Some(PrescriptionFeed::start(
                 source.clone(),
                 topic(ServiceName::Pharmacy),
+                shutdown.clone(),
+            )),
+            accounts: Some(crate::sessions::AccountFeed::start(
+                source.clone(),
+                topic(ServiceName::Accounts),
                 shutdown.clone(),
             )),
         }

@@ -48,6 +48,8 @@ struct GatewayState {
     playground: Option<Arc<String>>,
     limits: Limits,
     rates: Option<RateLimits>,
+    /// Ends the sessions of deactivated and erased users.
+    account_ends: Option<crate::sessions::AccountFeed>,
 }
 
 /// The rates of `[gateway.rate_limit]`.
@@ -126,6 +128,7 @@ impl GatewayServer {
                 playground: Some(Arc::new(playground(None))),
                 limits: Limits::default(),
                 rates: None,
+                account_ends: None,
             },
         })
     }
@@ -139,6 +142,12 @@ impl GatewayServer {
     /// Limits each caller's requests to `rates` (none unless set).
     pub fn with_rate_limits(mut self, rates: RateLimits) -> GatewayServer {
         self.state.rates = Some(rates);
+        self
+    }
+
+    /// Closes the websocket sessions of users `feed` says were deactivated or erased.
+    pub fn with_account_feed(mut self, feed: crate::sessions::AccountFeed) -> GatewayServer {
+        self.state.account_ends = Some(feed);
         self
     }
 
@@ -348,8 +357,10 @@ async fn subscriptions(
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             let auth = state.auth.clone();
-            // The token's expiry, once `connection_init` has brought one.
-            let (expiry_tx, expiry_rx) = tokio::sync::watch::channel(None::<i64>);
+            // Whose session this is, once `connection_init` has brought a token; and the
+            // accounts that end from now on.
+            let (owner_tx, owner_rx) = tokio::sync::watch::channel(None::<Owner>);
+            let ends = state.account_ends.as_ref().map(|feed| feed.subscribe());
             let (mut sink, stream) = futures::StreamExt::split(socket);
             let session =
                 GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
@@ -367,7 +378,10 @@ async fn subscriptions(
                         });
                         match principal(&auth, token).await {
                             Ok(Some(principal)) => {
-                                expiry_tx.send_replace(principal.expires_at);
+                                owner_tx.send_replace(Some(Owner {
+                                    subject: principal.subject.clone(),
+                                    expires_at: principal.expires_at,
+                                }));
                                 data.insert(principal);
                             }
                             Ok(None) => {}
@@ -378,16 +392,17 @@ async fn subscriptions(
                         Ok(data)
                     })
                     .serve();
-            let expired = tokio::select! {
-                () = session => false,
-                () = token_expiry(expiry_rx) => true,
+            let ended = tokio::select! {
+                () = session => None,
+                end = session_end(owner_rx, ends) => Some(end),
             };
-            if expired {
-                // The session's subscriptions ran on the token's authority, which has ended: the
-                // client reconnects with a fresh token (4401, as graphql-ws closes for auth).
+            if let Some((code, reason)) = ended {
+                // The session's subscriptions ran on the token's authority, which has ended:
+                // at its expiry the client reconnects with a fresh token (4401, as graphql-ws
+                // closes for auth); a deactivated account gets none (4403).
                 let close = axum::extract::ws::CloseFrame {
-                    code: 4401,
-                    reason: "token expired".into(),
+                    code,
+                    reason: reason.into(),
                 };
                 let _ = futures::SinkExt::send(
                     &mut sink,
@@ -399,19 +414,55 @@ async fn subscriptions(
         .into_response()
 }
 
-/// Resolves when the token `connection_init` brought expires; never without one.
-async fn token_expiry(mut expiry: tokio::sync::watch::Receiver<Option<i64>>) {
-    let at = expiry
+/// Who opened a websocket session, and until when their token is good.
+#[derive(Debug, Clone)]
+struct Owner {
+    subject: String,
+    expires_at: Option<i64>,
+}
+
+/// Resolves, with the close code and reason, when the session's token expires or its user's
+/// account ends; never for a session without a token.
+async fn session_end(
+    mut owner: tokio::sync::watch::Receiver<Option<Owner>>,
+    ends: Option<tokio::sync::broadcast::Receiver<String>>,
+) -> (u16, &'static str) {
+    let owner = owner
         .wait_for(Option::is_some)
         .await
         .ok()
-        .and_then(|at| *at);
-    let Some(at) = at else {
-        // No token, so nothing expires.
+        .and_then(|o| o.clone());
+    let Some(owner) = owner else {
+        // No token, so nothing ends.
         return std::future::pending().await;
     };
-    let left = at.saturating_sub(chrono::Utc::now().timestamp()).max(0);
-    tokio::time::sleep(Duration::from_secs(left as u64)).await;
+    let expiry = async {
+        match owner.expires_at {
+            Some(at) => {
+                let left = at.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+                tokio::time::sleep(Duration::from_secs(left as u64)).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let deactivation = async {
+        let Some(mut ends) = ends else {
+            return std::future::pending().await;
+        };
+        loop {
+            match ends.recv().await {
+                Ok(subject) if subject == owner.subject => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = expiry => (4401, "token expired"),
+        () = deactivation => (4403, "account deactivated"),
+    }
 }
 
 /// Errors raised by the gateway itself (parse, validation, depth and complexity limits) get a

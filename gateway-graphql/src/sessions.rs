@@ -1,7 +1,7 @@
-//! Caps on live subscriptions: per websocket connection, and per subject on this replica. A
-//! subscription past a cap is answered with one `RATE_LIMITED` error and ends; the others keep
-//! running. A subscription's place is given back when it ends (completed, stopped by the
-//! client, or its connection closed).
+//! Websocket sessions: caps on live subscriptions (per connection, and per subject on this
+//! replica) — one past a cap is answered with one `RATE_LIMITED` error and ends, the others keep
+//! running, and a place is given back when its subscription ends — and the accounts feed that
+//! ends a session when its user is deactivated or erased.
 
 use std::{
     collections::HashMap,
@@ -17,7 +17,13 @@ use async_graphql::{
     futures_util::stream::BoxStream,
 };
 use futures::StreamExt;
-use svc_kit::auth::Principal;
+use medmesh_proto::events::v1::EventEnvelope;
+use svc_kit::{
+    auth::Principal,
+    events::{EventSource, Follower},
+};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::errors::ErrorCode;
 
@@ -136,6 +142,47 @@ impl Extension for SubscriptionCaps {
                 extensions.set("service", "gateway");
                 futures::stream::once(async move { Response::from_errors(vec![error]) }).boxed()
             }
+        }
+    }
+}
+
+/// The subjects (token `sub`) whose accounts svc-accounts has deactivated or erased, as its
+/// events arrive: each open websocket session of theirs is closed.
+#[derive(Debug, Clone)]
+pub struct AccountFeed {
+    ended: broadcast::Sender<String>,
+}
+
+impl AccountFeed {
+    /// Starts listening to `topic` (accounts' events) on `source` until `shutdown`. Every
+    /// gateway replica hears every event (a listener of its own, sharing no progress).
+    pub fn start(source: EventSource, topic: String, shutdown: CancellationToken) -> AccountFeed {
+        let (ended, _) = broadcast::channel(256);
+        let feed = AccountFeed { ended };
+        let sender = feed.clone();
+        let follower = Follower::new("gateway-accounts", vec![topic]);
+        tokio::spawn(async move {
+            let result = follower
+                .run(source, shutdown, move |event| sender.announce(&event))
+                .await;
+            if let Err(error) = result {
+                tracing::error!(%error, "accounts feed stopped");
+            }
+        });
+        feed
+    }
+
+    /// Subjects whose accounts end from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.ended.subscribe()
+    }
+
+    fn announce(&self, event: &EventEnvelope) {
+        let ends =
+            event.r#type.ends_with(".user.deactivated") || event.r#type.ends_with(".user.erased");
+        if ends && !event.subject.is_empty() {
+            // No session open is fine.
+            let _ = self.ended.send(event.subject.clone());
         }
     }
 }

@@ -392,6 +392,7 @@ async fn fixture() -> Fixture {
             topic.clone(),
             stop.clone(),
         )),
+        accounts: None,
     };
     Fixture {
         schema: build_schema_with_feeds(clients, &config, None, feeds),

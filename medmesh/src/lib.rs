@@ -259,6 +259,7 @@ impl Platform {
                 &settings.events.topic_prefix,
                 &shutdown,
             );
+            let account_ends = feeds.accounts.clone();
             let schema = gateway_graphql::build_schema_with_feeds(
                 clients,
                 gateway_config,
@@ -284,6 +285,9 @@ impl Platform {
                     rules: gateway_config.rate_limit.rules(),
                     budgets,
                 });
+            }
+            if let Some(feed) = account_ends {
+                gateway = gateway.with_account_feed(feed);
             }
             if gateway_config.introspection == Some(false) {
                 gateway = gateway.without_playground();
