@@ -24,6 +24,17 @@ pub const PAGE_SIZE: Within = Within {
     max: 200,
 };
 
+/// What a list costs of a request's complexity budget besides what it selects: one for each
+/// ten items it asks for (the services' default page when it names no size). A page of 200
+/// costs 20, so a request cannot ask for many of the largest pages at once.
+pub fn page_cost(page_size: Option<i32>) -> usize {
+    let size = match page_size {
+        Some(size) => i64::from(size).clamp(PAGE_SIZE.min, PAGE_SIZE.max),
+        None => svc_kit::paging::DEFAULT_PAGE_SIZE as i64,
+    };
+    (size as usize).div_ceil(10)
+}
+
 /// `intervalSeconds` of the health subscription: between a second and five minutes.
 pub const INTERVAL_SECONDS: Within = Within {
     argument: "intervalSeconds",

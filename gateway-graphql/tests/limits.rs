@@ -322,6 +322,26 @@ async fn hostile_queries_are_refused_and_the_gateway_answers_after_each() {
         "{response}"
     );
 
+    // Lists cost by the page they ask for: 64 aliased largest pages of doctors are too much,
+    // where the same with no page size asked is within the budget.
+    let pages: Vec<String> = (0..64)
+        .map(|i| format!("p{i}: doctors(pageSize: 200) {{ nextPageToken }}"))
+        .collect();
+    let response = post(&url, &format!("{{ {} }}", pages.join(" "))).await;
+    refused(&response, "too complex");
+    still_answers().await;
+    let pages: Vec<String> = (0..10)
+        .map(|i| format!("p{i}: doctors {{ nextPageToken }}"))
+        .collect();
+    let response = post(&url, &format!("{{ {} }}", pages.join(" "))).await;
+    assert!(
+        !first_error(&response)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too complex"),
+        "{response}"
+    );
+
     // A 60-deep selection meets the parser's recursion limit; a 20-deep one the depth limit.
     let response = post(&url, &deep_query(60)).await;
     refused(&response, "recursion depth");

@@ -472,3 +472,44 @@ async fn a_call_past_the_request_timeout_ends_with_deadline_exceeded_and_frees_i
     assert_eq!(metric("grpc_server_timeouts_total"), 2.0);
     token.cancel();
 }
+
+#[tokio::test]
+async fn ten_thousand_random_paths_make_one_series() {
+    use futures::StreamExt;
+
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let ch = channel(addr).await;
+    let codes: Vec<tonic::Code> = futures::stream::iter(0..10_000)
+        .map(|i| {
+            let ch = ch.clone();
+            async move {
+                let mut client = tonic::client::Grpc::new(ch);
+                client.ready().await.unwrap();
+                let path = PathAndQuery::try_from(format!("/scan{i}.v1.Probe/Method{i}")).unwrap();
+                match client
+                    .unary(
+                        tonic::Request::new(()),
+                        path,
+                        ProstCodec::<(), ()>::default(),
+                    )
+                    .await
+                {
+                    Ok(_) => tonic::Code::Ok,
+                    Err(status) => status.code(),
+                }
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert!(codes.iter().all(|c| *c == tonic::Code::Unimplemented));
+    let metrics = svc_kit::telemetry::metrics_handle().render();
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("grpc_server_handled_total{"))
+        .collect();
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert!(series[0].contains("grpc_method=\"unknown\""), "{series:?}");
+    assert!(series[0].ends_with(" 10000"), "{series:?}");
+    token.cancel();
+}

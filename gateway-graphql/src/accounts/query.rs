@@ -40,6 +40,7 @@ impl AccountsQuery {
     }
 
     /// Admins: users matching `query` (names, username, email) and `role`, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -71,6 +72,7 @@ impl AccountsQuery {
     }
 
     /// Admins: the audit trail of account changes, newest first.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

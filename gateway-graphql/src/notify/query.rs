@@ -40,6 +40,7 @@ impl NotifyQuery {
 
     /// Your notifications, newest first (only those in `status` when given), a page at a
     /// time. Lists leave out each notification's attempts (`notification` reads them).
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
@@ -52,6 +53,7 @@ impl NotifyQuery {
 
     /// Admins: one user's notifications, or everyone's when `userId` is absent, newest first
     /// (only those in `status` when given), a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -126,6 +128,7 @@ impl NotifyQuery {
 
     /// Admins: what could not be done: notifications out of attempts, newest first, a page
     /// at a time, and (on the first page) the events the intake could not handle.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn notification_dead_letters(
         &self,
         ctx: &Context<'_>,

@@ -27,6 +27,7 @@ pub struct PharmacyQuery;
 #[Object]
 impl PharmacyQuery {
     /// Pharmacies, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn pharmacies(
         &self,
         ctx: &Context<'_>,
@@ -65,6 +66,7 @@ impl PharmacyQuery {
 
     /// The catalog by name, active substance or ATC code (diacritics and case do not matter);
     /// with `activeSubstance`, only that substance's medications (generic substitutes).
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn medications(
         &self,
         ctx: &Context<'_>,
@@ -222,6 +224,7 @@ impl PharmacyQuery {
 
     /// Pharmacists and admins: the stock ledger of a pharmacy (or of one medication there),
     /// a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn stock_movements(
         &self,
         ctx: &Context<'_>,
@@ -256,6 +259,7 @@ impl PharmacyQuery {
 
     /// Prescriptions you may see (patients: your own; doctors: those you wrote and your
     /// patients'; pharmacists: your pharmacies'), a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn prescriptions(
         &self,
         ctx: &Context<'_>,

@@ -41,6 +41,7 @@ impl RecordsQuery {
 
     /// Every entry of a card (absent `patientId`: your own), newest first, amended ones beside
     /// their amendments; only `kinds` when given. A page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn record_entries(
         &self,
         ctx: &Context<'_>,
@@ -87,6 +88,7 @@ impl RecordsQuery {
     /// Who read or wrote a patient's record, when and why, refused attempts included, newest
     /// first. Patients: your own (absent `patientId`); admins: any patient's. With
     /// `flaggedOnly`, emergency accesses only.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn access_log(
         &self,
         ctx: &Context<'_>,
@@ -139,6 +141,7 @@ impl RecordsQuery {
     }
 
     /// Admins: emergency accesses across patients, newest first, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn break_glass_accesses(
         &self,
         ctx: &Context<'_>,

@@ -25,6 +25,7 @@ pub struct SchedulingQuery;
 #[Object]
 impl SchedulingQuery {
     /// Clinics, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn clinics(
         &self,
         ctx: &Context<'_>,
@@ -62,6 +63,7 @@ impl SchedulingQuery {
     }
 
     /// A clinic's cabinets by room, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn cabinets(
         &self,
         ctx: &Context<'_>,
@@ -91,6 +93,7 @@ impl SchedulingQuery {
     }
 
     /// Specializations by name, a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn specializations(
         &self,
         ctx: &Context<'_>,
@@ -122,6 +125,7 @@ impl SchedulingQuery {
     }
 
     /// Doctors by specialization, clinic and part of the name.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn doctors(
         &self,
         ctx: &Context<'_>,
@@ -222,6 +226,7 @@ impl SchedulingQuery {
     /// Appointments you may see (patients: your own; doctors: your calendar and your clinics'),
     /// ordered by start.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn appointments(
         &self,
         ctx: &Context<'_>,
@@ -290,6 +295,7 @@ impl SchedulingQuery {
 
     /// Your waitlist entries, or (staff) one doctor's list, in the order the patients joined,
     /// a page at a time.
+    #[graphql(complexity = "child_complexity + crate::input::page_cost(page_size)")]
     async fn waitlist(
         &self,
         ctx: &Context<'_>,
