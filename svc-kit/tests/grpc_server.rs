@@ -513,3 +513,24 @@ async fn ten_thousand_random_paths_make_one_series() {
     assert!(series[0].ends_with(" 10000"), "{series:?}");
     token.cancel();
 }
+
+#[tokio::test]
+async fn a_message_over_four_mebibytes_is_refused_before_it_is_read() {
+    let (addr, token, _task) = start(Duration::ZERO).await;
+    let ch = channel(addr).await;
+    let mut client = tonic::client::Grpc::new(ch.clone());
+    client.ready().await.unwrap();
+    let huge = vec![7u8; 5 << 20];
+    let refused = client
+        .unary(
+            tonic::Request::new(huge),
+            PathAndQuery::from_static("/medmesh.testing.v1.Slow/Sleep"),
+            ProstCodec::<Vec<u8>, ()>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+    // The server lives on.
+    call(ch, "/medmesh.testing.v1.Slow/Sleep").await.unwrap();
+    token.cancel();
+}
