@@ -3,7 +3,7 @@
 //! with `UNAUTHENTICATED`. Which fields need which caller is `access::RULES`.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::HashSet,
     net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
@@ -12,6 +12,7 @@ use std::{
 use async_graphql::{
     Data,
     http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+    parser::types::ExecutableDocument,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
@@ -282,23 +283,85 @@ async fn graphql(
     GraphQLResponse::from(response).into_response()
 }
 
-/// The 429 answer when the request is over one of the caller's rates, before anything runs:
-/// signed in, the subject's rate; otherwise the client address's; and for a booking mutation
-/// the booking rate too.
+/// The 429 answer when the request is over one of the caller's rates, before anything runs.
 async fn rate_limited(
     rates: &RateLimits,
     subject: Option<String>,
     peer: SocketAddr,
     request: &mut async_graphql::Request,
 ) -> Option<Response> {
-    let (rule, caller) = match subject {
-        Some(subject) => (&rates.rules.subject, subject),
-        None => (&rates.rules.anonymous, format!("ip:{}", peer.ip())),
+    let caller = Caller::new(subject, peer);
+    let error = over_rate(rates, &caller, request).await?;
+    let seconds = error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("retryAfterSeconds"))
+        .and_then(|v| match v {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        })
+        .unwrap_or(1);
+    let body = async_graphql::Response::from_errors(vec![error]);
+    let mut response = GraphQLResponse::from(body).into_response();
+    *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    Some(response)
+}
+
+/// Who a request is charged to: the token's subject, or without one the client's address.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    key: String,
+    signed_in: bool,
+}
+
+impl Caller {
+    pub(crate) fn new(subject: Option<String>, peer: SocketAddr) -> Caller {
+        match subject {
+            Some(subject) => Caller {
+                key: subject,
+                signed_in: true,
+            },
+            None => Caller {
+                key: format!("ip:{}", peer.ip()),
+                signed_in: false,
+            },
+        }
+    }
+}
+
+/// A websocket connection's rates and caller (in its data from `connection_init` on): every
+/// operation sent over it is charged as a request over HTTP would be.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRates {
+    pub(crate) rates: RateLimits,
+    pub(crate) caller: Caller,
+}
+
+/// The `RATE_LIMITED` error when `request` is over one of `caller`'s rates: signed in, the
+/// subject's rate; otherwise the client address's; and a mutation's booking fields, each one,
+/// against the booking rate too.
+pub(crate) async fn over_rate(
+    rates: &RateLimits,
+    caller: &Caller,
+    request: &mut async_graphql::Request,
+) -> Option<async_graphql::ServerError> {
+    let rule = if caller.signed_in {
+        &rates.rules.subject
+    } else {
+        &rates.rules.anonymous
     };
-    let mut decision = rates.budgets.admit(rule, &caller).await;
+    let mut decision = rates.budgets.admit(rule, &caller.key).await;
     let mut class = rule.name;
-    if decision == RateDecision::Admit && books(request) {
-        decision = rates.budgets.admit(&rates.rules.booking, &caller).await;
+    let bookings = bookings(request);
+    if decision == RateDecision::Admit && bookings > 0 {
+        decision = rates
+            .budgets
+            .admit_n(&rates.rules.booking, &caller.key, bookings)
+            .await;
         class = rates.rules.booking.name;
     }
     let RateDecision::Refuse { retry_after } = decision else {
@@ -312,41 +375,64 @@ async fn rate_limited(
     extensions.set("code", ErrorCode::RateLimited.as_str());
     extensions.set("service", "gateway");
     extensions.set("retryAfterSeconds", seconds);
-    let body = async_graphql::Response::from_errors(vec![error]);
-    let mut response = GraphQLResponse::from(body).into_response();
-    *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
-    response.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        axum::http::HeaderValue::from(seconds),
-    );
-    Some(response)
+    Some(error)
 }
 
-/// Whether the request's mutation selects a booking field (fragments followed). A document
-/// that does not parse is left to the executor to refuse.
-fn books(request: &mut async_graphql::Request) -> bool {
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    document.operations.iter().any(|(_, operation)| {
-        if operation.node.ty != async_graphql::parser::types::OperationType::Mutation {
-            return false;
+/// How many booking fields the request's mutations select, aliases counted (a fragment is
+/// followed once: the executor merges its repeated spreads). A document that does not parse is
+/// left to the executor to refuse.
+fn bookings(request: &mut async_graphql::Request) -> u32 {
+    use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+    fn count<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        visited: &mut HashSet<&'a str>,
+    ) -> u32 {
+        let mut n: u32 = 0;
+        for selection in &set.items {
+            n = n.saturating_add(match &selection.node {
+                Selection::Field(field) => {
+                    u32::from(BOOKING_FIELDS.contains(&field.node.name.node.as_str()))
+                }
+                Selection::InlineFragment(fragment) => {
+                    count(document, &fragment.node.selection_set.node, visited)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    match document.fragments.get(name) {
+                        Some(fragment) if visited.insert(name.as_str()) => {
+                            count(document, &fragment.node.selection_set.node, visited)
+                        }
+                        _ => 0,
+                    }
+                }
+            });
         }
-        let mut fields = BTreeSet::new();
-        crate::access::root_fields(
-            document,
-            &operation.node.selection_set.node,
-            &mut HashSet::new(),
-            &mut fields,
-        );
-        fields.iter().any(|f| BOOKING_FIELDS.contains(f))
-    })
+        n
+    }
+    let Ok(document) = request.parsed_query() else {
+        return 0;
+    };
+    let document: &ExecutableDocument = document;
+    document
+        .operations
+        .iter()
+        .filter(|(_, operation)| operation.node.ty == OperationType::Mutation)
+        .map(|(_, operation)| {
+            count(
+                document,
+                &operation.node.selection_set.node,
+                &mut HashSet::new(),
+            )
+        })
+        .fold(0u32, u32::saturating_add)
 }
 
 /// Subscriptions over websocket. Browsers cannot set headers on a websocket, so the token
 /// travels in `connection_init`'s payload: `{"Authorization": "Bearer <token>"}`.
 async fn subscriptions(
     State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -357,6 +443,7 @@ async fn subscriptions(
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             let auth = state.auth.clone();
+            let rates = state.rates.clone();
             // Whose session this is, once `connection_init` has brought a token; and the
             // accounts that end from now on.
             let (owner_tx, owner_rx) = tokio::sync::watch::channel(None::<Owner>);
@@ -376,7 +463,16 @@ async fn subscriptions(
                         data.insert(RequestAuth {
                             bearer: token.map(str::to_string),
                         });
-                        match principal(&auth, token).await {
+                        let signed_in = principal(&auth, token).await;
+                        if let (Some(rates), Ok(who)) = (rates, &signed_in) {
+                            // Every operation over the socket is charged as over HTTP.
+                            let subject = who.as_ref().map(|p| format!("sub:{}", p.subject));
+                            data.insert(SessionRates {
+                                rates,
+                                caller: Caller::new(subject, peer),
+                            });
+                        }
+                        match signed_in {
                             Ok(Some(principal)) => {
                                 owner_tx.send_replace(Some(Owner {
                                     subject: principal.subject.clone(),
@@ -451,8 +547,12 @@ async fn session_end(
         };
         loop {
             match ends.recv().await {
-                Ok(subject) if subject == owner.subject => return,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(subject) if subject == owner.subject => return (4403, "account deactivated"),
+                Ok(_) => {}
+                // Some ends were missed, perhaps this user's: the client signs in again.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return (4401, "sign in again");
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                     return std::future::pending().await;
                 }
@@ -461,7 +561,7 @@ async fn session_end(
     };
     tokio::select! {
         () = expiry => (4401, "token expired"),
-        () = deactivation => (4403, "account deactivated"),
+        end = deactivation => end,
     }
 }
 

@@ -190,6 +190,16 @@ async fn two_gateways_share_each_callers_budget_through_redis() {
     }
     assert_eq!(hidden_holds, [200, 200, 429]);
 
+    // Each booking field counts, aliases too: two holds in one request use Eve's whole booking
+    // burst, three are never admitted at once.
+    let eve = g.token("eve");
+    let two = r#"mutation { a: holdSlot(requestId: "a", doctorId: "d", start: "2030-01-01T08:00:00Z") { id } b: holdSlot(requestId: "b", doctorId: "d", start: "2030-01-01T09:00:00Z") { id } }"#;
+    assert_eq!(send(&g.urls[0], Some(&eve), two).await.0, 200);
+    assert_eq!(send(&g.urls[1], Some(&eve), hold).await.0, 429);
+    let fred = g.token("fred");
+    let three = r#"mutation { a: holdSlot(requestId: "a", doctorId: "d", start: "2030-01-01T08:00:00Z") { id } b: holdSlot(requestId: "b", doctorId: "d", start: "2030-01-01T09:00:00Z") { id } c: holdSlot(requestId: "c", doctorId: "d", start: "2030-01-01T10:00:00Z") { id } }"#;
+    assert_eq!(send(&g.urls[0], Some(&fred), three).await.0, 429);
+
     // Redis gone: limits are not checked rather than every caller refused.
     redis.stop();
     assert_eq!(
@@ -385,4 +395,45 @@ async fn live_subscriptions_are_capped_per_connection_and_per_user() {
     subscribe_health(&mut second, "3").await;
     let seen = outcomes(&mut second, window).await;
     assert_eq!(seen.get("3"), Some(&(true, false)), "{seen:?}");
+}
+
+#[tokio::test]
+async fn operations_over_a_websocket_are_charged_as_over_http() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let g = gateways(vec![budgets("memory", None)]).await;
+    let kate = g.token("kate");
+    let mut socket = open_session(&g.urls[0], &kate).await;
+    for id in 0..7 {
+        let message = json!({
+            "id": id.to_string(),
+            "type": "subscribe",
+            "payload": { "query": "{ __typename }" }
+        });
+        socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let (mut answered, mut limited) = (0, 0);
+    while answered + limited < 7 {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("every operation is answered")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let message: Value = serde_json::from_str(&text).unwrap();
+        if message["payload"]["data"]["__typename"] == "Query" {
+            answered += 1;
+        } else if text.contains("RATE_LIMITED") {
+            limited += 1;
+        }
+    }
+    assert_eq!((answered, limited), (5, 2));
+    // The same budget as over HTTP: Kate's next request there is refused too.
+    assert_eq!(send(&g.urls[0], Some(&kate), "{ __typename }").await.0, 429);
 }

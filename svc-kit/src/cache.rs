@@ -61,6 +61,8 @@ pub struct Cache {
     backend: Backend,
     prefix: Arc<str>,
     name: &'static str,
+    /// In-process rate checks so far (to prune the limiters now and then).
+    local_checks: Arc<AtomicU64>,
     /// The in-process rate limiters, one per rule (memory backend only).
     local_limits: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Arc<LocalLimiter>>>>,
 }
@@ -95,18 +97,21 @@ pub enum RateDecision {
 type LocalLimiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// GCRA over Redis, atomically (one script per request), on Redis's own clock so replicas with
-/// skewed clocks share one schedule. The key holds the theoretical arrival time in ms; a
-/// request conforms when `tat - tolerance <= now`, and then moves `tat` on by one emission.
-/// Returns 0 when admitted, else the milliseconds until the next request conforms.
+/// skewed clocks share one schedule. The key holds the theoretical arrival time (ms); `cost`
+/// requests move it on by `cost` emissions and conform when the new time is within the burst
+/// (`emission * burst`) of now. Returns 0 when admitted, else the milliseconds until they would.
 const GCRA_SCRIPT: &str = r"
 local emission = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
-if tat - tolerance > now then return tat - tolerance - now end
-redis.call('SET', KEYS[1], tat + emission, 'PX', tat + emission - now + 1000)
+local new_tat = tat + emission * cost
+local allow_at = new_tat - emission * burst
+if allow_at > now then return allow_at - now end
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
 return 0
 ";
 
@@ -251,6 +256,7 @@ impl Cache {
             backend,
             prefix: settings.key_prefix.clone().into(),
             name,
+            local_checks: Arc::default(),
             local_limits: Arc::default(),
         })
     }
@@ -260,11 +266,18 @@ impl Cache {
     /// fails or is slow the request is admitted (counted in `rate_limit_fallback_total`): a
     /// cache outage must not refuse every caller.
     pub async fn admit(&self, rule: &RateRule, key: &str) -> RateDecision {
+        self.admit_n(rule, key, 1).await
+    }
+
+    /// [`Cache::admit`] for `cost` requests at once (a request that makes several bookings).
+    /// More than the burst never conforms.
+    pub async fn admit_n(&self, rule: &RateRule, key: &str, cost: u32) -> RateDecision {
+        let cost = cost.max(1);
         match &self.backend {
-            Backend::Memory(_) => self.admit_locally(rule, key),
+            Backend::Memory(_) => self.admit_locally(rule, key, cost),
             Backend::Redis(redis) => {
                 let emission = rule.emission().as_millis().max(1) as u64;
-                let tolerance = emission * u64::from(rule.burst.max(1) - 1);
+                let burst = u64::from(rule.burst.max(1));
                 let redis_key = self.key(&format!("rate:{}:{key}", rule.name));
                 let result = redis
                     .run(|mut conn| async move {
@@ -273,7 +286,8 @@ impl Cache {
                             .arg(1)
                             .arg(&redis_key)
                             .arg(emission)
-                            .arg(tolerance)
+                            .arg(burst)
+                            .arg(cost)
                             .query_async::<u64>(&mut conn)
                             .await
                             .map_err(|e| CacheError::Redis(e.to_string()))
@@ -295,7 +309,7 @@ impl Cache {
         }
     }
 
-    fn admit_locally(&self, rule: &RateRule, key: &str) -> RateDecision {
+    fn admit_locally(&self, rule: &RateRule, key: &str, cost: u32) -> RateDecision {
         use governor::clock::{Clock, DefaultClock};
         let limiter = {
             let mut limiters = self.local_limits.lock().unwrap_or_else(|e| e.into_inner());
@@ -310,17 +324,24 @@ impl Cache {
             });
             Arc::clone(limiter)
         };
-        match limiter.check_key(&key.to_string()) {
-            Ok(()) => {
-                // Keys whose state has caught up with now hold nothing: drop them now and
-                // then, so addresses seen once do not accumulate.
-                if limiter.len() > 10_000 {
+        let cost = std::num::NonZeroU32::new(cost).unwrap_or(std::num::NonZeroU32::MIN);
+        match limiter.check_key_n(&key.to_string(), cost) {
+            Ok(Ok(())) => {
+                // Keys whose state has caught up with now hold nothing: drop them every
+                // thousandth request once there are many, so addresses seen once do not
+                // accumulate (and the pass over them stays rare).
+                let checks = self.local_checks.fetch_add(1, Ordering::Relaxed);
+                if checks % 1000 == 0 && limiter.len() > 10_000 {
                     limiter.retain_recent();
                 }
                 RateDecision::Admit
             }
-            Err(not_until) => RateDecision::Refuse {
+            Ok(Err(not_until)) => RateDecision::Refuse {
                 retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+            // More at once than the burst: never, however long one waits.
+            Err(_) => RateDecision::Refuse {
+                retry_after: rule.period,
             },
         }
     }

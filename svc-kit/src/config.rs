@@ -572,6 +572,12 @@ impl Settings {
                 "must not exceed database.max_connections",
             ));
         }
+        if self.grpc.max_in_flight > 1_000_000 {
+            return Err(ConfigError::key(
+                "grpc.max_in_flight",
+                "must be at most 1000000",
+            ));
+        }
         for (key, zero) in [
             ("grpc.max_in_flight", self.grpc.max_in_flight == 0),
             ("grpc.request_timeout_ms", self.grpc.request_timeout_ms == 0),

@@ -2238,4 +2238,54 @@ async fn hoarding(db: TestDb) {
         .await,
         2
     );
+
+    // Moving an appointment from another doctor to one already at the cap is refused as a new
+    // booking would be; moving within the doctor's own time is not.
+    let mover = h.token_for("moving-patient", &["patient"]);
+    for (i, slot) in slots[16..19].iter().enumerate() {
+        h.client()
+            .book_appointment(with(book(&doctor, slot, &format!("mv-{i}")), &mover))
+            .await
+            .unwrap();
+    }
+    let spec = h.specialization("Dermatology").await;
+    let (north, _) = h.clinic("North", "Europe/Kyiv").await;
+    let second = h
+        .doctor(&h.token_for("doctor-two", &["doctor"]), &north, &spec)
+        .await;
+    let elsewhere = h.free_slots(&mover, &second, 2).await;
+    let theirs = h
+        .client()
+        .book_appointment(with(book(&second, &elsewhere[0], "mv-x"), &mover))
+        .await
+        .unwrap()
+        .into_inner();
+    let moved = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "mv-move".into(),
+                appointment_id: theirs.appointment_id.clone(),
+                new_start: slots[20].start,
+                new_doctor_id: doctor.clone(),
+            },
+            &mover,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(moved.code(), Code::FailedPrecondition, "{moved:?}");
+    assert!(moved.message().contains("with this doctor"), "{moved:?}");
+    let later = h.free_slots(&mover, &second, 2).await;
+    h.client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "mv-within".into(),
+                appointment_id: theirs.appointment_id,
+                new_start: later[3].start,
+                new_doctor_id: String::new(),
+            },
+            &mover,
+        ))
+        .await
+        .unwrap();
 }

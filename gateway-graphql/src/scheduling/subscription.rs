@@ -90,13 +90,22 @@ async fn availability_stream(
                     // Every subscriber of this doctor and range heard the same change: one
                     // of them reads, the others get its answer.
                     Some(feed) => {
-                        feed.shared(
-                            &doctor_id.0,
-                            from.timestamp_micros(),
-                            to.timestamp_micros(),
-                            read,
-                        )
-                        .await
+                        let shared = feed
+                            .shared(
+                                &doctor_id.0,
+                                from.timestamp_micros(),
+                                to.timestamp_micros(),
+                                read,
+                            )
+                            .await;
+                        match shared {
+                            Ok(fresh) => Ok(fresh),
+                            // The read made for everyone failed (its token, say): this
+                            // subscriber's own answer decides its fate, not another's.
+                            Err(_) => {
+                                fetch_free_slots(&clients, &bearer, &doctor_id, from, to).await
+                            }
+                        }
                     }
                     None => read.await,
                 };

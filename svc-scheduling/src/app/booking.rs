@@ -167,7 +167,7 @@ impl App {
                     version: 1,
                 };
                 if caller.is(patient_id) {
-                    self.within_caps(txn, &record, now).await?;
+                    self.within_caps(txn, &record, now, false).await?;
                 }
                 self.take_time(txn, &record, None, now).await?;
                 appts::insert(txn, &record).await?;
@@ -202,16 +202,22 @@ impl App {
     }
 
     /// Refuses `record` when its patient, booking for themselves, already holds or has booked
-    /// as much as `scheduling.patient_max_*` allow.
-    async fn within_caps(
+    /// as much as `scheduling.patient_max_*` allow. `moving`: the record is an upcoming
+    /// appointment of theirs moving to its doctor (already counted in their holds and upcoming
+    /// appointments, not yet with that doctor).
+    pub(super) async fn within_caps(
         &self,
         txn: &DatabaseTransaction,
         record: &AppointmentRecord,
         now: DateTime<Utc>,
+        moving: bool,
     ) -> Result<(), SchedulingError> {
         let caps = self.rules.caps;
         let load = appts::patient_load(txn, &record.patient_id, &record.doctor_id, now).await?;
-        let refusal = if record.status == Status::Held && load.live_holds >= caps.live_holds {
+        let refusal = if !moving
+            && record.status == Status::Held
+            && load.live_holds >= caps.live_holds
+        {
             Some(format!(
                 "the patient already holds {} slots, the most allowed; book or release one first",
                 load.live_holds
@@ -221,7 +227,7 @@ impl App {
                 "the patient already has {} upcoming appointments with this doctor, the most allowed is {}",
                 load.upcoming_with_doctor, caps.upcoming_per_doctor
             ))
-        } else if load.upcoming >= caps.upcoming {
+        } else if !moving && load.upcoming >= caps.upcoming {
             Some(format!(
                 "the patient already has {} upcoming appointments, the most allowed is {}",
                 load.upcoming, caps.upcoming

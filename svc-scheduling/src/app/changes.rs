@@ -173,6 +173,14 @@ impl App {
                         self.check_cutoff(txn, caller, &before, action).await?;
                     }
                     if let Change::Reschedule { .. } = change {
+                        // A patient moving their own appointment to another doctor (or from the
+                        // past into the future) is held to their caps as a new booking is.
+                        let upcoming_before = before.starts_at > now;
+                        if caller.is(&after.patient_id)
+                            && (after.doctor_id != before.doctor_id || !upcoming_before)
+                        {
+                            self.within_caps(txn, &after, now, upcoming_before).await?;
+                        }
                         self.take_time(txn, &after, Some(&before.appointment_id), now)
                             .await?;
                     }
