@@ -331,7 +331,7 @@ impl Cache {
                 // thousandth request once there are many, so addresses seen once do not
                 // accumulate (and the pass over them stays rare).
                 let checks = self.local_checks.fetch_add(1, Ordering::Relaxed);
-                if checks % 1000 == 0 && limiter.len() > 10_000 {
+                if checks.is_multiple_of(1000) && limiter.len() > 10_000 {
                     limiter.retain_recent();
                 }
                 RateDecision::Admit
