@@ -54,14 +54,14 @@ pub struct RateLimitConfig {
 
 impl RateLimitConfig {
     /// The rules for signed-in callers, anonymous ones, and booking requests.
-    pub fn rules(&self) -> crate::server::RateRules {
+    pub fn rules(&self) -> crate::rates::RateRules {
         let rule = |name, per_minute, burst| svc_kit::cache::RateRule {
             name,
             per_period: per_minute,
             period: std::time::Duration::from_secs(60),
             burst,
         };
-        crate::server::RateRules {
+        crate::rates::RateRules {
             subject: rule("subject", self.subject_per_minute, self.subject_burst),
             anonymous: rule("anonymous", self.anonymous_per_minute, self.anonymous_burst),
             booking: rule("booking", self.booking_per_minute, self.booking_burst),

@@ -119,16 +119,16 @@ impl Drop for Live {
 #[async_trait::async_trait]
 impl Extension for SubscriptionCaps {
     /// An operation sent over a websocket is charged to its caller's rates as one sent over
-    /// HTTP is (`crate::server`); over a rate it is refused before it runs.
+    /// HTTP is (`crate::rates`); over a rate it is refused before it runs.
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
         mut request: async_graphql::Request,
         next: async_graphql::extensions::NextPrepareRequest<'_>,
     ) -> async_graphql::ServerResult<async_graphql::Request> {
-        if let Some(session) = ctx.data_opt::<crate::server::SessionRates>()
+        if let Some(session) = ctx.data_opt::<crate::rates::SessionRates>()
             && let Some(refusal) =
-                crate::server::over_rate(&session.rates, &session.caller, &mut request).await
+                crate::rates::over_rate(&session.rates, &session.caller, &mut request).await
         {
             return Err(refusal);
         }
