@@ -248,6 +248,12 @@ pub struct EventSettings {
     pub relay_batch_size: u32,
     pub relay_interval_ms: u64,
     pub outbox_retention_hours: u32,
+    /// An event whose encoded envelope is larger is dead-lettered without being published.
+    pub max_event_bytes: usize,
+    /// How long consumers remember the events they handled (`processed_events`).
+    pub processed_retention_days: u32,
+    /// How long dead letters are kept (`dead_letters`, `outbox_dead_letters`).
+    pub dead_letter_retention_days: u32,
     pub consumer_max_attempts: u32,
     pub kafka: KafkaSettings,
 }
@@ -650,6 +656,27 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        // Smaller would set aside every event: an envelope alone is a few hundred bytes.
+        if self.events.max_event_bytes < 1024 {
+            return Err(ConfigError::key(
+                "events.max_event_bytes",
+                "must be at least 1024",
+            ));
+        }
+        for (key, days) in [
+            (
+                "events.processed_retention_days",
+                self.events.processed_retention_days,
+            ),
+            (
+                "events.dead_letter_retention_days",
+                self.events.dead_letter_retention_days,
+            ),
+        ] {
+            if days == 0 {
+                return Err(ConfigError::key(key, "must be at least 1"));
+            }
+        }
         if self.auth.audiences.is_empty() {
             return Err(ConfigError::key(
                 "auth.audiences",
@@ -830,6 +857,23 @@ mod tests {
         let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge(("mode", "production"));
         let err = Settings::from_figment(figment).unwrap_err().to_string();
         assert!(err.contains("`auth.issuer`"), "{err}");
+    }
+
+    #[test]
+    fn event_size_and_retention_have_floors() {
+        let defaults = Settings::from_figment(Figment::from(Toml::string(DEFAULTS_TOML))).unwrap();
+        assert_eq!(defaults.events.max_event_bytes, 1_048_576);
+        assert_eq!(defaults.events.processed_retention_days, 30);
+        assert_eq!(defaults.events.dead_letter_retention_days, 90);
+        for (key, value) in [
+            ("events.max_event_bytes", 100),
+            ("events.processed_retention_days", 0),
+            ("events.dead_letter_retention_days", 0),
+        ] {
+            let figment = Figment::from(Toml::string(DEFAULTS_TOML)).merge((key, value));
+            let err = Settings::from_figment(figment).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -37,4 +37,8 @@ pub use runtime::{EventBus, MeshService, ServiceContext, StartedService};
 pub use sea_orm;
 
 /// The tables svc-kit itself keeps in every service database (component `svc-kit`).
-pub const KIT_MIGRATIONS: &[db::Migration] = &[events::MIGRATION, idempotency::MIGRATION];
+pub const KIT_MIGRATIONS: &[db::Migration] = &[
+    events::MIGRATION,
+    idempotency::MIGRATION,
+    events::DEAD_LETTERS_MIGRATION,
+];

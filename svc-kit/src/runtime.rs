@@ -14,7 +14,9 @@ use crate::{
     cache::{Cache, CacheError},
     config::{ConfigError, EventBackend, SectionConfig, ServiceName, Settings},
     db::{self, DbError, Migration},
-    events::{EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, topic_for},
+    events::{
+        EventSource, KafkaPublisher, MemoryBus, Outbox, Publisher, Relay, RelayOptions, topic_for,
+    },
     grpc::{GrpcServer, GrpcServerError},
 };
 
@@ -223,9 +225,7 @@ pub async fn start<S: MeshService>(
         db,
         bus.publisher.clone(),
         name.as_str(),
-        settings.events.relay_batch_size,
-        Duration::from_millis(settings.events.relay_interval_ms),
-        Duration::from_secs(u64::from(settings.events.outbox_retention_hours) * 3600),
+        RelayOptions::from(&settings.events),
     );
     let grace = settings.shutdown_grace();
     let server_task = {

@@ -106,6 +106,14 @@ fn describe_metrics() {
         "Failed attempts to publish an outbox batch, by service"
     );
     describe_counter!(
+        "outbox_dead_lettered_total",
+        "Outbox events refused for good and moved to outbox_dead_letters, by service and event type"
+    );
+    describe_gauge!(
+        "outbox_dead_letters",
+        "Outbox events waiting in outbox_dead_letters for an operator, by service"
+    );
+    describe_counter!(
         "events_consumed_total",
         "Events handled by a consumer group, by group and result"
     );

@@ -9,12 +9,12 @@ use rdkafka::{
     ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
-    error::RDKafkaErrorCode,
+    error::{KafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord, Producer},
 };
 
-use super::{OutgoingEvent, PublishOutcome, Publisher};
+use super::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use crate::config::KafkaSettings;
 
 /// The librdkafka settings every MedMesh client starts from.
@@ -54,6 +54,29 @@ pub async fn ensure_topics(
         }
     }
     Ok(())
+}
+
+/// Whether `code` refuses one message for its own content, so that trying it again cannot
+/// succeed while the messages after it can: too large for the client's or the broker's
+/// `message.max.bytes`, or not a valid record. A refusal that concerns the topic or the
+/// cluster (authorization, an unknown topic, a policy) would refuse every message alike: that
+/// one is retried, and waits for an operator, rather than moving the whole outbox aside.
+fn refuses_the_message(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::MessageBatchTooLarge
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidMessage
+            | RDKafkaErrorCode::InvalidRecord
+    )
+}
+
+fn publish_error(error: &KafkaError) -> PublishError {
+    match error.rdkafka_error_code() {
+        Some(code) if refuses_the_message(code) => PublishError::Permanent(error.to_string()),
+        _ => PublishError::Transient(error.to_string()),
+    }
 }
 
 /// Publishes to Kafka with an idempotent producer (`acks=all`), keyed by aggregate id.
@@ -155,7 +178,7 @@ impl KafkaPublisher {
         if let Err(error) = self.ensure(batch).await {
             return PublishOutcome {
                 delivered: 0,
-                error: Some(error),
+                error: Some(PublishError::Transient(error)),
             };
         }
         let producer = self.producer();
@@ -178,7 +201,9 @@ impl KafkaPublisher {
             match producer.send_result(record) {
                 Ok(delivery) => pending.push(delivery),
                 Err((error, _)) => {
-                    enqueue_error = Some(error.to_string());
+                    // The client refuses a message over its own `message.max.bytes` here,
+                    // before any broker sees it.
+                    enqueue_error = Some(publish_error(&error));
                     break;
                 }
             }
@@ -194,10 +219,12 @@ impl KafkaPublisher {
                     if let Some(code) = e.rdkafka_error_code() {
                         codes.push(code);
                     }
-                    error.get_or_insert(e.to_string());
+                    error.get_or_insert_with(|| publish_error(&e));
                 }
                 Err(_) => {
-                    error.get_or_insert("delivery cancelled".to_string());
+                    error.get_or_insert_with(|| {
+                        PublishError::Transient("delivery cancelled".to_string())
+                    });
                 }
             }
         }

@@ -7,10 +7,15 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-use super::{OutgoingEvent, PublishOutcome, Publisher};
+use super::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
+
+/// The largest message the in-process bus takes unless told otherwise: 1 MiB, about what a
+/// Kafka broker takes by default (`message.max.bytes`).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_576;
 
 /// The in-process bus of `medmesh dev`: an append-only log per topic with a committed offset
-/// per consumer group — Kafka's semantics without Kafka. It lives as long as the process.
+/// per consumer group — Kafka's semantics without Kafka, a size limit included. It lives as
+/// long as the process.
 #[derive(Clone)]
 pub struct MemoryBus {
     inner: Arc<BusInner>,
@@ -19,6 +24,7 @@ pub struct MemoryBus {
 struct BusInner {
     topics: Mutex<HashMap<String, TopicLog>>,
     version: watch::Sender<u64>,
+    max_message_bytes: usize,
 }
 
 #[derive(Default)]
@@ -35,18 +41,25 @@ impl std::fmt::Debug for MemoryBus {
 
 impl Default for MemoryBus {
     fn default() -> Self {
-        MemoryBus {
-            inner: Arc::new(BusInner {
-                topics: Mutex::new(HashMap::new()),
-                version: watch::channel(0).0,
-            }),
-        }
+        MemoryBus::with_max_message_bytes(DEFAULT_MAX_MESSAGE_BYTES)
     }
 }
 
 impl MemoryBus {
     pub fn new() -> MemoryBus {
         MemoryBus::default()
+    }
+
+    /// A bus that refuses, for good, any message larger than `max_message_bytes`, as a broker
+    /// with that `message.max.bytes` would.
+    pub fn with_max_message_bytes(max_message_bytes: usize) -> MemoryBus {
+        MemoryBus {
+            inner: Arc::new(BusInner {
+                topics: Mutex::new(HashMap::new()),
+                version: watch::channel(0).0,
+                max_message_bytes,
+            }),
+        }
     }
 
     /// Subscribes `group` to `topics`, from the group's committed offsets.
@@ -97,6 +110,7 @@ impl MemoryBus {
 impl Publisher for MemoryBus {
     fn publish<'a>(&'a self, batch: &'a [OutgoingEvent]) -> BoxFuture<'a, PublishOutcome> {
         Box::pin(async move {
+            let mut outcome = PublishOutcome::default();
             {
                 let mut logs = self
                     .inner
@@ -104,17 +118,23 @@ impl Publisher for MemoryBus {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for event in batch {
+                    if event.payload.len() > self.inner.max_message_bytes {
+                        outcome.error = Some(PublishError::Permanent(format!(
+                            "the message is {} bytes, more than the bus takes ({} bytes)",
+                            event.payload.len(),
+                            self.inner.max_message_bytes
+                        )));
+                        break;
+                    }
                     logs.entry(event.topic.clone())
                         .or_default()
                         .messages
                         .push(event.payload.clone());
+                    outcome.delivered += 1;
                 }
             }
             self.inner.version.send_modify(|v| *v += 1);
-            PublishOutcome {
-                delivered: batch.len(),
-                error: None,
-            }
+            outcome
         })
     }
 }

@@ -6,18 +6,26 @@
 //! broker acknowledged them; a [`Consumer`] records each event id it handled in the same
 //! transaction as the handler's own writes, so a redelivered event acts once. A [`Follower`]
 //! is for what every process needs to hear for itself (live updates, cache invalidation).
+//!
+//! An event the broker refuses for good (too large, invalid) is moved to `outbox_dead_letters`
+//! so that the events after it still go out; every other failure is retried, in order.
 
 mod consumer;
 mod follower;
 mod kafka;
 mod memory;
 mod outbox;
+mod relay;
 
 pub use consumer::{Consumer, EventHandler, EventSource, HandlerError};
 pub use follower::Follower;
 pub use kafka::{KafkaPublisher, ensure_topics, kafka_client_config};
-pub use memory::{MemoryBus, MemorySubscription};
-pub use outbox::{MIGRATION, NewEvent, Outbox, Relay, pending_count, pending_stats};
+pub use memory::{DEFAULT_MAX_MESSAGE_BYTES, MemoryBus, MemorySubscription};
+pub use outbox::{
+    DEAD_LETTERS_MIGRATION, MIGRATION, NewEvent, Outbox, dead_letter_count, pending_count,
+    pending_stats,
+};
+pub use relay::{Relay, RelayOptions, RelayRound, Retention};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -42,11 +50,31 @@ pub struct OutgoingEvent {
     pub payload: Bytes,
 }
 
-/// How far a batch got: `delivered` events from the front of the batch were acknowledged.
+/// Why an event was not published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The broker is down, slow or busy, or refuses every event alike (a topic it lacks, an
+    /// authorization it withholds): the event stays first in line and is tried again.
+    #[error("{0}")]
+    Transient(String),
+    /// The broker refused this one event for good (too large, invalid): trying it again cannot
+    /// succeed, and would hold back every event after it.
+    #[error("refused for good: {0}")]
+    Permanent(String),
+}
+
+impl PublishError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, PublishError::Permanent(_))
+    }
+}
+
+/// How far a batch got: `delivered` events from the front of the batch were acknowledged;
+/// `error`, if any, is why the event after them (`batch[delivered]`) was not.
 #[derive(Debug, Default)]
 pub struct PublishOutcome {
     pub delivered: usize,
-    pub error: Option<String>,
+    pub error: Option<PublishError>,
 }
 
 /// Where the relay sends events.

@@ -1,12 +1,7 @@
-use std::{sync::Arc, time::Duration};
-
-use bytes::Bytes;
 use chrono::Utc;
 use prost::Message;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
-use tokio_util::sync::CancellationToken;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
-use super::{OutgoingEvent, Publisher};
 use crate::db::{Migration, stmt};
 use medmesh_proto::events::v1::EventEnvelope;
 
@@ -68,6 +63,50 @@ pub const MIGRATION: Migration = Migration {
             error TEXT NOT NULL,
             attempts INTEGER NOT NULL,
             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+    ],
+};
+
+/// Where the relay sets aside an event the broker refused for good, and the indexes that
+/// let the event tables be pruned by age (component `svc-kit`, version 3; version 2 is
+/// [`crate::idempotency::MIGRATION`]).
+pub const DEAD_LETTERS_MIGRATION: Migration = Migration {
+    version: 3,
+    name: "outbox dead letters, retention indexes",
+    postgres: &[
+        // `seq` and `created_at` are the outbox row's own; `attempts` counts the publishes
+        // tried, the refused one included.
+        "CREATE TABLE outbox_dead_letters (
+            seq BIGINT PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            aggregate_id TEXT NOT NULL,
+            envelope BYTEA NOT NULL,
+            error TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            dead_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        "CREATE INDEX outbox_dead_letters_event_id ON outbox_dead_letters (event_id)",
+        "CREATE INDEX outbox_dead_letters_dead_at ON outbox_dead_letters (dead_at)",
+        "CREATE INDEX processed_events_processed_at ON processed_events (processed_at)",
+        "CREATE INDEX dead_letters_created_at ON dead_letters (created_at)",
+    ],
+    sqlite: &[
+        "CREATE TABLE outbox_dead_letters (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            aggregate_id TEXT NOT NULL,
+            envelope BLOB NOT NULL,
+            error TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            dead_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+        "CREATE INDEX outbox_dead_letters_event_id ON outbox_dead_letters (event_id)",
+        "CREATE INDEX outbox_dead_letters_dead_at ON outbox_dead_letters (dead_at)",
+        "CREATE INDEX processed_events_processed_at ON processed_events (processed_at)",
+        "CREATE INDEX dead_letters_created_at ON dead_letters (created_at)",
     ],
 };
 
@@ -217,195 +256,16 @@ pub async fn pending_stats(db: &DatabaseConnection) -> Result<(i64, f64), DbErr>
     ))
 }
 
-/// An arbitrary constant: only the replica holding this lock relays, which keeps the
-/// publication order equal to the commit order.
-const RELAY_LOCK_KEY: i64 = 0x6f75_7462_6f78;
-
-/// Publishes committed outbox rows, oldest first, and marks them published once acknowledged.
-pub struct Relay {
-    db: DatabaseConnection,
-    publisher: Arc<dyn Publisher>,
-    service: &'static str,
-    batch_size: u32,
-    interval: Duration,
-    retention: Duration,
-}
-
-impl std::fmt::Debug for Relay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay")
-            .field("service", &self.service)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Relay {
-    pub fn new(
-        db: DatabaseConnection,
-        publisher: Arc<dyn Publisher>,
-        service: &'static str,
-        batch_size: u32,
-        interval: Duration,
-        retention: Duration,
-    ) -> Relay {
-        Relay {
-            db,
-            publisher,
-            service,
-            batch_size,
-            interval,
-            retention,
-        }
-    }
-
-    /// Publishes one batch. Returns how many events were published; an error means the batch
-    /// (or its tail) stays in the outbox for the next round.
-    pub async fn relay_once(&self) -> Result<usize, String> {
-        let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await.map_err(|e| e.to_string())?;
-        if backend == DbBackend::Postgres {
-            let locked = txn
-                .query_one_raw(stmt(
-                    backend,
-                    "SELECT pg_try_advisory_xact_lock($1) AS locked",
-                    [RELAY_LOCK_KEY.into()],
-                ))
-                .await
-                .map_err(|e| e.to_string())?
-                .map(|row| row.try_get::<bool>("", "locked"))
-                .transpose()
-                .map_err(|e| e.to_string())?
-                .unwrap_or(false);
-            if !locked {
-                return Ok(0);
-            }
-        }
-        let rows = txn
-            .query_all_raw(stmt(
-                backend,
-                "SELECT seq, event_id, topic, event_type, aggregate_id, envelope FROM outbox
-                 WHERE published_at IS NULL ORDER BY seq LIMIT $1",
-                [i64::from(self.batch_size).into()],
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut batch = Vec::with_capacity(rows.len());
-        for row in rows {
-            let get = |e: DbErr| e.to_string();
-            batch.push(OutgoingEvent {
-                seq: row.try_get("", "seq").map_err(get)?,
-                event_id: row.try_get("", "event_id").map_err(get)?,
-                topic: row.try_get("", "topic").map_err(get)?,
-                event_type: row.try_get("", "event_type").map_err(get)?,
-                key: row.try_get("", "aggregate_id").map_err(get)?,
-                payload: Bytes::from(row.try_get::<Vec<u8>>("", "envelope").map_err(get)?),
-            });
-        }
-        let outcome = self.publisher.publish(&batch).await;
-        let (delivered, failed) = batch.split_at(outcome.delivered.min(batch.len()));
-        if !delivered.is_empty() {
-            // An explicit list, never a range: a row with a lower seq may commit after this
-            // batch was read, and it has not been published.
-            let seqs: Vec<String> = delivered.iter().map(|e| e.seq.to_string()).collect();
-            let sql = format!(
-                "UPDATE outbox SET published_at = {}, attempts = attempts + 1 WHERE seq IN ({})",
-                now_sql(backend),
-                seqs.join(",")
-            );
-            txn.execute_unprepared(&sql)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        if let Some(first_failed) = failed.first() {
-            txn.execute_raw(stmt(
-                backend,
-                "UPDATE outbox SET attempts = attempts + 1 WHERE seq = $1",
-                [first_failed.seq.into()],
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
-        }
-        txn.commit().await.map_err(|e| e.to_string())?;
-        let mut by_type: std::collections::BTreeMap<&str, u64> = Default::default();
-        for event in delivered {
-            *by_type.entry(event.event_type.as_str()).or_default() += 1;
-        }
-        for (event_type, n) in by_type {
-            // Event types are the platform's own, a fixed set: the label stays bounded.
-            metrics::counter!("outbox_published_total", "service" => self.service, "type" => event_type.to_string())
-                .increment(n);
-        }
-        match outcome.error {
-            Some(error) if !failed.is_empty() => Err(error),
-            _ => Ok(delivered.len()),
-        }
-    }
-
-    async fn prune(&self) -> Result<u64, DbErr> {
-        let backend = self.db.get_database_backend();
-        let cutoff = Utc::now() - chrono::Duration::from_std(self.retention).unwrap_or_default();
-        let cutoff = match backend {
-            DbBackend::Postgres => cutoff.into(),
-            _ => cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into(),
-        };
-        let result = self
-            .db
-            .execute_raw(stmt(
-                backend,
-                "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1",
-                [cutoff],
-            ))
-            .await?;
-        Ok(result.rows_affected())
-    }
-
-    /// Relays until cancelled. Failures back off exponentially up to 5 s; nothing is dropped.
-    pub async fn run(self, shutdown: CancellationToken) {
-        metrics::counter!("outbox_publish_failures_total", "service" => self.service).increment(0);
-        let mut failures: u32 = 0;
-        let mut last_prune = std::time::Instant::now();
-        let mut last_gauge = std::time::Instant::now() - Duration::from_secs(60);
-        loop {
-            let wait = match self.relay_once().await {
-                Ok(n) => {
-                    failures = 0;
-                    if n as u32 == self.batch_size {
-                        Duration::ZERO
-                    } else {
-                        self.interval
-                    }
-                }
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    metrics::counter!("outbox_publish_failures_total", "service" => self.service)
-                        .increment(1);
-                    tracing::warn!(service = self.service, %error, failures, "outbox relay failed; will retry");
-                    (self.interval * 2u32.saturating_pow(failures.min(6)))
-                        .min(Duration::from_secs(5))
-                }
-            };
-            if last_gauge.elapsed() > Duration::from_secs(2) {
-                last_gauge = std::time::Instant::now();
-                if let Ok((n, age)) = pending_stats(&self.db).await {
-                    metrics::gauge!("outbox_pending", "service" => self.service).set(n as f64);
-                    metrics::gauge!("outbox_oldest_pending_age_seconds", "service" => self.service)
-                        .set(age);
-                }
-            }
-            if last_prune.elapsed() > Duration::from_secs(60) {
-                last_prune = std::time::Instant::now();
-                if let Err(error) = self.prune().await {
-                    tracing::warn!(service = self.service, %error, "outbox prune failed");
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-        tracing::debug!(service = self.service, "outbox relay stopped");
-    }
+/// How many events the relay has set aside in `outbox_dead_letters` (they wait there for an
+/// operator until they are pruned).
+pub async fn dead_letter_count(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(stmt(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM outbox_dead_letters",
+            [],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("count".into()))?;
+    row.try_get::<i64>("", "n")
 }

@@ -2,7 +2,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use futures::future::BoxFuture;
 use medmesh_proto::common::v1::Actor;
@@ -59,6 +62,57 @@ pub async fn change(
     id
 }
 
+/// Commits, on its own, an event of `event_type` about `aggregate` whose payload is about
+/// `payload_bytes` long; returns its id.
+pub async fn enqueue_sized(
+    db: &DatabaseConnection,
+    outbox: &Outbox,
+    aggregate: &str,
+    event_type: &str,
+    payload_bytes: usize,
+) -> String {
+    let payload = Actor {
+        subject: "x".repeat(payload_bytes),
+        roles: Vec::new(),
+    };
+    let event = NewEvent::new(
+        event_type,
+        "widget",
+        aggregate,
+        "medmesh.common.v1.Actor",
+        &payload,
+    );
+    outbox.enqueue(db, event).await.unwrap()
+}
+
+/// A row of `outbox_dead_letters`.
+#[derive(Debug)]
+pub struct OutboxDeadLetter {
+    pub error: String,
+    pub envelope: Vec<u8>,
+    pub attempts: i32,
+}
+
+/// The relay's dead letter for `event_id`, if there is one.
+pub async fn outbox_dead_letter(
+    db: &DatabaseConnection,
+    event_id: &str,
+) -> Option<OutboxDeadLetter> {
+    let row = db
+        .query_one_raw(stmt(
+            db.get_database_backend(),
+            "SELECT error, envelope, attempts FROM outbox_dead_letters WHERE event_id = $1",
+            [event_id.into()],
+        ))
+        .await
+        .unwrap()?;
+    Some(OutboxDeadLetter {
+        error: row.try_get("", "error").unwrap(),
+        envelope: row.try_get("", "envelope").unwrap(),
+        attempts: row.try_get("", "attempts").unwrap(),
+    })
+}
+
 pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -96,6 +150,27 @@ impl EventHandler for Recorder {
             .await?;
             Ok(())
         })
+    }
+}
+
+/// Remembers the id of every event it handles, in the order handled.
+#[derive(Debug, Clone, Default)]
+pub struct Arrivals(Arc<Mutex<Vec<String>>>);
+
+impl Arrivals {
+    pub fn ids(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl EventHandler for Arrivals {
+    fn handle<'a>(
+        &'a self,
+        _txn: &'a DatabaseTransaction,
+        event: &'a medmesh_proto::events::v1::EventEnvelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        self.0.lock().unwrap().push(event.id.clone());
+        Box::pin(async { Ok(()) })
     }
 }
 
