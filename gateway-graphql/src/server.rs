@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::rates::{RateLimits, RateRules};
 use crate::{
+    accounts::ClientAddress,
     context::RequestAuth,
     errors::ErrorCode,
     rates::{Caller, SessionRates, over_rate},
@@ -231,7 +232,8 @@ async fn graphql(
     let start = Instant::now();
     let mut request = request
         .into_inner()
-        .data(RequestAuth::from_headers(&headers));
+        .data(RequestAuth::from_headers(&headers))
+        .data(ClientAddress(peer.ip()));
     let caller = match principal(&state.auth, bearer_token(&headers)).await {
         Ok(Some(principal)) => {
             let caller = format!("sub:{}", principal.subject);
@@ -316,6 +318,7 @@ async fn subscriptions(
                         let token = header.as_deref().and_then(parse_bearer);
                         let mut data = Data::default();
                         data.insert(crate::sessions::ConnectionLoad::default());
+                        data.insert(ClientAddress(peer.ip()));
                         data.insert(RequestAuth {
                             bearer: token.map(str::to_string),
                         });

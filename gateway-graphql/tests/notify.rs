@@ -175,7 +175,7 @@ async fn a_client_acting_with_its_own_credentials_has_no_notifications_of_its_ow
         "updateNotificationPreferences",
     ] {
         // A service's or a partner's token: signed in, but no person.
-        for role in ["service", "partner"] {
+        for role in ["svc-notify", "svc-gateway", "partner"] {
             let response = run_as(&schema, &[role], "token", document_of(field)).await;
             assert_eq!(response.data, async_graphql::Value::Null, "nothing ran");
             let error = first_error(&response);

@@ -2,28 +2,32 @@
 //! (parsed into domain values), the use case, and its answer as a message. Every error is an
 //! [`AccountsError`], turned into a status in one place.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, net::IpAddr};
 
 use medmesh_proto::accounts::v1::{self as pb, accounts_service_server::AccountsService};
 use prost::Message;
 use secrecy::SecretString;
 use svc_kit::{
     ApiError,
-    auth::Principal,
+    auth::{ClientRole, Principal},
     error::FieldViolation,
     idempotency::IdempotencyKey,
     paging::{bad_page_token, decode_token, next_page, page_size},
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
     app::{AccountsApp, NewPatient, ProfileUpdate, UserQuery, allowed},
     convert,
-    domain::{self, Operation, Role},
+    domain::{self, Operation, Reach, Role},
     error::AccountsError,
     input::{parse_affiliation, parse_registration},
     store::UserFilter,
 };
+
+/// The metadata in which the gateway names the address of the visitor it registers for
+/// (gateway-graphql's accounts module sets it). Believed from the gateway's own token only.
+pub(crate) const CLIENT_ADDRESS_HEADER: &str = "x-medmesh-client-address";
 
 /// The tonic service.
 #[derive(Debug, Clone)]
@@ -52,6 +56,31 @@ fn key(
         request_id,
         request,
     )?)
+}
+
+/// Whose registrations a `request_id` is unique among: the caller's. The gateway registers every
+/// visitor under its own identity, so for the gateway the visitor's address it names (kept as a
+/// keyed hash) narrows the scope to that visitor. An address named by anyone else is ignored: a
+/// partner must not pick another caller's scope.
+fn registration_scope(
+    app: &AccountsApp,
+    principal: &Principal,
+    metadata: &MetadataMap,
+) -> Result<String, AccountsError> {
+    let gateway = principal.is_client(ClientRole::Gateway) && !principal.is_person();
+    let Some(named) = metadata.get(CLIENT_ADDRESS_HEADER).filter(|_| gateway) else {
+        return Ok(principal.subject.clone());
+    };
+    let address: IpAddr = named
+        .to_str()
+        .ok()
+        .and_then(|a| a.trim().parse().ok())
+        .ok_or_else(|| FieldViolation::new(CLIENT_ADDRESS_HEADER, "must be an IP address"))?;
+    Ok(format!(
+        "{}/client:{}",
+        principal.subject,
+        app.registrations.client_address(address)
+    ))
 }
 
 fn optional_user_id(raw: &str) -> Result<Option<String>, AccountsError> {
@@ -178,7 +207,12 @@ impl AccountsService for AccountsApi {
             .app
             .get_profile(&principal, reach, &request.get_ref().user_id)
             .await?;
-        Ok(Response::new(convert::profile(&user)))
+        let profile = convert::profile(&user);
+        Ok(Response::new(if reach == Reach::NamesOnly {
+            convert::names_only(profile)
+        } else {
+            profile
+        }))
     }
 
     async fn update_profile(
@@ -221,23 +255,23 @@ impl AccountsService for AccountsApi {
     ) -> Result<Response<pb::Profile>, Status> {
         let principal = caller(&request)?;
         allowed(Operation::RegisterPatient, &principal)?;
-        let body = request.into_inner();
+        let scope = registration_scope(&self.app, &principal, request.metadata())?;
+        let mut body = request.into_inner();
         let registration = parse_registration(&body)?;
-        // The password is not part of the fingerprint kept in the database.
-        let fingerprinted = pb::RegisterPatientRequest {
-            password: String::new(),
-            ..body.clone()
-        };
-        let key = key(
-            &principal,
+        // Out of the message at once: from here on only its keyed hash is in the fingerprint.
+        let password = SecretString::from(std::mem::take(&mut body.password));
+        let fingerprint = self.app.registrations.registration(&body, &password);
+        let key = IdempotencyKey::new(
+            &scope,
             "RegisterPatient",
             &body.request_id,
-            &fingerprinted,
-        )?;
+            &fingerprint.request,
+        )
+        .map_err(AccountsError::from)?;
         let patient = NewPatient {
             registration,
-            password: SecretString::from(body.password),
-            request_id: body.request_id,
+            password,
+            tag: fingerprint.tag,
         };
         let profile = self.app.register_patient(&principal, &key, patient).await?;
         Ok(Response::new(profile))

@@ -79,3 +79,18 @@ pub(crate) fn user_event(user: &UserRecord, previous: Option<&UserRecord>) -> pb
         affiliations: user.affiliations.iter().map(affiliation).collect(),
     }
 }
+
+/// What a caller who may read only names gets of a profile: who the person is called and how
+/// to write to them (language, zone), and nothing that reaches them or says what they do.
+pub(crate) fn names_only(profile: pb::Profile) -> pb::Profile {
+    pb::Profile {
+        user_id: profile.user_id,
+        username: profile.username,
+        given_name: profile.given_name,
+        family_name: profile.family_name,
+        preferred_language: profile.preferred_language,
+        time_zone: profile.time_zone,
+        active: profile.active,
+        ..Default::default()
+    }
+}

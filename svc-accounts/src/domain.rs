@@ -344,6 +344,9 @@ pub enum Reach {
     Anyone,
     /// Only the caller's own account; anyone else's is NOT_FOUND.
     OwnOnly,
+    /// Any user's name (and language and zone, to write it), nothing else: no contact data,
+    /// roles or affiliations.
+    NamesOnly,
 }
 
 /// Who may call `operation`, and on whom; `None` is PERMISSION_DENIED. The table is
@@ -351,21 +354,25 @@ pub enum Reach {
 pub fn reach(operation: Operation, caller: &Principal) -> Option<Reach> {
     let admin = caller.holds(Role::Admin);
     let person = caller.is_person();
-    let service = caller.is_client(ClientRole::Service);
-    let partner = caller.is_client(ClientRole::Partner);
+    let client = |role| caller.is_client(role);
+    let partner = client(ClientRole::Partner);
     match operation {
         Operation::GetMyProfile | Operation::ExportMyData | Operation::EraseMyAccount => {
             person.then_some(Reach::OwnOnly)
         }
-        // Platform services read contact data (notify sends the reminders).
-        Operation::GetProfile if admin || service => Some(Reach::Anyone),
+        // Notify reads contact data (it sends the reminders); scheduling a patient's name for
+        // a confirmation. No other service reads profiles.
+        Operation::GetProfile if admin || client(ClientRole::Notify) => Some(Reach::Anyone),
+        Operation::GetProfile if client(ClientRole::Scheduling) => Some(Reach::NamesOnly),
         Operation::GetProfile | Operation::UpdateProfile if person && !admin => {
             Some(Reach::OwnOnly)
         }
         Operation::UpdateProfile if admin => Some(Reach::Anyone),
         Operation::GetProfile | Operation::UpdateProfile => None,
         // The gateway registers for anonymous visitors; partners for their patients.
-        Operation::RegisterPatient => (admin || service || partner).then_some(Reach::Anyone),
+        Operation::RegisterPatient => {
+            (admin || client(ClientRole::Gateway) || partner).then_some(Reach::Anyone)
+        }
         Operation::ListUsers
         | Operation::SetRoles
         | Operation::AddAffiliation
@@ -452,10 +459,28 @@ mod tests {
     fn who_may_do_what() {
         let p = |roles: &[&str]| Principal::for_roles("s", roles, "medmesh-web");
         let (admin, patient, doctor) = (p(&["admin"]), p(&["patient"]), p(&["doctor"]));
-        let (service, partner) = (p(&["service"]), p(&["partner"]));
+        let (service, partner) = (p(&["svc-notify"]), p(&["partner"]));
         assert_eq!(reach(Operation::GetProfile, &admin), Some(Reach::Anyone));
         assert_eq!(reach(Operation::GetProfile, &patient), Some(Reach::OwnOnly));
         assert_eq!(reach(Operation::GetProfile, &service), Some(Reach::Anyone));
+        assert_eq!(
+            reach(Operation::GetProfile, &p(&["svc-scheduling"])),
+            Some(Reach::NamesOnly)
+        );
+        for other in [
+            "svc-gateway",
+            "svc-pharmacy",
+            "svc-records",
+            "svc-accounts",
+            "service",
+        ] {
+            assert_eq!(reach(Operation::GetProfile, &p(&[other])), None, "{other}");
+            assert_eq!(
+                reach(Operation::RegisterPatient, &p(&[other])).is_some(),
+                other == "svc-gateway",
+                "{other}"
+            );
+        }
         assert_eq!(reach(Operation::GetProfile, &partner), None);
         assert_eq!(
             reach(Operation::UpdateProfile, &doctor),

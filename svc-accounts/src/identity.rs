@@ -11,9 +11,10 @@ use svc_kit::auth::ServiceTokens;
 
 use crate::domain::Role;
 
-/// The user attribute that remembers which registration request created a user, so a retried
-/// registration adopts the user its first attempt created instead of failing on the username.
-pub const REQUEST_ATTRIBUTE: &str = "medmesh_request_id";
+/// The user attribute that remembers which registration created a user: the keyed hash of the
+/// whole request, its password included. A retry of that very request adopts the user its first
+/// attempt created instead of failing on the username; no other request can.
+pub const REGISTRATION_ATTRIBUTE: &str = "medmesh_registration";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -45,7 +46,18 @@ pub struct NewIdentity<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
     pub password: &'a SecretString,
-    pub request_id: &'a str,
+    /// The registration's tag, for [`REGISTRATION_ATTRIBUTE`].
+    pub registration: &'a str,
+}
+
+/// The user a registration stands for at the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    /// Created now, holding the patient role: its id (the `sub` of its tokens).
+    Created(String),
+    /// Created by an earlier attempt of the same registration (its attribute says so). Its
+    /// roles are as that attempt left them.
+    Adopted(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,10 +135,13 @@ impl IdentityAdmin {
             .map_err(|e| IdentityError::Unavailable(e.without_url().to_string()))
     }
 
-    /// Creates the user (enabled, with its password) and gives it the patient role. Returns its
-    /// id: the `sub` of its tokens. A retry of the same registration (same `request_id`) adopts
-    /// the user the first attempt created.
-    pub async fn create_patient(&self, user: &NewIdentity<'_>) -> Result<String, IdentityError> {
+    /// Creates the user (enabled, with its password) and gives it the patient role. A username
+    /// that is taken by the user an earlier attempt of the same registration created (the
+    /// same tag) is that user, adopted and left as it is; by anyone else, it is taken.
+    pub async fn create_patient(
+        &self,
+        user: &NewIdentity<'_>,
+    ) -> Result<Registered, IdentityError> {
         let body = json!({
             "username": user.username,
             "email": user.email,
@@ -134,7 +149,7 @@ impl IdentityAdmin {
             "lastName": user.family_name,
             "enabled": true,
             "emailVerified": false,
-            "attributes": { REQUEST_ATTRIBUTE: [user.request_id] },
+            "attributes": { REGISTRATION_ATTRIBUTE: [user.registration] },
             "credentials": [{
                 "type": "password",
                 "value": user.password.expose_secret(),
@@ -149,33 +164,33 @@ impl IdentityAdmin {
             )
             .await?;
         let status = response.status();
-        let id = if status == reqwest::StatusCode::CREATED {
-            response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| l.rsplit('/').next())
-                .map(str::to_string)
-                .ok_or_else(|| IdentityError::Refused("created user has no location".into()))?
-        } else if status == reqwest::StatusCode::CONFLICT {
+        if status == reqwest::StatusCode::CONFLICT {
             let message = response.text().await.unwrap_or_default();
-            match self.find_own(user.username, user.request_id).await? {
-                Some(id) => id,
-                None if message.contains("email") => return Err(IdentityError::EmailTaken),
-                None => return Err(IdentityError::UsernameTaken),
-            }
-        } else {
+            return match self.find_own(user.username, user.registration).await? {
+                Some(id) => Ok(Registered::Adopted(id)),
+                None if message.contains("email") => Err(IdentityError::EmailTaken),
+                None => Err(IdentityError::UsernameTaken),
+            };
+        }
+        if status != reqwest::StatusCode::CREATED {
             return Err(IdentityError::refused(status, "create user"));
-        };
+        }
+        let id = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .map(str::to_string)
+            .ok_or_else(|| IdentityError::Refused("created user has no location".into()))?;
         self.set_roles(&id, &[Role::Patient].into()).await?;
-        Ok(id)
+        Ok(Registered::Created(id))
     }
 
-    /// The user named `username`, if `request_id` created it.
+    /// The user named `username`, if the registration tagged `registration` created it.
     async fn find_own(
         &self,
         username: &str,
-        request_id: &str,
+        registration: &str,
     ) -> Result<Option<String>, IdentityError> {
         let response = self
             .send(
@@ -193,8 +208,8 @@ impl IdentityAdmin {
             .map_err(|e| IdentityError::Refused(e.to_string()))?;
         Ok(found.into_iter().find_map(|u| {
             u.attributes
-                .get(REQUEST_ATTRIBUTE)
-                .is_some_and(|ids| ids.iter().any(|id| id == request_id))
+                .get(REGISTRATION_ATTRIBUTE)
+                .is_some_and(|tags| tags.iter().any(|tag| tag == registration))
                 .then_some(u.id)
         }))
     }
@@ -202,6 +217,21 @@ impl IdentityAdmin {
     /// Makes the user's platform roles exactly `roles`; other realm roles (Keycloak's defaults)
     /// are left alone.
     pub async fn set_roles(&self, id: &str, roles: &BTreeSet<Role>) -> Result<(), IdentityError> {
+        self.map_roles(id, roles, true).await
+    }
+
+    /// Gives the user `role` if they lack it; whatever else they hold stays.
+    pub async fn grant_role(&self, id: &str, role: Role) -> Result<(), IdentityError> {
+        self.map_roles(id, &[role].into(), false).await
+    }
+
+    /// Maps `roles` to the user; with `exact`, takes their other platform roles away too.
+    async fn map_roles(
+        &self,
+        id: &str,
+        roles: &BTreeSet<Role>,
+        exact: bool,
+    ) -> Result<(), IdentityError> {
         let path = format!("/users/{id}/role-mappings/realm");
         let response = self
             .send(self.request(reqwest::Method::GET, &path).await?)
@@ -215,7 +245,7 @@ impl IdentityAdmin {
             .map_err(|e| IdentityError::Refused(e.to_string()))?;
         let remove: Vec<RoleRep> = current
             .iter()
-            .filter(|r| Role::parse(&r.name).is_some_and(|role| !roles.contains(&role)))
+            .filter(|r| exact && Role::parse(&r.name).is_some_and(|role| !roles.contains(&role)))
             .cloned()
             .collect();
         let mut add = Vec::new();

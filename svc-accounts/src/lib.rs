@@ -3,14 +3,16 @@
 //!
 //! Reads top-down: [`domain`] holds the rules (values, roles, who may do what) and no I/O;
 //! `app` one function per use case (through svc-kit's write helper); [`store`] the SQL;
-//! [`identity`] the identity provider's admin API; `api` the thin gRPC adapters; [`error`] the
-//! service's one error type.
+//! [`identity`] the identity provider's admin API; `fingerprint` what a registration is
+//! recognised by on a retry; `api` the thin gRPC adapters; [`error`] the service's one error
+//! type.
 
 mod api;
 mod app;
 mod convert;
 pub mod domain;
 pub mod error;
+mod fingerprint;
 pub mod identity;
 mod input;
 pub mod store;
@@ -64,7 +66,7 @@ impl MeshService for Accounts {
         server: GrpcServer,
     ) -> Result<GrpcServer, KitError> {
         // In production the secret is configured (checked before start); in dev it is the dev
-        // issuer's.
+        // issuer's. It also keys the hash registrations are fingerprinted with.
         let secret = context.client_secret()?;
         let identity = identity_admin(context.auth.issuer(), &secret)?;
         Ok(server.add_service(
@@ -73,6 +75,7 @@ impl MeshService for Accounts {
                     db: context.db.clone(),
                     outbox: context.outbox.clone(),
                     identity,
+                    registrations: fingerprint::RegistrationHasher::new(&secret),
                 },
             })),
         ))

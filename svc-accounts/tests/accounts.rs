@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, code, fields, mask, registration, start, with};
+use common::{Harness, code, fields, from_address, mask, registration, start, with};
 use futures::StreamExt;
 use medmesh_proto::accounts::v1 as pb;
 use serde_json::Value;
@@ -407,37 +407,247 @@ backend_test!(
 async fn adopt(db: TestDb) {
     let h = start(db).await;
     // The first attempt created the user at the identity provider, then its answer was lost
-    // before svc-accounts committed: here, the user exists there and nowhere else.
-    let mut user = svc_kit::auth::dev_issuer::directory::Directory::blank("carol");
-    user.attributes.insert(
-        svc_accounts::identity::REQUEST_ATTRIBUTE.to_string(),
-        vec!["reg-7".to_string()],
-    );
-    let subject = h
-        .issuer
+    // before svc-accounts committed: here, the user exists there (not yet a patient) and
+    // nowhere else.
+    let first = h.register("carol", "reg-7").await.unwrap();
+    for table in ["idempotency_keys", "outbox", "audit_log", "users"] {
+        svc_kit::testing::execute(&h.db, &format!("DELETE FROM {table}")).await;
+    }
+    h.issuer
         .directory
-        .create(user, Some("correct horse battery staple"))
-        .unwrap();
+        .update(&first.subject, |user| user.realm_roles.clear());
+
+    // Someone else's request for the username is refused, and so is this request id with
+    // another password: the user is not theirs, and stays as it is.
+    assert_eq!(
+        code(&h.register("carol", "reg-8").await),
+        Code::AlreadyExists
+    );
+    let mut guess = registration("carol", "reg-7");
+    guess.password = "a guessed horse battery staple".to_string();
+    assert_eq!(
+        code(
+            &h.client()
+                .register_patient(with(guess, &h.client_token("medmesh-gateway")))
+                .await
+        ),
+        Code::AlreadyExists
+    );
+    let idp = h.issuer.directory.get(&first.subject).unwrap();
+    assert!(idp.realm_roles.is_empty(), "nothing granted to them");
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 0);
+
+    // The retry of the very request (every field, the same password) finishes it.
     let profile = h.register("carol", "reg-7").await.unwrap();
     assert_eq!(
-        profile.subject, subject,
+        profile.subject, first.subject,
         "adopted, not refused as a taken username"
     );
     assert_eq!(
         h.issuer
             .directory
-            .get(&subject)
+            .get(&first.subject)
             .unwrap()
             .realm_roles
             .into_iter()
             .collect::<Vec<_>>(),
         vec!["patient".to_string()]
     );
-    // Someone else's request for the same username is refused.
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(h.events("registered").await, 1);
+}
+
+backend_test!(
+    a_retry_must_repeat_every_field_and_the_password_is_kept_nowhere,
+    fingerprint
+);
+async fn fingerprint(db: TestDb) {
+    let h = start(db).await;
+    let password = "correct horse battery staple";
+    let first = h.register("ann.smith", "reg-1").await.unwrap();
+    let again = h.register("ann.smith", "reg-1").await.unwrap();
+    assert_eq!(again, first, "the same answer");
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 1);
+
+    // The same request id with another password is another request: refused as a reused key,
+    // and nothing changes, at the identity provider least of all.
+    let mut other = registration("ann.smith", "reg-1");
+    other.password = "another horse battery staple".to_string();
+    let refused = h
+        .client()
+        .register_patient(with(other, &h.client_token("medmesh-gateway")))
+        .await;
+    assert_eq!(fields(refused), vec!["request_id"]);
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(h.events("registered").await, 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM audit_log").await, 1);
+    assert!(h.issuer.directory.sign_in("ann.smith", password).is_some());
+    assert!(
+        h.issuer
+            .directory
+            .sign_in("ann.smith", "another horse battery staple")
+            .is_none()
+    );
+
+    // What is kept is a digest of the request; neither the password nor any part of it.
+    let records = h.idempotency_records().await;
+    assert_eq!(records.len(), 1);
+    for record in &records {
+        assert!(!record.contains(password), "{record}");
+        assert!(!record.contains("horse"), "{record}");
+    }
     assert_eq!(
-        code(&h.register("carol", "reg-8").await),
+        h.count("SELECT COUNT(*) FROM audit_log WHERE after_json LIKE '%horse%'")
+            .await,
+        0
+    );
+}
+
+backend_test!(
+    a_registration_never_takes_over_an_existing_account,
+    takeover
+);
+async fn takeover(db: TestDb) {
+    let h = start(db).await;
+    let admin = h.token("admin");
+    let ann = h.register("ann.smith", "reg-1").await.unwrap();
+    // Ann is later made a doctor too...
+    let promoted = h
+        .client()
+        .set_roles(with(
+            pb::SetRolesRequest {
+                request_id: "roles-1".to_string(),
+                user_id: ann.user_id.clone(),
+                roles: vec![pb::Role::Patient as i32, pb::Role::Doctor as i32],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // ...and her registration's record is past its retention.
+    svc_kit::testing::execute(&h.db, "DELETE FROM idempotency_keys").await;
+    let audited = h.count("SELECT COUNT(*) FROM audit_log").await;
+
+    // Her very registration again (same id, fields and password), from the gateway's scope or
+    // a visitor's, or anyone's new one for her username: taken, and she is left as she is.
+    let attempts = [
+        h.register("ann.smith", "reg-1").await,
+        h.register_visitor(registration("ann.smith", "reg-1"), "198.51.100.4")
+            .await,
+        h.register("ann.smith", "reg-2").await,
+    ];
+    for attempt in &attempts {
+        assert_eq!(code(attempt), Code::AlreadyExists, "{attempt:?}");
+    }
+    let idp = h.issuer.directory.get(&ann.subject).unwrap();
+    assert_eq!(
+        idp.realm_roles.into_iter().collect::<Vec<_>>(),
+        vec!["doctor".to_string(), "patient".to_string()],
+        "her roles at the identity provider are untouched"
+    );
+    let now = h
+        .client()
+        .get_profile(with(
+            pb::GetProfileRequest {
+                user_id: ann.user_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(now, promoted, "her account here is untouched");
+    assert!(
+        h.issuer
+            .directory
+            .sign_in("ann.smith", "correct horse battery staple")
+            .is_some()
+    );
+    assert_eq!(h.count("SELECT COUNT(*) FROM audit_log").await, audited);
+    assert_eq!(h.events("registered").await, 1);
+
+    // A staff member's username is taken the same way.
+    let doctor = h.me("doctor").await;
+    assert_eq!(
+        code(&h.register("doctor", "reg-3").await),
         Code::AlreadyExists
     );
+    assert_eq!(
+        h.issuer
+            .directory
+            .get(&doctor.subject)
+            .unwrap()
+            .realm_roles
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec!["doctor".to_string()]
+    );
+    assert_eq!(h.me("doctor").await, doctor);
+}
+
+backend_test!(
+    visitors_at_different_addresses_have_request_ids_of_their_own,
+    visitor_scopes
+);
+async fn visitor_scopes(db: TestDb) {
+    let h = start(db).await;
+    // Two visitors whose forms happen to use the same request id both get their own account.
+    let ann = h
+        .register_visitor(registration("ann.smith", "form-1"), "203.0.113.7")
+        .await
+        .unwrap();
+    let bob = h
+        .register_visitor(registration("bob.jones", "form-1"), "2001:db8::1")
+        .await
+        .unwrap();
+    assert_ne!(ann.user_id, bob.user_id);
+    assert_eq!(bob.username, "bob.jones");
+    // Each one's retry is answered from their own record.
+    assert_eq!(
+        h.register_visitor(registration("ann.smith", "form-1"), "203.0.113.7")
+            .await
+            .unwrap(),
+        ann
+    );
+    // One visitor reusing a request id for something else is refused as before.
+    let reused = h
+        .register_visitor(registration("eve.doe", "form-1"), "203.0.113.7")
+        .await;
+    assert_eq!(fields(reused), vec!["request_id"]);
+    assert!(h.issuer.directory.by_username("eve.doe").is_none());
+    // An address that is not one is refused, not taken for the gateway's own scope.
+    let garbled = h
+        .register_visitor(registration("fay.doe", "form-2"), "not an address")
+        .await;
+    assert_eq!(fields(garbled), vec!["x-medmesh-client-address"]);
+
+    // A partner naming an address is not believed: it cannot pick another caller's scope.
+    let partner = h.client_token("partner-demo");
+    let as_partner = |username: &str, address: &str| {
+        from_address(with(registration(username, "p-1"), &partner), address)
+    };
+    h.client()
+        .register_patient(as_partner("carl.pol", "203.0.113.9"))
+        .await
+        .unwrap();
+    let elsewhere = h
+        .client()
+        .register_patient(as_partner("dora.pol", "198.51.100.1"))
+        .await;
+    assert_eq!(
+        fields(elsewhere),
+        vec!["request_id"],
+        "one scope, the partner's"
+    );
+
+    assert_eq!(h.count("SELECT COUNT(*) FROM users").await, 3);
+    // The table keeps a keyed hash of each address, not the address.
+    for record in h.idempotency_records().await {
+        for address in ["203.0.113.7", "2001:db8::1"] {
+            assert!(!record.contains(address), "{record}");
+        }
+    }
 }
 
 backend_test!(
@@ -879,9 +1089,10 @@ fn allowed(caller: &str, operation: &str) -> bool {
     let person = ["admin", "doctor", "nurse", "pharmacist", "patient"].contains(&caller);
     match operation {
         "GetMyProfile" | "ExportMyData" | "EraseMyAccount" => person,
-        "GetProfile" => person || caller == "service",
+        // Notify reads contact data, scheduling names; no other service reads profiles.
+        "GetProfile" => person || ["svc-notify", "svc-scheduling"].contains(&caller),
         "UpdateProfile" => person,
-        "RegisterPatient" => ["admin", "service", "partner"].contains(&caller),
+        "RegisterPatient" => ["admin", "svc-gateway", "partner"].contains(&caller),
         _ => caller == "admin",
     }
 }
@@ -897,7 +1108,11 @@ async fn matrix(db: TestDb) {
         ("nurse", h.token("nurse")),
         ("pharmacist", h.token("pharmacist")),
         ("patient", h.token("patient")),
-        ("service", h.client_token("svc-notify")),
+        ("svc-notify", h.client_token("svc-notify")),
+        ("svc-scheduling", h.client_token("svc-scheduling")),
+        ("svc-gateway", h.client_token("medmesh-gateway")),
+        ("svc-records", h.client_token("svc-records")),
+        ("svc-pharmacy", h.client_token("svc-pharmacy")),
         ("partner", h.client_token("partner-demo")),
     ];
     for (caller, token) in &callers {
@@ -1049,7 +1264,7 @@ async fn matrix(db: TestDb) {
             );
         }
     }
-    for caller in ["service", "partner"] {
+    for caller in ["svc-notify", "svc-gateway", "partner"] {
         let token = &callers.iter().find(|c| c.0 == caller).unwrap().1;
         let result = h
             .client()
@@ -1062,6 +1277,37 @@ async fn matrix(db: TestDb) {
             .await;
         assert_eq!(code(&result), Code::PermissionDenied, "{caller} erasing");
     }
+    // Scheduling reads a name for a confirmation and nothing else of the profile; notify reads
+    // the contact data it delivers to.
+    let as_client = async |caller: &str| {
+        let token = &callers.iter().find(|c| c.0 == caller).unwrap().1;
+        h.client()
+            .get_profile(with(
+                pb::GetProfileRequest {
+                    user_id: target.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let named = as_client("svc-scheduling").await;
+    let full = as_client("svc-notify").await;
+    assert!(!full.email.is_empty() && !full.roles.is_empty(), "{full:?}");
+    assert_eq!(
+        (named.given_name.as_str(), named.family_name.as_str()),
+        (full.given_name.as_str(), full.family_name.as_str())
+    );
+    assert_eq!(named.user_id, full.user_id);
+    assert!(
+        named.email.is_empty()
+            && named.phone.is_empty()
+            && named.subject.is_empty()
+            && named.roles.is_empty()
+            && named.affiliations.is_empty(),
+        "{named:?}"
+    );
 }
 
 backend_test!(cross_user_probes_find_nothing, cross_user);

@@ -3,7 +3,10 @@
 use serde_json::Value;
 use svc_kit::{
     Settings,
-    auth::dev_issuer::{AUDIENCE, REALM, SERVICE_CLIENTS, WEB_CLIENT},
+    auth::{
+        ClientRole,
+        dev_issuer::{AUDIENCE, REALM, SERVICE_CLIENTS, WEB_CLIENT},
+    },
 };
 
 fn realm() -> Value {
@@ -77,6 +80,28 @@ fn realm_has_our_roles_and_the_default_grants_no_platform_role() {
     assert_eq!(
         account("partner-demo")["realmRoles"],
         serde_json::json!(["partner"])
+    );
+    // Each of our services holds its own role and no other: no role reads for every service.
+    assert!(!roles.contains(&"service"), "no shared service role");
+    for client in SERVICE_CLIENTS {
+        if client == svc_kit::auth::dev_issuer::PARTNER_CLIENT {
+            continue;
+        }
+        let role = ClientRole::of_service_client(client)
+            .unwrap_or_else(|| panic!("{client} has a role of its own"));
+        assert_eq!(
+            account(client)["realmRoles"],
+            serde_json::json!([role.as_str()]),
+            "{client}"
+        );
+    }
+    let mut held: Vec<&Value> = service_accounts.iter().map(|u| &u["realmRoles"]).collect();
+    held.sort_by_key(|r| r.to_string());
+    held.dedup();
+    assert_eq!(
+        held.len(),
+        service_accounts.len(),
+        "no two clients share a role"
     );
     assert_eq!(
         realm["accessTokenLifespan"], 300,

@@ -1021,7 +1021,9 @@ async fn every_rpc_refuses_the_roles_it_does_not_name() {
         ("patient", h.token_for("m.patient", &["patient"])),
         ("pharmacist", h.token_for("m.pharmacist", &["pharmacist"])),
         ("partner", h.client_token("partner-demo")),
-        ("service", h.client_token("svc-notify")),
+        ("svc-notify", h.client_token("svc-notify")),
+        ("svc-gateway", h.client_token("medmesh-gateway")),
+        ("svc-pharmacy", h.client_token("svc-pharmacy")),
     ];
     for (_, token) in &tokens[..5] {
         h.user_id(token).await;

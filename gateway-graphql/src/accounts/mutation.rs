@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use medmesh_proto::accounts::v1 as pb;
 
 use super::{
+    ClientAddress,
     client::{client, upstream},
     types::{
         AddAffiliationInput, AffiliationKind, Profile, RegisterPatientInput, Role,
@@ -16,6 +17,10 @@ use crate::{
     context::{as_caller, as_platform},
     convert::time,
 };
+
+/// The metadata naming the visitor a registration is for (svc-accounts' `CLIENT_ADDRESS_HEADER`;
+/// it believes it from the gateway's own token only).
+const CLIENT_ADDRESS_HEADER: &str = "x-medmesh-client-address";
 
 #[derive(Debug, Default)]
 pub struct AccountsMutation;
@@ -67,7 +72,7 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: RegisterPatientInput,
     ) -> Result<Profile> {
-        let request = as_platform(
+        let mut request = as_platform(
             ctx,
             "registration",
             pb::RegisterPatientRequest {
@@ -83,6 +88,13 @@ impl AccountsMutation {
             },
         )
         .await?;
+        // Every visitor's registration goes with the gateway's token: the address tells them
+        // apart, so one visitor's `requestId` never answers with another's account.
+        if let Some(ClientAddress(address)) = ctx.data_opt::<ClientAddress>()
+            && let Ok(value) = address.to_string().parse()
+        {
+            request.metadata_mut().insert(CLIENT_ADDRESS_HEADER, value);
+        }
         let profile = client(ctx)
             .register_patient(request)
             .await

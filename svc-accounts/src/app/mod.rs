@@ -20,6 +20,7 @@ use crate::{
     convert,
     domain::{self, Operation, Reach},
     error::AccountsError,
+    fingerprint::RegistrationHasher,
     identity::IdentityAdmin,
     store::{self, AuditRecord, UserRecord},
 };
@@ -32,6 +33,7 @@ pub(crate) struct AccountsApp {
     pub(crate) db: DatabaseConnection,
     pub(crate) outbox: Outbox,
     pub(crate) identity: IdentityAdmin,
+    pub(crate) registrations: RegistrationHasher,
 }
 
 /// Whom the caller may act on for `operation`; PERMISSION_DENIED if no one.

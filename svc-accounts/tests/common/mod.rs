@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use medmesh_proto::accounts::v1::{self as pb, accounts_service_client::AccountsServiceClient};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use secrecy::ExposeSecret;
 use svc_kit::{
     EventBus, Settings,
@@ -58,6 +58,9 @@ pub async fn start(test_db: TestDb) -> Harness {
                 "medmesh-gateway",
                 "svc-notify",
                 "svc-accounts",
+                "svc-scheduling",
+                "svc-records",
+                "svc-pharmacy",
                 "partner-demo",
             ],
         ))
@@ -148,6 +151,60 @@ impl Harness {
             .await
             .map(|r| r.into_inner())
     }
+}
+
+impl Harness {
+    /// Registers `request` through the gateway's client, for the visitor at `address` (as the
+    /// gateway names them).
+    pub async fn register_visitor(
+        &self,
+        request: pb::RegisterPatientRequest,
+        address: &str,
+    ) -> Result<pb::Profile, tonic::Status> {
+        self.client()
+            .register_patient(from_address(
+                with(request, &self.client_token("medmesh-gateway")),
+                address,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Every idempotency record as one line of text (its answer decoded as far as it is
+    /// text), to look for what must not be kept there.
+    pub async fn idempotency_records(&self) -> Vec<String> {
+        let rows = self
+            .db
+            .query_all_raw(svc_kit::db::stmt(
+                self.db.get_database_backend(),
+                "SELECT scope, operation, request_id, fingerprint, response FROM idempotency_keys",
+                [],
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| {
+                let text = |column: &str| row.try_get::<String>("", column).unwrap();
+                let response: Vec<u8> = row.try_get("", "response").unwrap();
+                format!(
+                    "{} {} {} {} {}",
+                    text("scope"),
+                    text("operation"),
+                    text("request_id"),
+                    text("fingerprint"),
+                    String::from_utf8_lossy(&response)
+                )
+            })
+            .collect()
+    }
+}
+
+/// `request` naming the visitor's address, as the gateway sends a registration.
+pub fn from_address<T>(mut request: Request<T>, address: &str) -> Request<T> {
+    request
+        .metadata_mut()
+        .insert("x-medmesh-client-address", address.parse().unwrap());
+    request
 }
 
 pub fn registration(username: &str, request_id: &str) -> pb::RegisterPatientRequest {

@@ -60,7 +60,7 @@ impl Principal {
 
     /// The client roles the token carries (a partner's or a service's client credentials).
     pub fn client_roles(&self) -> BTreeSet<ClientRole> {
-        [ClientRole::Partner, ClientRole::Service]
+        ClientRole::ALL
             .into_iter()
             .filter(|r| self.is_client(*r))
             .collect()

@@ -77,20 +77,67 @@ impl fmt::Display for Role {
     }
 }
 
-/// A role a client (not a person) holds when it calls with client credentials.
+/// A role a client (not a person) holds when it calls with client credentials: a partner
+/// system's, or one per MedMesh service, so each service's access table names what each caller
+/// may do and a leaked client secret exposes only what that one client needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientRole {
-    /// MedMesh's own services acting for the platform.
-    Service,
     /// A partner system (another hospital, an insurer).
     Partner,
+    /// The gateway's own token: registers anonymous visitors, reads free slots for the live
+    /// subscriptions that outlive their caller's token.
+    Gateway,
+    /// svc-accounts (administers users at the identity provider; reads no other service).
+    Accounts,
+    /// svc-scheduling: reads a patient's name for a confirmation.
+    Scheduling,
+    /// svc-pharmacy.
+    Pharmacy,
+    /// svc-records.
+    Records,
+    /// svc-notify: reads the contact data it delivers to.
+    Notify,
 }
 
 impl ClientRole {
+    pub const ALL: [ClientRole; 7] = [
+        ClientRole::Partner,
+        ClientRole::Gateway,
+        ClientRole::Accounts,
+        ClientRole::Scheduling,
+        ClientRole::Pharmacy,
+        ClientRole::Records,
+        ClientRole::Notify,
+    ];
+
+    /// The realm role's name, as in tokens and at the identity provider.
     pub fn as_str(self) -> &'static str {
         match self {
-            ClientRole::Service => "service",
             ClientRole::Partner => "partner",
+            ClientRole::Gateway => "svc-gateway",
+            ClientRole::Accounts => "svc-accounts",
+            ClientRole::Scheduling => "svc-scheduling",
+            ClientRole::Pharmacy => "svc-pharmacy",
+            ClientRole::Records => "svc-records",
+            ClientRole::Notify => "svc-notify",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ClientRole> {
+        ClientRole::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The role of MedMesh's own confidential client `client_id` (as the realm export maps
+    /// its service account); `None` for any other client.
+    pub fn of_service_client(client_id: &str) -> Option<ClientRole> {
+        match client_id {
+            "medmesh-gateway" => Some(ClientRole::Gateway),
+            "svc-accounts" => Some(ClientRole::Accounts),
+            "svc-scheduling" => Some(ClientRole::Scheduling),
+            "svc-pharmacy" => Some(ClientRole::Pharmacy),
+            "svc-records" => Some(ClientRole::Records),
+            "svc-notify" => Some(ClientRole::Notify),
+            _ => None,
         }
     }
 }
@@ -121,5 +168,23 @@ mod tests {
         }
         assert_eq!(Role::from_proto(0), None);
         assert_eq!(Role::from_proto(99), None);
+        for role in ClientRole::ALL {
+            assert_eq!(ClientRole::parse(role.as_str()), Some(role));
+            assert_eq!(
+                Role::parse(role.as_str()),
+                None,
+                "no client role is a person's"
+            );
+        }
+        assert_eq!(
+            ClientRole::parse("service"),
+            None,
+            "no role reads for every service"
+        );
+        assert_eq!(
+            ClientRole::of_service_client("svc-notify"),
+            Some(ClientRole::Notify)
+        );
+        assert_eq!(ClientRole::of_service_client("partner-demo"), None);
     }
 }

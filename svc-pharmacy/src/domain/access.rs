@@ -86,9 +86,9 @@ const NURSE: Holder = Holder::Person(Role::Nurse);
 const PHARMACIST: Holder = Holder::Person(Role::Pharmacist);
 const PATIENT: Holder = Holder::Person(Role::Patient);
 const PARTNER: Holder = Holder::Client(ClientRole::Partner);
-const SERVICE: Holder = Holder::Client(ClientRole::Service);
-
-const EVERYONE: &[Holder] = &[ADMIN, DOCTOR, NURSE, PHARMACIST, PATIENT, PARTNER, SERVICE];
+/// Everyone who signs in, and partner systems. No MedMesh service reads the pharmacy with a
+/// token of its own (its events carry what they need).
+const EVERYONE: &[Holder] = &[ADMIN, DOCTOR, NURSE, PHARMACIST, PATIENT, PARTNER];
 
 /// Every operation and who may call it (docs/api/pharmacy.md is this table in prose; a test
 /// checks every RPC against it).
@@ -100,10 +100,7 @@ const RULES: &[(Operation, &[Holder])] = &[
     (Operation::ReadStock, &[ADMIN, PHARMACIST]),
     (Operation::ManageStock, &[PHARMACIST]),
     (Operation::SetThreshold, &[ADMIN, PHARMACIST]),
-    (
-        Operation::ReadAvailability,
-        &[ADMIN, DOCTOR, NURSE, PHARMACIST, PATIENT, PARTNER, SERVICE],
-    ),
+    (Operation::ReadAvailability, EVERYONE),
     (Operation::ReadPreferences, &[DOCTOR, PATIENT]),
     (Operation::SetPreferences, &[PATIENT]),
     (Operation::Prescribe, &[DOCTOR]),
@@ -156,6 +153,19 @@ mod tests {
             Operation::Dispense,
         ] {
             assert!(!allows(op, &partner), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn no_service_client_reaches_the_pharmacy() {
+        for client in ClientRole::ALL
+            .into_iter()
+            .filter(|c| *c != ClientRole::Partner)
+        {
+            let service = caller(&[], &[client]);
+            for (op, _) in RULES {
+                assert!(!allows(*op, &service), "{client} {op:?}");
+            }
         }
     }
 

@@ -217,7 +217,7 @@ mod tests {
     fn nobody_without_a_role_and_no_client_may_do_anything() {
         let nobody = caller(&[], "u");
         let mut partner = caller(&[], "u");
-        partner.clients = [ClientRole::Partner, ClientRole::Service].into();
+        partner.clients = ClientRole::ALL.into();
         for (op, _) in RULES {
             assert!(!allows(*op, &nobody), "{op:?}");
             assert!(!allows(*op, &partner), "{op:?}");

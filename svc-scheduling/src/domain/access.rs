@@ -37,7 +37,8 @@ const NURSE: Holder = Holder::Person(Role::Nurse);
 const PHARMACIST: Holder = Holder::Person(Role::Pharmacist);
 const PATIENT: Holder = Holder::Person(Role::Patient);
 const PARTNER: Holder = Holder::Client(ClientRole::Partner);
-const SERVICE: Holder = Holder::Client(ClientRole::Service);
+/// The gateway's own token, for the live availability that outlives its caller's token.
+const GATEWAY: Holder = Holder::Client(ClientRole::Gateway);
 
 /// The roles that act for a clinic.
 const CLINIC_STAFF: [Role; 3] = [Role::Admin, Role::Doctor, Role::Nurse];
@@ -150,7 +151,7 @@ pub fn reach(operation: Operation, caller: &Caller) -> Option<Reach> {
             (PHARMACIST, Reach::Any),
             (PATIENT, Reach::Any),
             (PARTNER, Reach::Any),
-            (SERVICE, Reach::Any),
+            (GATEWAY, Reach::Any),
         ],
         ManageSchedule => &[(ADMIN, Reach::Any), (DOCTOR, Reach::Own)],
         ReadSchedule => &[
@@ -170,9 +171,9 @@ pub fn reach(operation: Operation, caller: &Caller) -> Option<Reach> {
             (NURSE, Reach::Clinic),
             (DOCTOR, Reach::Clinic),
         ],
+        // No client reads appointments: their events carry what consumers need.
         ReadAppointments => &[
             (ADMIN, Reach::Any),
-            (SERVICE, Reach::Any),
             (NURSE, Reach::Clinic),
             (DOCTOR, Reach::Clinic),
             (PATIENT, Reach::Own),
@@ -196,14 +197,7 @@ mod tests {
             subject: "s".into(),
             user_id: user.map(str::to_string),
             roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
-            clients: roles
-                .iter()
-                .filter_map(|r| match *r {
-                    "partner" => Some(ClientRole::Partner),
-                    "service" => Some(ClientRole::Service),
-                    _ => None,
-                })
-                .collect(),
+            clients: roles.iter().filter_map(|r| ClientRole::parse(r)).collect(),
             clinics: ["c1".to_string()].into(),
         }
     }
@@ -226,6 +220,19 @@ mod tests {
         let partner = caller(&["partner"], None);
         assert_eq!(reach(Operation::ReadDirectory, &partner), Some(Reach::Any));
         assert_eq!(reach(Operation::Book, &partner), None);
+        // Each service's client reaches what it needs here and nothing else: the gateway reads
+        // free slots, no service reads appointments.
+        for client in ClientRole::ALL {
+            let c = caller(&[client.as_str()], None);
+            let reads_directory = matches!(client, ClientRole::Partner | ClientRole::Gateway);
+            assert_eq!(
+                reach(Operation::ReadDirectory, &c).is_some(),
+                reads_directory,
+                "{client}"
+            );
+            assert_eq!(reach(Operation::ReadAppointments, &c), None, "{client}");
+            assert_eq!(reach(Operation::Book, &c), None, "{client}");
+        }
     }
 
     #[test]

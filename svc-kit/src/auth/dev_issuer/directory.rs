@@ -16,14 +16,19 @@ use sha2::{Digest, Sha256};
 use super::{DEMO_USERS, DevIssuer};
 
 /// Realm roles the dev realm knows, as the Keycloak realm export defines them.
-pub const REALM_ROLES: [&str; 9] = [
+pub const REALM_ROLES: [&str; 14] = [
     "admin",
     "doctor",
     "nurse",
     "pharmacist",
     "patient",
-    "service",
     "partner",
+    "svc-gateway",
+    "svc-accounts",
+    "svc-scheduling",
+    "svc-pharmacy",
+    "svc-records",
+    "svc-notify",
     "offline_access",
     "uma_authorization",
 ];

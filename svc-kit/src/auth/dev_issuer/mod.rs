@@ -290,18 +290,17 @@ impl DevIssuer {
         Some(self.sign(&claims))
     }
 
-    /// A client-credentials token for a service or partner client. MedMesh's own services get
-    /// the `service` role; the partner client gets `partner`, as in the realm export.
+    /// A client-credentials token for a service or partner client. Each of MedMesh's own
+    /// services gets its own role (`svc-notify`, …); the partner client gets `partner`, as in
+    /// the realm export.
     pub fn client_credentials_grant(&self, client: &str, secret: &str) -> Option<String> {
         if !SERVICE_CLIENTS.contains(&client) || secret != DEV_CLIENT_SECRET {
             return None;
         }
         let subject = format!("service-account-{client}");
-        let role = if client == PARTNER_CLIENT {
-            crate::auth::ClientRole::Partner.as_str()
-        } else {
-            crate::auth::ClientRole::Service.as_str()
-        };
+        let role = crate::auth::ClientRole::of_service_client(client)
+            .unwrap_or(crate::auth::ClientRole::Partner)
+            .as_str();
         Some(self.sign(&self.claims(&subject, &subject, &[role], client)))
     }
 }
