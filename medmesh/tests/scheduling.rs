@@ -430,3 +430,256 @@ async fn a_patient_books_through_the_gateway() {
     );
     platform.stop().await;
 }
+
+/// Erasure end to end under `medmesh dev`: a patient registers, books twice with a reason for
+/// the visit, has one confirmed and downloads its confirmation, cancels the other with a
+/// reason, and erases their account. Scheduling then holds no name, reason or document of
+/// theirs anywhere in its tables or its document store, cancelled the upcoming visit (the
+/// doctor's time is free again), and reported what it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_patient_leaves_no_name_reason_or_document_in_scheduling() {
+    use sea_orm::ConnectionTrait;
+
+    const REASON: &str = "Țiuit în urechi de o săptămână";
+    const CANCELLED: &str = "Уехала к сестре в Одессу";
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(dev_settings(dir.path()), &Platform::all_components())
+        .await
+        .unwrap();
+    let demo = medmesh::demo::seed(&platform)
+        .await
+        .unwrap()
+        .expect("dev seeds demo data");
+    let url = format!("http://{}/graphql", platform.gateway_addr.unwrap());
+    let issuer = platform.dev_issuer.clone().unwrap();
+    let q = |token: Option<&str>, query: &str, variables: Value| {
+        let (url, token, query) = (url.clone(), token.map(str::to_string), query.to_string());
+        async move { graphql_as(&url, token.as_deref(), &query, variables).await }
+    };
+    let registered = q(
+        None,
+        "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { id } }",
+        json!({ "input": {
+            "requestId": "erase-reg-1", "username": "oksana", "email": "oksana@example.org",
+            "givenName": "Oksana", "familyName": "Țurcanu-Шевченко",
+            "password": "a long enough secret", "timeZone": "Europe/Chisinau",
+        }}),
+    )
+    .await;
+    let patient_id = registered["data"]["registerPatient"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{registered}"))
+        .to_string();
+    let patient = issuer
+        .password_grant("oksana", "a long enough secret", WEB_CLIENT)
+        .unwrap();
+    let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
+
+    let from = common::weekday_after(1)
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let slots = q(
+        Some(&patient),
+        "query($doctor: ID!, $from: DateTime!, $to: DateTime!) { freeSlots(doctorId: $doctor, from: $from, to: $to) { slots { start } } }",
+        json!({ "doctor": demo.doctor_id, "from": from.to_rfc3339(), "to": (from + chrono::Duration::days(1)).to_rfc3339() }),
+    )
+    .await;
+    let list = slots["data"]["freeSlots"]["slots"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{slots}"))
+        .clone();
+    let book = |request_id: &str, start: &Value| {
+        q(
+            Some(&patient),
+            "mutation($doctor: ID!, $start: DateTime!, $reason: String!, $rid: String!) { bookAppointment(input: {requestId: $rid, doctorId: $doctor, start: $start, reason: $reason}) { id reason } }",
+            json!({ "doctor": demo.doctor_id, "start": start, "reason": REASON, "rid": request_id }),
+        )
+    };
+    let kept = book("erase-book-1", &list[0]["start"]).await;
+    assert_eq!(kept["data"]["bookAppointment"]["reason"], REASON, "{kept}");
+    let kept = kept["data"]["bookAppointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dropped = book("erase-book-2", &list[2]["start"]).await;
+    let dropped = dropped["data"]["bookAppointment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{dropped}"))
+        .to_string();
+    let cancelled = q(
+        Some(&patient),
+        "mutation($id: ID!, $reason: String!) { cancelAppointment(requestId: \"erase-cancel-1\", id: $id, reason: $reason) { cancellationReason } }",
+        json!({ "id": dropped, "reason": CANCELLED }),
+    )
+    .await;
+    assert_eq!(
+        cancelled["data"]["cancelAppointment"]["cancellationReason"], CANCELLED,
+        "{cancelled}"
+    );
+    let confirmed = q(
+        Some(&admin),
+        "mutation($id: ID!) { changeAppointmentStatus(requestId: \"erase-confirm-1\", id: $id, status: CONFIRMED) { status } }",
+        json!({ "id": kept }),
+    )
+    .await;
+    assert_eq!(
+        confirmed["data"]["changeAppointmentStatus"]["status"], "CONFIRMED",
+        "{confirmed}"
+    );
+    let document = q(
+        Some(&patient),
+        "query($id: ID!) { appointmentConfirmation(id: $id) { base64 } }",
+        json!({ "id": kept }),
+    )
+    .await;
+    let pdf = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        document["data"]["appointmentConfirmation"]["base64"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{document}")),
+    )
+    .unwrap();
+    let parsed = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
+    assert!(parsed.extract_text(&pages).unwrap().contains("Oksana"));
+    let documents = dir.path().join("documents").join("appointments");
+    let files_of = |id: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(documents.join(id))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(files_of(&kept).len(), 1, "the confirmation is stored");
+
+    // The erasure.
+    let erased = q(
+        Some(&patient),
+        "mutation { eraseMyAccount(requestId: \"erase-1\") }",
+        json!({}),
+    )
+    .await;
+    assert!(erased["data"]["eraseMyAccount"].is_string(), "{erased}");
+    let scheduling = &platform
+        .services
+        .iter()
+        .find(|s| s.service == ServiceName::Scheduling)
+        .unwrap()
+        .context
+        .db;
+    let mut done = false;
+    for _ in 0..300 {
+        if svc_kit::testing::count(
+            scheduling,
+            &format!(
+                "SELECT COUNT(*) FROM erasures WHERE patient_id = '{patient_id}' AND done_at IS NOT NULL"
+            ),
+        )
+        .await
+            == 1
+        {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "scheduling carried out the erasure");
+
+    // No text of theirs in any column of any table (names, reasons, in any script).
+    let tables = scheduling
+        .query_all_raw(svc_kit::db::stmt(
+            scheduling.get_database_backend(),
+            "SELECT name FROM sqlite_master WHERE type = 'table'",
+            [],
+        ))
+        .await
+        .unwrap();
+    let needles = [
+        "Oksana",
+        "Țurcanu",
+        "Шевченко",
+        "oksana@",
+        "urechi",
+        "săptămână",
+        "Одессу",
+        "сестре",
+    ];
+    let mut columns_read = 0;
+    for table in tables {
+        let table: String = table.try_get("", "name").unwrap();
+        let columns = scheduling
+            .query_all_raw(svc_kit::db::stmt(
+                scheduling.get_database_backend(),
+                &format!("SELECT name FROM pragma_table_info('{table}')"),
+                [],
+            ))
+            .await
+            .unwrap();
+        for column in columns {
+            let column: String = column.try_get("", "name").unwrap();
+            columns_read += 1;
+            for needle in needles {
+                let found = svc_kit::testing::count(
+                    scheduling,
+                    &format!(
+                        "SELECT COUNT(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST('{needle}' AS BLOB)) > 0"
+                    ),
+                )
+                .await;
+                assert_eq!(found, 0, "{table}.{column} holds {needle:?}");
+            }
+        }
+    }
+    assert!(columns_read > 50, "{columns_read} columns read");
+    // No confirmation document left.
+    assert!(files_of(&kept).is_empty(), "{:?}", files_of(&kept));
+    assert!(files_of(&dropped).is_empty());
+    // The upcoming visit was cancelled; both appointments keep their time for the clinic.
+    let statuses = scheduling
+        .query_all_raw(svc_kit::db::stmt(
+            scheduling.get_database_backend(),
+            "SELECT status FROM appointments WHERE patient_id = $1 ORDER BY starts_at",
+            [patient_id.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "status").unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(statuses, ["cancelled", "cancelled"]);
+    let report = svc_kit::testing::count(
+        scheduling,
+        &format!(
+            "SELECT COUNT(*) FROM erasures WHERE patient_id = '{patient_id}'
+               AND appointments_anonymised = 2 AND appointments_cancelled = 1
+               AND documents_removed = 1"
+        ),
+    )
+    .await;
+    assert_eq!(report, 1, "the erasure's report");
+    assert_eq!(
+        svc_kit::testing::count(
+            scheduling,
+            &format!(
+                "SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.scheduling.v1.patient.erased' AND aggregate_id = '{patient_id}'"
+            ),
+        )
+        .await,
+        1
+    );
+    // The doctor's time is free again for others.
+    let after = q(
+        Some(&admin),
+        "query($doctor: ID!, $from: DateTime!, $to: DateTime!) { freeSlots(doctorId: $doctor, from: $from, to: $to) { slots { start } } }",
+        json!({ "doctor": demo.doctor_id, "from": from.to_rfc3339(), "to": (from + chrono::Duration::days(1)).to_rfc3339() }),
+    )
+    .await;
+    assert!(
+        after["data"]["freeSlots"]["slots"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{after}"))
+            .iter()
+            .any(|s| s["start"] == list[0]["start"]),
+        "{after}"
+    );
+    platform.stop().await;
+}

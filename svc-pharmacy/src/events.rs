@@ -6,12 +6,21 @@
 use medmesh_proto::{common::v1::Actor, pharmacy::v1 as pb};
 use svc_kit::events::NewEvent;
 
+/// A prescription event carries what its consumers need: notify the medication names, the
+/// pharmacy and a rejection's reason (written for the patient); records the dose, frequency and
+/// instructions of the medication history, which it seals. The notes the doctor and pharmacist
+/// write to each other and a cancellation's reason stay in the pharmacy.
 pub(crate) fn prescription(
     kind: &str,
-    p: pb::Prescription,
+    mut p: pb::Prescription,
     actor: Option<Actor>,
     pharmacy_name: &str,
 ) -> NewEvent {
+    p.notes.clear();
+    p.cancellation_reason.clear();
+    for item in &mut p.items {
+        item.notes.clear();
+    }
     let id = p.prescription_id.clone();
     let patient = p.patient_id.clone();
     let payload = pb::PrescriptionEvent {

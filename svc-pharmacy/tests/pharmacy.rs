@@ -7,6 +7,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{Harness, start, ts, with};
 use medmesh_proto::pharmacy::v1 as pb;
+use sea_orm::ConnectionTrait;
 use svc_kit::testing::TestDb;
 use tonic::Code;
 
@@ -326,9 +327,18 @@ async fn every_way_out_releases_the_reservation() {
         h.affiliate_pharmacist(&other_pharmacist, &w.other_pharmacy).await;
         h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 20, "L1").await;
         h.receive(&other_pharmacist, &w.other_pharmacy, &w.paracetamol, 20, "M1").await;
+        const NOTE: &str = "Pacientul are insuficiență renală";
         let write = |request_id: &str| {
-            let mut r = prescription(&w, request_id, vec![item(&w.paracetamol, 5)]);
+            let mut r = prescription(
+                &w,
+                request_id,
+                vec![pb::PrescriptionItem {
+                    notes: NOTE.into(),
+                    ..item(&w.paracetamol, 5)
+                }],
+            );
             r.allowed_pharmacy_ids = vec![w.other_pharmacy.clone()];
+            r.notes = NOTE.into();
             r
         };
         let reserved = async |token: &str, pharmacy: &str| h.stock(token, pharmacy, &w.paracetamol).await.reserved;
@@ -413,6 +423,28 @@ async fn every_way_out_releases_the_reservation() {
         let events = |kind: &str| format!("SELECT COUNT(*) FROM outbox WHERE event_type = 'medmesh.pharmacy.v1.prescription.{kind}'");
         for kind in ["rejected", "pharmacy_changed", "cancelled", "expired"] {
             assert_eq!(h.count(&events(kind)).await, 1, "{kind}");
+        }
+        // The notes doctor and pharmacist write each other and a cancellation's reason stay in
+        // the pharmacy: no event of any kind carries them.
+        let rows = h
+            .db
+            .query_all_raw(svc_kit::db::stmt(
+                h.db.get_database_backend(),
+                "SELECT event_type, envelope FROM outbox",
+                [],
+            ))
+            .await
+            .unwrap();
+        assert!(rows.len() >= 8, "{} events", rows.len());
+        for row in &rows {
+            let kind: String = row.try_get("", "event_type").unwrap();
+            let bytes: Vec<u8> = row.try_get("", "envelope").unwrap();
+            for text in ["insuficiență", "renală", "changed the treatment"] {
+                assert!(
+                    !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                    "{kind} carries {text:?}"
+                );
+            }
         }
         h.check_conservation().await;
     })
@@ -720,7 +752,11 @@ async fn every_rpc_refuses_the_roles_it_does_not_name() {
         ("patient", h.token_for("m.patient", &["patient"])),
         ("pharmacist", h.token_for("m.pharmacist", &["pharmacist"])),
         ("partner", h.client_token("partner-demo")),
-        ("service", h.client_token("svc-notify")),
+        // The platform's own clients: each holds a role of its own, and none reaches the
+        // pharmacy.
+        ("svc-notify", h.client_token("svc-notify")),
+        ("svc-gateway", h.client_token("medmesh-gateway")),
+        ("svc-records", h.client_token("svc-records")),
     ];
     const ALL: &[&str] = &[
         "admin",
@@ -729,7 +765,6 @@ async fn every_rpc_refuses_the_roles_it_does_not_name() {
         "patient",
         "pharmacist",
         "partner",
-        "service",
     ];
     macro_rules! rpc {
         ($name:ident, $request:expr, $allowed:expr) => {{

@@ -19,6 +19,7 @@ pub mod config;
 mod convert;
 pub mod documents;
 pub mod domain;
+mod erasure;
 mod error;
 mod events;
 mod input;
@@ -90,15 +91,30 @@ impl MeshService for Scheduling {
         config: &SchedulingConfig,
         shutdown: CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![tokio::spawn(sweeper::run(
-            context.db.clone(),
-            context.outbox.clone(),
-            context.cache.clone(),
-            config.rules(),
-            Duration::from_millis(config.sweep_interval_ms),
-            config.idempotency_retention_hours,
-            shutdown,
-        ))]
+        let documents = match config.document_store(&context.settings) {
+            Ok(documents) => documents,
+            Err(error) => {
+                // `check` refused this configuration before start-up.
+                tracing::error!(%error, "no document store: scheduling's workers do not run");
+                return Vec::new();
+            }
+        };
+        let eraser = erasure::Eraser {
+            db: context.db.clone(),
+            outbox: context.outbox.clone(),
+            cache: context.cache.clone(),
+            documents,
+            rules: config.rules(),
+        };
+        vec![
+            tokio::spawn(sweeper::run(
+                eraser,
+                Duration::from_millis(config.sweep_interval_ms),
+                config.idempotency_retention_hours,
+                shutdown.clone(),
+            )),
+            tokio::spawn(erasure::follow(context.clone(), shutdown)),
+        ]
     }
 }
 
@@ -108,6 +124,7 @@ fn zero_metrics() {
     metrics::counter!("medmesh_scheduling_conflicts_total").increment(0);
     metrics::counter!("medmesh_scheduling_caps_refused_total").increment(0);
     metrics::counter!("medmesh_scheduling_confirmations_rendered_total").increment(0);
+    metrics::counter!("medmesh_scheduling_erasures_total").increment(0);
     for result in ["hit", "miss"] {
         metrics::counter!("medmesh_scheduling_slot_cache_total", "result" => result).increment(0);
     }

@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use svc_kit::{cache::Cache, events::Outbox};
 use tokio_util::sync::CancellationToken;
 
-use crate::{app::Rules, clock, error::SchedulingError, offers, slots, store};
+use crate::{app::Rules, clock, erasure::Eraser, error::SchedulingError, offers, slots, store};
 
 /// Expires every hold past its time at `clock::now()`; returns how many it expired.
 pub async fn release_expired_holds(
@@ -42,16 +42,20 @@ pub async fn release_expired_holds(
     Ok(expired)
 }
 
-/// Runs the sweep every `interval` until `shutdown`.
-pub async fn run(
-    db: DatabaseConnection,
-    outbox: Outbox,
-    cache: Cache,
-    rules: Rules,
+/// Runs the sweep every `interval` until `shutdown`: expired holds, pending erasures and, about hourly, old idempotency keys.
+pub(crate) async fn run(
+    eraser: Eraser,
     interval: Duration,
     idempotency_retention_hours: u32,
     shutdown: CancellationToken,
 ) {
+    let Eraser {
+        db,
+        outbox,
+        cache,
+        rules,
+        ..
+    } = eraser.clone();
     let mut ticks = 0u64;
     loop {
         tokio::select! {
@@ -62,6 +66,9 @@ pub async fn run(
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "holds expired"),
             Err(error) => tracing::warn!(%error, "hold sweep failed; will retry"),
+        }
+        if let Err(error) = eraser.carry_out_pending(clock::now()).await {
+            tracing::warn!(%error, "carrying out erasures failed; will retry");
         }
         ticks += 1;
         // About hourly at the default interval.

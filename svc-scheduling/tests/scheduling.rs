@@ -1448,7 +1448,10 @@ async fn role_matrix(db: TestDb) {
         ("nurse", h.token("nurse")),
         ("pharmacist", h.token("pharmacist")),
         ("partner", h.client_token("partner-demo")),
-        ("service", h.client_token("svc-notify")),
+        // Each of the platform's own clients holds a role of its own.
+        ("svc-gateway", h.client_token("medmesh-gateway")),
+        ("svc-notify", h.client_token("svc-notify")),
+        ("svc-scheduling", h.client_token("svc-scheduling")),
     ];
     // The roles (besides admin) each operation lets in; every other caller is refused before
     // anything is read or parsed.
@@ -1457,14 +1460,14 @@ async fn role_matrix(db: TestDb) {
     let schedule_reads: &[&str] = &["doctor", "nurse"];
     let bookings: &[&str] = &["doctor", "nurse", "patient"];
     let status_changes: &[&str] = &["doctor", "nurse"];
-    let appointment_reads: &[&str] = &["doctor", "nurse", "patient", "service"];
+    let appointment_reads: &[&str] = &["doctor", "nurse", "patient"];
     let everyone: &[&str] = &[
         "patient",
         "doctor",
         "nurse",
         "pharmacist",
         "partner",
-        "service",
+        "svc-gateway",
     ];
     for (role, token) in &callers {
         let mut c = h.client();
@@ -2288,4 +2291,207 @@ async fn hoarding(db: TestDb) {
         ))
         .await
         .unwrap();
+}
+
+backend_test!(
+    events_carry_no_reason_for_the_visit_nor_any_other_free_text,
+    events_without_free_text
+);
+/// Every kind of appointment event this walk makes, read back from the outbox as a consumer
+/// would: the reason for the visit, the cancellation reason and the override reason appear in
+/// no envelope, in any language, while the appointment itself still answers them to its reader.
+async fn events_without_free_text(db: TestDb) {
+    use medmesh_proto::events::v1::EventEnvelope;
+    use prost::Message;
+    use sea_orm::ConnectionTrait;
+
+    const VISIT: &str = "Біль у грудях після тренування";
+    const CANCELLED: &str = "Mă simt mai bine, mulțumesc";
+    const OVERRIDE: &str = "Острая боль, принять сегодня";
+    const NO_SHOW: &str = "Did not come: called twice";
+
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let patient = h.token("patient");
+    let patient_id = h.user_id(&patient).await;
+    let admin = h.token("admin");
+    let slots = h.free_slots(&patient, &doctor, 2).await;
+
+    // Held, then booked from the hold with a reason for the visit.
+    let held = h
+        .client()
+        .hold_slot(with(hold(&doctor, &slots[0], "h-1"), &patient))
+        .await
+        .unwrap()
+        .into_inner();
+    let booked = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                request_id: "b-1".into(),
+                hold_id: held.appointment_id.clone(),
+                reason: VISIT.into(),
+                ..Default::default()
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(booked.reason, VISIT, "the appointment keeps its reason");
+    // Booked over the conflict by an admin, for another patient.
+    let urgent = h.token_for("urgent", &["patient"]);
+    let urgent_id = h.user_id(&urgent).await;
+    let squeezed = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                override_reason: OVERRIDE.into(),
+                patient_id: urgent_id,
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[0], "o-1")
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(squeezed.override_reason, OVERRIDE);
+    // Rescheduled, confirmed, checked in, completed.
+    let moved = h
+        .client()
+        .reschedule_appointment(with(
+            pb::RescheduleAppointmentRequest {
+                request_id: "r-1".into(),
+                appointment_id: booked.appointment_id.clone(),
+                new_start: slots[2].start,
+                new_doctor_id: String::new(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for (status, request_id) in [
+        (S::Confirmed, "s-1"),
+        (S::CheckedIn, "s-2"),
+        (S::Completed, "s-3"),
+    ] {
+        h.client()
+            .change_appointment_status(with(
+                set_status(&moved.appointment_id, status, request_id),
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
+    // The squeezed-in visit: a no-show, with a note.
+    h.client()
+        .change_appointment_status(with(
+            pb::ChangeAppointmentStatusRequest {
+                reason: NO_SHOW.into(),
+                ..set_status(&squeezed.appointment_id, S::NoShow, "s-4")
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    // Another booking with a reason, cancelled with one.
+    let later = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[5], "b-2")
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cancelled = h
+        .client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-1".into(),
+                appointment_id: later.appointment_id.clone(),
+                reason: CANCELLED.into(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.cancellation_reason, CANCELLED);
+
+    let rows =
+        h.db.query_all_raw(svc_kit::db::stmt(
+            h.db.get_database_backend(),
+            "SELECT event_type, envelope FROM outbox
+             WHERE event_type LIKE 'medmesh.scheduling.v1.%' ORDER BY seq",
+            [],
+        ))
+        .await
+        .unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for row in &rows {
+        let kind: String = row.try_get("", "event_type").unwrap();
+        let bytes: Vec<u8> = row.try_get("", "envelope").unwrap();
+        for text in [VISIT, CANCELLED, OVERRIDE, NO_SHOW] {
+            for word in text
+                .split([' ', ',', ':'])
+                .filter(|w| w.chars().count() > 4)
+            {
+                assert!(
+                    !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+                    "{kind} carries {word:?}"
+                );
+            }
+        }
+        let envelope = EventEnvelope::decode(bytes.as_slice()).unwrap();
+        let event =
+            pb::AppointmentEvent::decode(envelope.payload.unwrap().value.as_slice()).unwrap();
+        if let Some(a) = event.appointment {
+            // What consumers need is still there.
+            assert!(
+                !a.appointment_id.is_empty() && !a.patient_id.is_empty(),
+                "{kind}"
+            );
+            assert!(a.slot.is_some_and(|s| s.doctor_id == doctor), "{kind}");
+            assert!(!event.doctor_display_name.is_empty(), "{kind}");
+        }
+        kinds.insert(
+            kind.trim_start_matches("medmesh.scheduling.v1.")
+                .to_string(),
+        );
+    }
+    let walked = [
+        "appointment.held",
+        "appointment.booked",
+        "appointment.rescheduled",
+        "appointment.confirmed",
+        "appointment.checked_in",
+        "appointment.completed",
+        "appointment.no_show",
+        "appointment.cancelled",
+    ];
+    for kind in walked {
+        assert!(kinds.contains(kind), "{kind} was not emitted: {kinds:?}");
+    }
+    // The booking over the conflict is one of the `appointment.booked` events scanned.
+    assert_eq!(h.events("appointment.booked").await, 3);
+    // The patient's own reads still answer everything.
+    let read = h
+        .client()
+        .get_appointment(with(
+            pb::GetAppointmentRequest {
+                appointment_id: moved.appointment_id.clone(),
+            },
+            &patient,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.reason, VISIT);
+    assert_eq!(read.patient_id, patient_id);
 }

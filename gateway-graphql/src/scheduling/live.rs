@@ -146,7 +146,11 @@ impl AvailabilityFeed {
 
 /// Moves on the doctors an event touches (before and after a reschedule).
 fn announce(sender: &AvailabilityFeed, envelope: &EventEnvelope) {
-    let Some(any) = envelope.payload.as_ref() else {
+    // Other payloads on the topic (an erasure's report) name no doctor's time.
+    let Some(any) = envelope.payload.as_ref().filter(|any| {
+        any.type_url
+            .ends_with("/medmesh.scheduling.v1.AppointmentEvent")
+    }) else {
         return;
     };
     let Ok(event) = AppointmentEvent::decode(any.value.as_slice()) else {

@@ -19,10 +19,12 @@ pub const PDF: &str = "application/pdf";
 
 /// Where an appointment's confirmation is kept.
 pub fn confirmation_key(a: &AppointmentRecord) -> String {
-    format!(
-        "appointments/{}/confirmation-v{}.pdf",
-        a.appointment_id, a.version
-    )
+    confirmation_key_at(&a.appointment_id, a.version)
+}
+
+/// Where the confirmation of an appointment's `version` is kept.
+pub fn confirmation_key_at(appointment_id: &str, version: i64) -> String {
+    format!("appointments/{appointment_id}/confirmation-v{version}.pdf")
 }
 
 /// Everything the confirmation shows.

@@ -268,6 +268,45 @@ impl DocumentStore {
             }
         }
     }
+
+    /// Removes the document under `key`; whether there was one. Removing what is not there is
+    /// not an error, so an erasure that runs again finishes.
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            DocumentStore::Directory(root) => match tokio::fs::remove_file(root.join(key)).await {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(error) => Err(error.into()),
+            },
+            DocumentStore::S3(bucket) => {
+                // S3 answers a DELETE alike whether the key was there; HEAD tells.
+                let head = bucket
+                    .signed(reqwest::Method::HEAD, key, Vec::new(), None)?
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Remote(e.to_string()))?;
+                let existed = match head.status().as_u16() {
+                    200 => true,
+                    404 => false,
+                    status => return Err(StoreError::Remote(format!("HEAD answered {status}"))),
+                };
+                if existed {
+                    let response = bucket
+                        .signed(reqwest::Method::DELETE, key, Vec::new(), None)?
+                        .send()
+                        .await
+                        .map_err(|e| StoreError::Remote(e.to_string()))?;
+                    if !response.status().is_success() {
+                        return Err(StoreError::Remote(format!(
+                            "DELETE answered {}",
+                            response.status()
+                        )));
+                    }
+                }
+                Ok(existed)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

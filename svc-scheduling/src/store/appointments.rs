@@ -107,6 +107,22 @@ pub async fn get<C: ConnectionTrait>(
     .transpose()
 }
 
+/// Every appointment of `patient_id`, oldest first.
+pub async fn of_patient<C: ConnectionTrait>(
+    conn: &C,
+    patient_id: &str,
+) -> Result<Vec<AppointmentRecord>, DbErr> {
+    conn.query_all_raw(stmt(
+        conn.get_database_backend(),
+        "SELECT * FROM appointments WHERE patient_id = $1 ORDER BY starts_at, appointment_id",
+        [patient_id.into()],
+    ))
+    .await?
+    .iter()
+    .map(appointment)
+    .collect()
+}
+
 /// Holds past their expiry at `now` that overlap `[start, end)` of `doctor_id` or `patient_id`.
 pub async fn expired_overlapping<C: ConnectionTrait>(
     conn: &C,

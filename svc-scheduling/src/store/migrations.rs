@@ -2,7 +2,9 @@
 
 use svc_kit::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[V1, V2];
+
+const V1: Migration = Migration {
     version: 1,
     name: "clinics, directory, schedules, appointments, waitlist",
     postgres: &[
@@ -229,4 +231,29 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE UNIQUE INDEX waitlist_one_open_entry ON waitlist (doctor_id, patient_id)
             WHERE status IN ('waiting', 'offered')",
     ],
-}];
+};
+
+/// Erasure requests (accounts' `user.erased`) and what was done for each: recorded by the
+/// intake, carried out by the sweeper (`done_at` set once the documents are gone too).
+const V2: Migration = Migration {
+    version: 2,
+    name: "erasures",
+    postgres: &["CREATE TABLE erasures (
+            patient_id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL DEFAULT '',
+            requested_at TIMESTAMPTZ NOT NULL,
+            done_at TIMESTAMPTZ,
+            appointments_anonymised BIGINT NOT NULL DEFAULT 0,
+            appointments_cancelled BIGINT NOT NULL DEFAULT 0,
+            waitlist_entries_removed BIGINT NOT NULL DEFAULT 0,
+            documents_removed BIGINT NOT NULL DEFAULT 0)"],
+    sqlite: &["CREATE TABLE erasures (
+            patient_id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL DEFAULT '',
+            requested_at TEXT NOT NULL,
+            done_at TEXT,
+            appointments_anonymised INTEGER NOT NULL DEFAULT 0,
+            appointments_cancelled INTEGER NOT NULL DEFAULT 0,
+            waitlist_entries_removed INTEGER NOT NULL DEFAULT 0,
+            documents_removed INTEGER NOT NULL DEFAULT 0)"],
+};
