@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets the secret of every MedMesh confidential client in the `medmesh` realm to the one its
-# component holds (k8s/keycloak/README.md). Run by the keycloak-client-secrets Job; safe to run
-# again.
+# component holds, and gives each service account its own role (k8s/keycloak/README.md). Run by
+# the keycloak-client-secrets Job; safe to run again.
 set -euo pipefail
 
 kcadm() { /opt/keycloak/bin/kcadm.sh "$@" --config /tmp/kcadm.config; }
@@ -27,4 +27,22 @@ set_secret medmesh-gateway "$MEDMESH_GATEWAY__CLIENT_SECRET"
 for service in accounts scheduling pharmacy records notify; do
   variable="MEDMESH_SERVICES__${service^^}__CLIENT_SECRET"
   set_secret "svc-$service" "${!variable}"
+done
+
+# One role per calling service (a realm imported before they existed has only the shared
+# `service` role, which no service honours any more): create it if missing, map it to the
+# client's service account, and take the old shared role away.
+own_role() {
+  local client=$1 role=$2
+  kcadm get "roles/$role" -r medmesh >/dev/null 2>&1 ||
+    kcadm create roles -r medmesh -s "name=$role" -s "description=$client acting on its own"
+  kcadm add-roles -r medmesh --uusername "service-account-$client" --rolename "$role"
+  kcadm remove-roles -r medmesh --uusername "service-account-$client" --rolename service \
+    >/dev/null 2>&1 || true
+  echo "service-account-$client holds $role"
+}
+
+own_role medmesh-gateway svc-gateway
+for service in accounts scheduling pharmacy records notify; do
+  own_role "svc-$service" "svc-$service"
 done

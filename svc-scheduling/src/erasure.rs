@@ -53,6 +53,9 @@ const USER_ERASED: &str = "medmesh.accounts.v1.user.erased";
 /// Who the audit trail says cancelled an erased patient's appointments.
 const ACTOR: &str = "erasure";
 
+/// What an erased booking over a conflict says instead of its reason.
+const ERASED_OVERRIDE: &str = "(erased)";
+
 /// The statuses an upcoming appointment is cancelled from when its patient is erased.
 const CANCELLED_FROM: [Status; 3] = [Status::Held, Status::Booked, Status::Confirmed];
 
@@ -95,6 +98,29 @@ impl EventHandler for Intake {
             Ok(())
         })
     }
+}
+
+/// Whether `patient_id`'s data was erased here (or is being): nothing is booked for them any
+/// more. Takes the patient's lock first (see [`appointments::lock_patient`]), so a booking that
+/// checks this inside its write transaction either finishes before the erasure reads the
+/// patient's appointments or finds the erasure.
+pub(crate) async fn is_erased(txn: &DatabaseTransaction, patient_id: &str) -> Result<bool, DbErr> {
+    appointments::lock_patient(txn, patient_id).await?;
+    Ok(txn
+        .query_one_raw(stmt(
+            txn.get_database_backend(),
+            "SELECT 1 AS one FROM erasures WHERE patient_id = $1",
+            [patient_id.into()],
+        ))
+        .await?
+        .is_some())
+}
+
+/// The refusal of a booking or waitlist entry for an erased patient.
+pub(crate) fn erased_refusal() -> SchedulingError {
+    SchedulingError::Kit(svc_kit::ApiError::FailedPrecondition(
+        "the patient's account was erased".to_string(),
+    ))
 }
 
 /// Reads accounts' topic until `shutdown`.
@@ -160,8 +186,13 @@ impl Eraser {
                 subject: row.try_get("", "subject")?,
                 requested_at: get_ts(&row, "requested_at")?,
             };
-            if self.carry_out(&pending, now).await? {
-                finished += 1;
+            // One that fails (its document store away, say) does not hold up the others.
+            match self.carry_out(&pending, now).await {
+                Ok(true) => finished += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "an erasure could not be carried out; will retry")
+                }
             }
         }
         Ok(finished)
@@ -216,6 +247,18 @@ async fn anonymise(
 ) -> Result<Anonymised, SchedulingError> {
     let b = txn.get_database_backend();
     let patient = pending.patient_id.as_str();
+    // After the patient's lock no booking of theirs is under way (bookings take it and then
+    // find the erasure), so every appointment of theirs is read below.
+    appointments::lock_patient(txn, patient).await?;
+    // Their waitlist entries first: the time freed below must not be offered back to them.
+    let waitlist = txn
+        .execute_raw(stmt(
+            b,
+            "DELETE FROM waitlist WHERE patient_id = $1",
+            [patient.into()],
+        ))
+        .await?
+        .rows_affected();
     let theirs = appointments::of_patient(txn, patient).await?;
     let mut done = Anonymised::default();
     for before in &theirs {
@@ -263,10 +306,16 @@ async fn anonymise(
         forget_answers_naming(txn, &before.appointment_id).await?;
     }
     let of_theirs = "SELECT appointment_id FROM appointments WHERE patient_id = $1";
+    // An override reason becomes a mark, not nothing: a booking over a conflict still holds
+    // its time beside the one it overlaps, and PostgreSQL's exclusion constraint tells the two
+    // apart by it.
     txn.execute_raw(stmt(
         b,
-        "UPDATE appointments SET reason = '', cancellation_reason = '', override_reason = ''
-         WHERE patient_id = $1",
+        &format!(
+            "UPDATE appointments SET reason = '', cancellation_reason = '',
+                override_reason = CASE WHEN override_reason = '' THEN '' ELSE '{ERASED_OVERRIDE}' END
+             WHERE patient_id = $1"
+        ),
         [patient.into()],
     ))
     .await?;
@@ -276,23 +325,19 @@ async fn anonymise(
         [patient.into()],
     ))
     .await?;
-    // Published events about their appointments (kept a while for replays) go too.
-    txn.execute_raw(stmt(
-        b,
-        &format!(
-            "DELETE FROM outbox WHERE published_at IS NOT NULL AND aggregate_id IN ({of_theirs})"
-        ),
-        [patient.into()],
-    ))
-    .await?;
-    let waitlist = txn
-        .execute_raw(stmt(
+    // Published events about their appointments (kept a while for replays) go too, and those
+    // the broker refused.
+    for table in [
+        "outbox WHERE published_at IS NOT NULL AND",
+        "outbox_dead_letters WHERE",
+    ] {
+        txn.execute_raw(stmt(
             b,
-            "DELETE FROM waitlist WHERE patient_id = $1",
+            &format!("DELETE FROM {table} aggregate_id IN ({of_theirs})"),
             [patient.into()],
         ))
-        .await?
-        .rows_affected();
+        .await?;
+    }
     if !pending.subject.is_empty() {
         txn.execute_raw(stmt(
             b,

@@ -2495,3 +2495,277 @@ async fn events_without_free_text(db: TestDb) {
     assert_eq!(read.reason, VISIT);
     assert_eq!(read.patient_id, patient_id);
 }
+
+backend_test!(
+    an_erasure_keeps_the_clinics_record_and_nothing_of_the_patient,
+    erasure
+);
+/// The erasure as the sweeper carries it out, on both backends: an erased patient's upcoming
+/// visit is cancelled and the time given to the next one waiting (not to them), a visit of
+/// theirs booked over a conflict and completed keeps its time beside the one it overlapped,
+/// every text of theirs is gone from every column of every table, the other patient's is not,
+/// and nothing more is booked for them.
+async fn erasure(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    const VISIT: &str = "Durere în piept după efort";
+    const OVERRIDE: &str = "Острая боль, срочно";
+    const CANCELLED: &str = "Не смогу прийти, уезжаю";
+    const KEPT: &str = "Annual check-up of the other patient";
+    let h = start(db).await;
+    let doctor = practice(&h).await;
+    let admin = h.token("admin");
+    let other = h.token("patient");
+    let erased_token = h.token_for("urgent", &["patient"]);
+    let erased = h.user_id(&erased_token).await;
+    let waiting = h.token_for("waiting", &["patient"]);
+    h.user_id(&waiting).await;
+    let slots = h.free_slots(&other, &doctor, 2).await;
+
+    // The other patient's visit, and the erased patient's booking over it, completed.
+    let theirs = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                reason: KEPT.into(),
+                ..book(&doctor, &slots[0], "b-other")
+            },
+            &other,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let squeezed = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                override_reason: OVERRIDE.into(),
+                patient_id: erased.clone(),
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[0], "o-1")
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for (status, request_id) in [
+        (S::Confirmed, "s-1"),
+        (S::CheckedIn, "s-2"),
+        (S::Completed, "s-3"),
+    ] {
+        h.client()
+            .change_appointment_status(with(
+                set_status(&squeezed.appointment_id, status, request_id),
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
+    // An upcoming visit of theirs, one they cancelled with a reason, and a waitlist entry of
+    // theirs and of another patient for that day.
+    let upcoming = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[4], "b-1")
+            },
+            &erased_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let dropped = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[6], "b-2")
+            },
+            &erased_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    h.client()
+        .cancel_appointment(with(
+            pb::CancelAppointmentRequest {
+                request_id: "c-1".into(),
+                appointment_id: dropped.appointment_id.clone(),
+                reason: CANCELLED.into(),
+            },
+            &erased_token,
+        ))
+        .await
+        .unwrap();
+    let day = slots[4]
+        .start
+        .map(|t| chrono::DateTime::from_timestamp(t.seconds, 0).unwrap())
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Kyiv)
+        .date_naive();
+    for (token, request_id) in [(&erased_token, "w-1"), (&waiting, "w-2")] {
+        h.client()
+            .join_waitlist(with(
+                pb::JoinWaitlistRequest {
+                    request_id: request_id.into(),
+                    doctor_id: doctor.clone(),
+                    from_date: Some(date(day)),
+                    to_date: Some(date(day)),
+                    patient_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    }
+
+    // Accounts' user.erased, as the intake records it; the sweeper carries it out.
+    let b = h.db.get_database_backend();
+    h.db.execute_raw(svc_kit::db::stmt(
+        b,
+        "INSERT INTO erasures (patient_id, subject, requested_at) VALUES ($1, $2, $3)",
+        [
+            erased.clone().into(),
+            common::subject_of("urgent").into(),
+            svc_kit::db::ts(b, chrono::Utc::now()),
+        ],
+    ))
+    .await
+    .unwrap();
+    let done = format!(
+        "SELECT COUNT(*) FROM erasures WHERE patient_id = '{erased}' AND done_at IS NOT NULL"
+    );
+    h.eventually("the erasure is carried out", || async {
+        h.count(&done).await == 1
+    })
+    .await;
+
+    let read = |id: String| {
+        let admin = admin.clone();
+        let h = &h;
+        async move {
+            h.client()
+                .get_appointment(with(
+                    pb::GetAppointmentRequest { appointment_id: id },
+                    &admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    // The completed visit keeps its time and status, beside the one it overlapped.
+    let kept = read(squeezed.appointment_id.clone()).await;
+    assert_eq!(kept.status(), S::Completed);
+    assert_eq!(kept.slot, squeezed.slot);
+    assert!(kept.reason.is_empty() && !kept.override_reason.contains("Острая"));
+    assert_eq!(read(theirs.appointment_id.clone()).await.reason, KEPT);
+    // The upcoming one is cancelled, and its time offered to the patient waiting, not to them.
+    assert_eq!(
+        read(upcoming.appointment_id.clone()).await.status(),
+        S::Cancelled
+    );
+    let offers = h
+        .count(&format!(
+            "SELECT COUNT(*) FROM appointments WHERE status = 'held' AND patient_id = '{erased}'"
+        ))
+        .await;
+    assert_eq!(offers, 0, "nothing is offered to the erased patient");
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM waitlist WHERE status = 'offered'")
+            .await,
+        1,
+        "the time went to the patient waiting"
+    );
+    assert_eq!(
+        h.count(&format!(
+            "SELECT COUNT(*) FROM waitlist WHERE patient_id = '{erased}'"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        h.count(&format!(
+            "SELECT COUNT(*) FROM erasures WHERE patient_id = '{erased}'
+               AND appointments_anonymised = 3 AND appointments_cancelled = 1
+               AND waitlist_entries_removed = 1"
+        ))
+        .await,
+        1,
+        "the report"
+    );
+
+    // No text of theirs in any column of any table; the other patient's is still there.
+    let columns_sql = match h.backend {
+        "postgres" => {
+            "SELECT table_name AS t, column_name AS c, data_type AS k FROM information_schema.columns
+             WHERE table_schema = current_schema()"
+        }
+        _ => {
+            "SELECT m.name AS t, p.name AS c, p.type AS k FROM sqlite_master m
+             JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+        }
+    };
+    let columns =
+        h.db.query_all_raw(svc_kit::db::stmt(b, columns_sql, []))
+            .await
+            .unwrap();
+    assert!(columns.len() > 50, "{} columns", columns.len());
+    let holds = |table: &str, column: &str, kind: &str, needle: &str| match h.backend {
+        "postgres" if kind == "bytea" => format!(
+            "SELECT COUNT(*) FROM \"{table}\" WHERE position(convert_to('{needle}', 'UTF8') in \"{column}\") > 0"
+        ),
+        "postgres" => format!(
+            "SELECT COUNT(*) FROM \"{table}\" WHERE CAST(\"{column}\" AS TEXT) LIKE '%{needle}%'"
+        ),
+        _ => format!(
+            "SELECT COUNT(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST('{needle}' AS BLOB)) > 0"
+        ),
+    };
+    let mut kept_somewhere = 0;
+    for row in &columns {
+        let table: String = row.try_get("", "t").unwrap();
+        let column: String = row.try_get("", "c").unwrap();
+        let kind: String = row.try_get("", "k").unwrap();
+        for needle in ["Durere", "efort", "Острая", "срочно", "уезжаю"] {
+            let found = h.count(&holds(&table, &column, &kind, needle)).await;
+            assert_eq!(found, 0, "{table}.{column} holds {needle:?}");
+        }
+        kept_somewhere += h
+            .count(&holds(&table, &column, &kind, "Annual check-up"))
+            .await;
+    }
+    assert!(
+        kept_somewhere > 0,
+        "the other patient's reason is still there"
+    );
+
+    // Nothing more is booked for them, by anyone.
+    let refused = h
+        .client()
+        .book_appointment(with(
+            pb::BookAppointmentRequest {
+                patient_id: erased.clone(),
+                reason: VISIT.into(),
+                ..book(&doctor, &slots[8], "b-after")
+            },
+            &admin,
+        ))
+        .await;
+    assert_eq!(code(&refused), Code::FailedPrecondition, "{refused:?}");
+    let rejoin = h
+        .client()
+        .join_waitlist(with(
+            pb::JoinWaitlistRequest {
+                request_id: "w-after".into(),
+                doctor_id: doctor.clone(),
+                from_date: Some(date(day)),
+                to_date: Some(date(day)),
+                patient_id: erased.clone(),
+            },
+            &admin,
+        ))
+        .await;
+    assert_eq!(code(&rejoin), Code::FailedPrecondition, "{rejoin:?}");
+}

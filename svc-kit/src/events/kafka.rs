@@ -60,14 +60,14 @@ pub async fn ensure_topics(
 /// succeed while the messages after it can: too large for the client's or the broker's
 /// `message.max.bytes`, or not a valid record. A refusal that concerns the topic or the
 /// cluster (authorization, an unknown topic, a policy) would refuse every message alike: that
-/// one is retried, and waits for an operator, rather than moving the whole outbox aside.
+/// one is retried, and waits for an operator, rather than moving the whole outbox aside. So is
+/// a corrupt message (`InvalidMessage`), which Kafka itself marks retriable.
 fn refuses_the_message(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
         RDKafkaErrorCode::MessageSizeTooLarge
             | RDKafkaErrorCode::MessageBatchTooLarge
             | RDKafkaErrorCode::InvalidMessageSize
-            | RDKafkaErrorCode::InvalidMessage
             | RDKafkaErrorCode::InvalidRecord
     )
 }

@@ -166,6 +166,9 @@ impl App {
                     updated_at: now,
                     version: 1,
                 };
+                if crate::erasure::is_erased(txn, patient_id).await? {
+                    return Err(crate::erasure::erased_refusal());
+                }
                 if caller.is(patient_id) {
                     self.within_caps(txn, &record, now, false).await?;
                 }

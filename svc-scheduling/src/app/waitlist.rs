@@ -55,6 +55,9 @@ impl App {
         let entry = &entry;
         self.write(key, |txn| async move {
             let txn = &*txn;
+            if crate::erasure::is_erased(txn, &entry.patient_id).await? {
+                return Err(crate::erasure::erased_refusal());
+            }
             if !waitlist::insert(txn, entry).await? {
                 return Err(SchedulingError::Duplicate(
                     "the patient is already on this doctor's waitlist",

@@ -88,10 +88,11 @@ impl S3Bucket {
             region: region.to_string(),
             access_key_id: access_key_id.to_string(),
             secret_access_key,
-            http: reqwest::Client::builder()
+            // HTTPS with the platform's authority beside the web's roots (`[tls]`).
+            http: svc_kit::tls::http_client()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
-                .expect("a plain HTTP client builds"),
+                .expect("an HTTP client builds"),
         }
     }
 

@@ -160,6 +160,22 @@ pub struct PatientLoad {
     pub upcoming_with_doctor: i64,
 }
 
+/// Takes `patient_id`'s transaction-scoped lock on PostgreSQL (taking it again in the same
+/// transaction is free); SQLite's immediate transaction already holds the only write lock.
+/// Bookings of one patient and their erasure go one after the other under it.
+pub async fn lock_patient<C: ConnectionTrait>(conn: &C, patient_id: &str) -> Result<(), DbErr> {
+    let b = conn.get_database_backend();
+    if b == sea_orm::DbBackend::Postgres {
+        conn.execute_raw(stmt(
+            b,
+            "SELECT pg_advisory_xact_lock(hashtextextended('patient-load:' || $1, 0))",
+            [patient_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// [`PatientLoad`] of `patient_id` (with `doctor_id`). On PostgreSQL it first takes the
 /// patient's transaction-scoped advisory lock, so two bookings of one patient count one after
 /// the other and a cap cannot be passed by sending both at once; SQLite's immediate
@@ -171,14 +187,7 @@ pub async fn patient_load<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<PatientLoad, DbErr> {
     let b = conn.get_database_backend();
-    if b == sea_orm::DbBackend::Postgres {
-        conn.execute_raw(stmt(
-            b,
-            "SELECT pg_advisory_xact_lock(hashtextextended('patient-load:' || $1, 0))",
-            [patient_id.into()],
-        ))
-        .await?;
-    }
+    lock_patient(conn, patient_id).await?;
     let live = "(status = 'held' AND hold_expires_at > $3)";
     let upcoming = format!("(starts_at > $3 AND (status IN ('booked', 'confirmed') OR {live}))");
     let sql = format!(

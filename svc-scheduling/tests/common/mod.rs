@@ -166,7 +166,7 @@ pub async fn start_replicas_with(
 }
 
 /// A stable subject for a test user's name.
-fn subject_of(username: &str) -> String {
+pub fn subject_of(username: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     username.hash(&mut hasher);
