@@ -45,7 +45,7 @@ MESH_PATHS = {
 PART_SECTIONS = {"gateway", "scheduling", "pharmacy", "records", "notify"}
 # svc-kit's keys that every component may carry (the shared ConfigMap holds only these).
 KIT_SECTIONS = {"mode", "data_dir", "shutdown_grace_ms", "log", "admin", "auth", "dev_issuer",
-                "database", "cache", "events", "services"}
+                "database", "grpc", "tls", "cache", "events", "services"}
 # The defaults files that name every configuration key (docs/configuration.md).
 DEFAULTS_FILES = [
     "svc-kit/src/defaults.toml",

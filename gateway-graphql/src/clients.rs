@@ -2,8 +2,8 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use svc_kit::{ServiceName, Settings};
-use tonic::transport::{Channel, Endpoint};
+use svc_kit::{ServiceName, Settings, tls::Tls};
+use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -28,24 +28,26 @@ impl ServiceClients {
     pub fn from_settings(
         settings: &Settings,
         config: &GatewayConfig,
+        tls: &Tls,
     ) -> Result<ServiceClients, EndpointError> {
         let endpoints = ServiceName::ALL.map(|s| (s, settings.services.get(s).endpoint()));
-        ServiceClients::new(endpoints, config)
+        ServiceClients::new(endpoints, config, tls)
     }
 
+    /// `https://` endpoints speak TLS with `tls` (its authority, and its certificate for
+    /// services that require one); `http://` ones are plain.
     pub fn new(
         endpoints: impl IntoIterator<Item = (ServiceName, String)>,
         config: &GatewayConfig,
+        tls: &Tls,
     ) -> Result<ServiceClients, EndpointError> {
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
         let timeout = Duration::from_millis(config.upstream_timeout_ms);
         let mut channels = HashMap::new();
         for (service, url) in endpoints {
-            let endpoint = Endpoint::from_shared(url)
-                .map_err(|e| EndpointError {
-                    service,
-                    reason: e.to_string(),
-                })?
+            let endpoint = tls
+                .endpoint(&url)
+                .map_err(|reason| EndpointError { service, reason })?
                 .connect_timeout(connect_timeout)
                 .timeout(timeout)
                 .tcp_nodelay(true)

@@ -382,7 +382,7 @@ async fn fixture() -> Fixture {
         };
         (s, format!("http://127.0.0.1:{port}"))
     });
-    let clients = ServiceClients::new(endpoints, &config).unwrap();
+    let clients = ServiceClients::new(endpoints, &config, &svc_kit::tls::Tls::none()).unwrap();
     let bus = MemoryBus::new();
     let topic = svc_kit::events::topic_for("medmesh", ServiceName::Pharmacy);
     let feeds = LiveFeeds {

@@ -600,7 +600,7 @@ async fn fixture() -> Fixture {
         };
         (s, format!("http://127.0.0.1:{port}"))
     });
-    let clients = ServiceClients::new(endpoints, &config).unwrap();
+    let clients = ServiceClients::new(endpoints, &config, &svc_kit::tls::Tls::none()).unwrap();
     Fixture {
         schema: build_schema(clients, &config, None),
         stand_in,

@@ -65,9 +65,14 @@ impl Reach {
         for user in ACTORS {
             reach.tokens.insert(user, dev_sso::token_for(issuer, user)?);
         }
+        let scheme = if platform.tls.serves_tls() {
+            "https"
+        } else {
+            "http"
+        };
         for service in ServiceName::ALL {
             if let Some(addr) = platform.service_addr(service)
-                && let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
+                && let Ok(channel) = platform.tls.endpoint(&format!("{scheme}://{addr}"))
             {
                 reach.channels.insert(service, channel.connect_lazy());
             }
@@ -86,7 +91,7 @@ impl Reach {
             .clone()
             .filter(|issuer| !issuer.is_empty())
             .ok_or("`auth.issuer` names no identity provider to sign the demo users in at")?;
-        let http = reqwest::Client::builder()
+        let http = svc_kit::tls::http_client()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
@@ -112,9 +117,11 @@ impl Reach {
                 .ok_or_else(|| format!("signing in as the demo {user}: no access token"))?;
             reach.tokens.insert(user, token.to_string());
         }
+        let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(|e| e.to_string())?;
         for service in ServiceName::ALL {
             let endpoint = settings.services.get(service).endpoint();
-            let channel = Channel::from_shared(endpoint.clone())
+            let channel = tls
+                .endpoint(&endpoint)
                 .map_err(|e| format!("services.{service}.endpoint {endpoint:?}: {e}"))?;
             reach.channels.insert(service, channel.connect_lazy());
         }

@@ -78,6 +78,8 @@ pub struct Platform {
     /// The development issuer this process runs (dev mode without `auth.issuer`).
     pub dev_issuer: Option<dev_sso::DevIssuerHandle>,
     pub services: Vec<StartedService>,
+    /// How this process reaches its own services (TLS when it serves TLS).
+    pub(crate) tls: svc_kit::tls::Tls,
     shutdown: CancellationToken,
     readiness: Readiness,
     tasks: Vec<JoinHandle<()>>,
@@ -168,6 +170,10 @@ impl Platform {
     ) -> Result<Platform, StartError> {
         // Every part's own section is read and checked before any port is bound.
         let configs = Platform::validate(&settings, components)?;
+        // The process's TLS, before anything that speaks HTTPS or gRPC is built.
+        let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(ConfigError::from)?;
+        svc_kit::tls::install(&tls);
+        let scheme = if tls.serves_tls() { "https" } else { "http" };
         let settings = Arc::new(settings);
         let shutdown = CancellationToken::new();
         let readiness = Readiness::default();
@@ -228,7 +234,7 @@ impl Platform {
                             .services
                             .get_mut(*name)
                             .endpoint
-                            .get_or_insert_with(|| format!("http://{}", started.grpc_addr));
+                            .get_or_insert_with(|| format!("{scheme}://{}", started.grpc_addr));
                         services.push(started)
                     }
                     Err(error) => {
@@ -244,12 +250,12 @@ impl Platform {
             let endpoints = ServiceName::ALL.map(|name| {
                 let local = services.iter().find(|s| s.service == name);
                 let url = match local {
-                    Some(s) => format!("http://{}", s.grpc_addr),
+                    Some(s) => format!("{scheme}://{}", s.grpc_addr),
                     None => settings.services.get(name).endpoint(),
                 };
                 (name, url)
             });
-            let clients = ServiceClients::new(endpoints, gateway_config)?;
+            let clients = ServiceClients::new(endpoints, gateway_config, &tls)?;
             let secret = gateway_config.client_secret(&settings)?;
             let token_url = format!("{issuer_url}/protocol/openid-connect/token");
             let platform = ServiceTokens::new(&token_url, GATEWAY_CLIENT, &secret)
@@ -319,6 +325,7 @@ impl Platform {
             issuer_url,
             dev_issuer,
             services,
+            tls,
             shutdown,
             readiness,
             tasks,

@@ -358,7 +358,9 @@ async fn all_serving(settings: &Settings) -> Result<(), String> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     for service in ServiceName::ALL {
         let endpoint = settings.services.get(service).endpoint();
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+        let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(|e| e.to_string())?;
+        let channel = tls
+            .endpoint(&endpoint)
             .map_err(|e| format!("services.{service}.endpoint {endpoint:?}: {e}"))?
             .connect_timeout(std::time::Duration::from_secs(2))
             .timeout(std::time::Duration::from_secs(5))

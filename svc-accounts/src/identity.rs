@@ -97,7 +97,7 @@ impl IdentityAdmin {
         let token_url = format!("{issuer}/protocol/openid-connect/token");
         let tokens =
             ServiceTokens::new(&token_url, client_id, client_secret).map_err(|e| e.to_string())?;
-        let http = reqwest::Client::builder()
+        let http = svc_kit::tls::http_client()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -34,6 +34,7 @@ pub const KIT_SECTIONS: &[&str] = &[
     "dev_issuer",
     "database",
     "grpc",
+    "tls",
     "cache",
     "events",
     "services",
@@ -106,6 +107,7 @@ pub struct Settings {
     pub dev_issuer: DevIssuerSettings,
     pub database: DatabaseSettings,
     pub grpc: GrpcSettings,
+    pub tls: crate::tls::TlsSettings,
     pub cache: CacheSettings,
     pub events: EventSettings,
     pub services: ServicesSettings,
@@ -379,6 +381,12 @@ impl SectionConfig for NoSection {
     }
 }
 
+impl From<crate::tls::TlsError> for ConfigError {
+    fn from(err: crate::tls::TlsError) -> Self {
+        ConfigError(err.to_string())
+    }
+}
+
 impl From<figment::Error> for ConfigError {
     fn from(err: figment::Error) -> Self {
         // figment reports every problem; the first is the one to fix first, and one line is
@@ -623,6 +631,27 @@ impl Settings {
                     &format!("services.{service}.endpoint"),
                     "is not an http(s) URL",
                 ));
+            }
+        }
+        crate::tls::Tls::load(&self.tls)?;
+        if self.mode == Mode::Production && !self.tls.allow_plaintext {
+            let issuer = self
+                .auth
+                .issuer
+                .as_deref()
+                .map(|i| ("auth.issuer".to_string(), i));
+            let endpoints = ServiceName::ALL.into_iter().filter_map(|service| {
+                let endpoint = self.services.get(service).endpoint.as_deref()?;
+                Some((format!("services.{service}.endpoint"), endpoint))
+            });
+            for (key, url) in issuer.into_iter().chain(endpoints) {
+                if crate::tls::is_plaintext_to_another_host(url) {
+                    return Err(ConfigError::key(
+                        &key,
+                        "is plain http:// to another host: production speaks TLS (https://, with \
+                         tls.ca_file) unless tls.allow_plaintext says the network is encrypted",
+                    ));
+                }
             }
         }
         if self.cache.redis.pool_size == 0 {

@@ -72,6 +72,7 @@ pub struct GrpcServer {
     health: HealthReporter,
     service_names: Vec<&'static str>,
     limits: GrpcLimits,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl std::fmt::Debug for GrpcServer {
@@ -122,7 +123,15 @@ impl GrpcServer {
             health,
             service_names: Vec::new(),
             limits: GrpcLimits::default(),
+            tls: None,
         })
+    }
+
+    /// Serves TLS only, with `tls` (this process's certificate; mutual TLS when it names a
+    /// client authority); plain TCP with `None`.
+    pub fn with_tls(mut self, tls: Option<tonic::transport::ServerTlsConfig>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Serves within `limits` (the defaults unless set).
@@ -167,6 +176,7 @@ impl GrpcServer {
             health,
             service_names,
             limits,
+            tls,
         } = self;
         for name in &service_names {
             health
@@ -211,7 +221,11 @@ impl GrpcServer {
                 tracing::info!(?addr, "gRPC server draining");
             }
         };
-        let server = Server::builder()
+        let builder = match tls {
+            Some(tls) => Server::builder().tls_config(tls)?,
+            None => Server::builder(),
+        };
+        let server = builder
             .max_concurrent_streams(limits.max_concurrent_streams)
             .layer(layers)
             .add_routes(routes.routes())

@@ -27,6 +27,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
+pub mod tls;
 pub mod write;
 
 pub use api_error::ApiError;

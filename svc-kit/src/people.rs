@@ -12,10 +12,7 @@ use medmesh_proto::accounts::v1::{
     self as accounts, GetMyProfileRequest, GetProfileRequest,
     accounts_service_client::AccountsServiceClient,
 };
-use tonic::{
-    Code, Request, Status,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Request, Status, transport::Channel};
 
 use crate::{
     ApiError,
@@ -99,9 +96,10 @@ impl People {
         service: ServiceName,
         accounts_endpoint: &str,
         tokens: Option<Arc<ServiceTokens>>,
+        tls: &crate::tls::Tls,
     ) -> Result<People, String> {
-        let channel = Endpoint::from_shared(accounts_endpoint.to_string())
-            .map_err(|e| e.to_string())?
+        let channel = tls
+            .endpoint(accounts_endpoint)?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
@@ -132,7 +130,8 @@ impl People {
         let tokens = ServiceTokens::new(&token_url, client_id, &secret)
             .map_err(|error| ConfigError::new(format!("`auth.issuer`: {error}")))?;
         let accounts = settings.services.accounts.endpoint();
-        People::new(service, &accounts, Some(Arc::new(tokens)))
+        let tls = crate::tls::Tls::load(&settings.tls)?;
+        People::new(service, &accounts, Some(Arc::new(tokens)), &tls)
             .map_err(|reason| ConfigError::new(format!("`services.accounts.endpoint`: {reason}")))
     }
 

@@ -216,9 +216,12 @@ pub async fn start<S: MeshService>(
         outbox,
         bus: bus.clone(),
     };
+    let tls = crate::tls::Tls::load(&settings.tls).map_err(ConfigError::from)?;
+    crate::tls::install(&tls);
     let server = GrpcServer::bind(settings.services.get(name).listen_addr())
         .await?
-        .with_limits((&settings.grpc).into());
+        .with_limits((&settings.grpc).into())
+        .with_tls(tls.server_config());
     let server = S::register(&context, &config, server)?;
     let grpc_addr = server.local_addr();
     let relay = Relay::new(

@@ -582,3 +582,81 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// A certificate authority made for one test (rcgen, ECDSA P-256), and the certificates it
+/// signs: servers' and clients' alike (both usages), for the names given (DNS names or IPs).
+pub struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl std::fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCa").finish_non_exhaustive()
+    }
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { cert, key }
+    }
+
+    /// The authority's certificate (PEM).
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A certificate for `names` and its key (PEM), signed by this authority.
+    pub fn issue(&self, names: &[&str]) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            names.first().copied().unwrap_or("medmesh"),
+        );
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// `[tls]` for a process of the platform: this authority, and a certificate for `names`
+    /// it signed, written into `dir`.
+    pub fn settings(
+        &self,
+        dir: &std::path::Path,
+        names: &[&str],
+        client_auth: crate::tls::ClientAuth,
+    ) -> crate::tls::TlsSettings {
+        let (cert, key) = self.issue(names);
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let write = |what: &str, pem: &str| {
+            let path = dir.join(format!("{id}-{what}.pem"));
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        crate::tls::TlsSettings {
+            cert_file: Some(write("cert", &cert)),
+            key_file: Some(write("key", &key)),
+            ca_file: Some(write("ca", &self.pem())),
+            client_auth,
+            allow_plaintext: false,
+        }
+    }
+}

@@ -20,7 +20,7 @@ pub fn default_config() -> (Settings, GatewayConfig) {
 pub fn offline_schema(config: &GatewayConfig) -> MeshSchema {
     let port = svc_kit::testing::free_port();
     let endpoints = ServiceName::ALL.map(|s| (s, format!("http://127.0.0.1:{port}")));
-    let clients = ServiceClients::new(endpoints, config).unwrap();
+    let clients = ServiceClients::new(endpoints, config, &svc_kit::tls::Tls::none()).unwrap();
     gateway_graphql::build_schema(clients, config, None)
 }
 

@@ -53,12 +53,12 @@ impl ServiceTokens {
             .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_string()))
             .set_auth_type(AuthType::RequestBody)
             .set_token_uri(token_url);
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             // The token endpoint must answer itself; following redirects could leak the secret.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(5))
             .build()
-            .expect("a plain HTTP client builds");
+            .expect("an HTTP client builds");
         Ok(ServiceTokens {
             client,
             http,

@@ -149,11 +149,11 @@ const ACCEPTED: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
 
 impl Authenticator {
     pub fn new(settings: AuthSettings) -> Authenticator {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .build()
-            .expect("a plain HTTP client builds");
+            .expect("an HTTP client builds");
         let verified = moka::sync::Cache::builder()
             .max_capacity(VERIFIED_CAPACITY)
             .time_to_live(VERIFIED_TTL)

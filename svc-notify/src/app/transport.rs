@@ -101,7 +101,7 @@ impl Transports {
                     .map_err(|e| format!("notify.smtp.from: {e}"))?,
             }
         };
-        let http = reqwest::Client::builder()
+        let http = svc_kit::tls::http_client()
             .timeout(Duration::from_millis(config.send_timeout_ms))
             .build()
             .map_err(|e| e.to_string())?;

@@ -1,0 +1,311 @@
+//! TLS for what the platform speaks: the services' gRPC servers and the channels between them
+//! (the gateway's, and each service's to svc-accounts), with optional mutual TLS; and HTTPS to
+//! the identity provider and the object store. One stack: rustls with ring, the same rustls
+//! that tonic, reqwest and lettre (SMTP) are built with.
+//!
+//! `[tls]` names PEM files. With `cert_file` and `key_file` every gRPC server of the process
+//! speaks TLS only; `ca_file` is the authority that signs the platform's certificates: gRPC
+//! clients trust it alone for `https://` endpoints (the web's roots when it is not set), HTTPS
+//! clients trust it beside the web's roots, and with `client_auth = "required"` servers accept
+//! only clients presenting a certificate it signed (which the clients of this process then
+//! present: the same `cert_file`).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::RwLock,
+};
+
+use serde::Deserialize;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+
+/// Whether a server asks its clients for a certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Any client may connect (its token still says who it is).
+    #[default]
+    None,
+    /// Only a client with a certificate signed by `ca_file` completes the handshake.
+    Required,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// This process's certificate chain (PEM), servers' and (for mutual TLS) clients'.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The authority that signs the platform's certificates (PEM).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Production refuses `http://` endpoints and issuers unless this says the network itself
+    /// is encrypted (a Swarm overlay with `encrypted: "true"`, a service mesh's mutual TLS).
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("`tls.{key}` {path}: {source}")]
+    Read {
+        key: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`tls.{key}` {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> TlsError {
+    TlsError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+fn read_pem(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Read {
+        key,
+        path: path.display().to_string(),
+        source,
+    })?;
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(invalid(
+            key,
+            format!("{} holds no PEM block", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The loaded certificates. Cloning is cheap enough (PEM bytes); `Debug` shows no key.
+#[derive(Clone, Default)]
+pub struct Tls {
+    cert: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    ca: Option<Vec<u8>>,
+    client_auth: ClientAuth,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("serves_tls", &self.serves_tls())
+            .field("has_ca", &self.ca.is_some())
+            .field("client_auth", &self.client_auth)
+            .finish()
+    }
+}
+
+impl Tls {
+    /// Plain TCP everywhere, the web's roots for HTTPS.
+    pub fn none() -> Tls {
+        Tls::default()
+    }
+
+    /// Reads and checks the files `settings` names: both of `cert_file` and `key_file` or
+    /// neither; `client_auth = "required"` needs `ca_file` and this process's certificate; the
+    /// server configuration is built once, so a key that does not parse is refused here.
+    pub fn load(settings: &TlsSettings) -> Result<Tls, TlsError> {
+        let (cert, key) = match (&settings.cert_file, &settings.key_file) {
+            (Some(cert), Some(key)) => (
+                Some(read_pem("cert_file", cert)?),
+                Some(read_pem("key_file", key)?),
+            ),
+            (None, None) => (None, None),
+            (Some(_), None) => return Err(invalid("key_file", "is required with cert_file")),
+            (None, Some(_)) => return Err(invalid("cert_file", "is required with key_file")),
+        };
+        let ca = settings
+            .ca_file
+            .as_deref()
+            .map(|path| read_pem("ca_file", path))
+            .transpose()?;
+        if settings.client_auth == ClientAuth::Required && (ca.is_none() || cert.is_none()) {
+            return Err(invalid(
+                "client_auth",
+                "= \"required\" needs ca_file, cert_file and key_file",
+            ));
+        }
+        let tls = Tls {
+            cert,
+            key,
+            ca,
+            client_auth: settings.client_auth,
+        };
+        if let Some(config) = tls.server_config() {
+            tonic::transport::Server::builder()
+                .tls_config(config)
+                .map_err(|e| invalid("cert_file", format!("cannot serve with it: {e}")))?;
+        }
+        if let Some(ca) = &tls.ca {
+            reqwest::Certificate::from_pem(ca)
+                .map_err(|e| invalid("ca_file", format!("is not a certificate: {e}")))?;
+        }
+        Ok(tls)
+    }
+
+    /// Whether this process's gRPC servers speak TLS.
+    pub fn serves_tls(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
+
+    fn identity(&self) -> Option<Identity> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some(Identity::from_pem(cert, key)),
+            _ => None,
+        }
+    }
+
+    /// The gRPC servers' TLS: this process's certificate, and with `client_auth = "required"`
+    /// the authority client certificates must chain to.
+    pub fn server_config(&self) -> Option<ServerTlsConfig> {
+        let mut config = ServerTlsConfig::new().identity(self.identity()?);
+        if self.client_auth == ClientAuth::Required
+            && let Some(ca) = &self.ca
+        {
+            config = config
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(false);
+        }
+        Some(config)
+    }
+
+    /// A gRPC endpoint for `url`: an `https://` one speaks TLS, trusting `ca_file` (the web's
+    /// roots without one) and presenting this process's certificate when it has one (for
+    /// servers that require it); an `http://` one is plain.
+    pub fn endpoint(&self, url: &str) -> Result<Endpoint, String> {
+        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| e.to_string())?;
+        if !url.starts_with("https://") {
+            return Ok(endpoint);
+        }
+        let mut config = match &self.ca {
+            Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
+            None => ClientTlsConfig::new().with_webpki_roots(),
+        };
+        if let Some(identity) = self.identity() {
+            config = config.identity(identity);
+        }
+        endpoint.tls_config(config).map_err(|e| e.to_string())
+    }
+
+    /// An HTTPS client builder trusting `ca_file` beside the web's roots.
+    pub fn http_client(&self) -> reqwest::ClientBuilder {
+        let builder = reqwest::Client::builder().use_rustls_tls();
+        match self
+            .ca
+            .as_deref()
+            .and_then(|ca| reqwest::Certificate::from_pem(ca).ok())
+        {
+            Some(ca) => builder.add_root_certificate(ca),
+            None => builder,
+        }
+    }
+}
+
+/// The TLS of this process's HTTPS clients (identity provider, token endpoint, object store),
+/// installed once at start-up from `[tls]`: they are built deep inside the parts, far from the
+/// settings, and one process has one `[tls]`.
+static PROCESS: RwLock<Option<Tls>> = RwLock::new(None);
+
+/// Makes `tls` the process's, for [`http_client`].
+pub fn install(tls: &Tls) {
+    if let Ok(mut process) = PROCESS.write() {
+        *process = Some(tls.clone());
+    }
+}
+
+/// An HTTPS client builder with the process's TLS (the web's roots before [`install`]).
+pub fn http_client() -> reqwest::ClientBuilder {
+    PROCESS
+        .read()
+        .ok()
+        .and_then(|tls| tls.clone())
+        .unwrap_or_default()
+        .http_client()
+}
+
+/// Whether `url` is plain `http://` to another host (loopback is this machine's own).
+pub fn is_plaintext_to_another_host(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_to_another_host() {
+        assert!(is_plaintext_to_another_host("http://svc-accounts:50051"));
+        assert!(is_plaintext_to_another_host("http://10.0.0.5/realms/x"));
+        assert!(!is_plaintext_to_another_host("http://127.0.0.1:50051"));
+        assert!(!is_plaintext_to_another_host(
+            "http://localhost:8180/realms/x"
+        ));
+        assert!(!is_plaintext_to_another_host("http://[::1]:50051"));
+        assert!(!is_plaintext_to_another_host("https://svc-accounts:50051"));
+    }
+
+    #[test]
+    fn half_a_pair_or_mutual_tls_without_an_authority_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let only_cert = TlsSettings {
+            cert_file: Some(cert.clone()),
+            ..Default::default()
+        };
+        assert!(
+            Tls::load(&only_cert)
+                .unwrap_err()
+                .to_string()
+                .contains("key_file")
+        );
+        let mutual = TlsSettings {
+            client_auth: ClientAuth::Required,
+            ..Default::default()
+        };
+        assert!(
+            Tls::load(&mutual)
+                .unwrap_err()
+                .to_string()
+                .contains("client_auth")
+        );
+        let missing = TlsSettings {
+            ca_file: Some(dir.path().join("nope.pem")),
+            ..Default::default()
+        };
+        assert!(
+            Tls::load(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("ca_file")
+        );
+        let not_pem = dir.path().join("x.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let garbage = TlsSettings {
+            ca_file: Some(not_pem),
+            ..Default::default()
+        };
+        assert!(Tls::load(&garbage).unwrap_err().to_string().contains("PEM"));
+        assert!(!Tls::load(&TlsSettings::default()).unwrap().serves_tls());
+    }
+}

@@ -1,0 +1,243 @@
+//! TLS as the services speak it, against certificates made in the test: a gRPC server serving
+//! TLS only, clients that trust the platform's authority and refuse another's, mutual TLS that
+//! refuses a client without a certificate (or with another authority's), and HTTPS clients
+//! that trust the authority `[tls] ca_file` names.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use svc_kit::{
+    grpc::GrpcServer,
+    testing::TestCa,
+    tls::{ClientAuth, Tls, TlsSettings},
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls::{
+    self,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+};
+use tokio_util::sync::CancellationToken;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+const NAMES: [&str; 2] = ["127.0.0.1", "localhost"];
+
+/// A gRPC server (health only) with `tls`, until the token is cancelled.
+async fn serve(tls: &Tls) -> (SocketAddr, CancellationToken) {
+    let server = GrpcServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_tls(tls.server_config());
+    let addr = server.local_addr();
+    let stop = CancellationToken::new();
+    let serving = stop.clone();
+    tokio::spawn(async move { server.serve(serving, Duration::from_secs(1)).await });
+    (addr, stop)
+}
+
+/// What a health check over `tls` to `url` answers.
+async fn health(tls: &Tls, url: &str) -> Result<ServingStatus, String> {
+    let channel = tls
+        .endpoint(url)?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(3))
+        .connect()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(answer.into_inner().status())
+}
+
+fn load(settings: &TlsSettings) -> Tls {
+    Tls::load(settings).unwrap()
+}
+
+/// Trusts `ca` and presents no certificate.
+fn trusting(dir: &std::path::Path, ca: &TestCa) -> Tls {
+    let path = dir.join(format!("{}-ca.pem", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, ca.pem()).unwrap();
+    load(&TlsSettings {
+        ca_file: Some(path),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn grpc_speaks_tls_with_the_platforms_authority_and_refuses_anothers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("MedMesh test CA");
+    let server = load(&ca.settings(dir.path(), &NAMES, ClientAuth::None));
+    assert!(server.serves_tls());
+    let (addr, stop) = serve(&server).await;
+
+    // Trusting the authority: by IP and by name.
+    let client = trusting(dir.path(), &ca);
+    assert_eq!(
+        health(&client, &format!("https://{addr}")).await,
+        Ok(ServingStatus::Serving)
+    );
+    assert_eq!(
+        health(&client, &format!("https://localhost:{}", addr.port())).await,
+        Ok(ServingStatus::Serving)
+    );
+    // A name the certificate does not carry, another authority, the web's roots, plain
+    // HTTP/2: each refused.
+    let other = trusting(dir.path(), &TestCa::new("Someone else's CA"));
+    for (what, tls, url) in [
+        ("another authority", &other, format!("https://{addr}")),
+        ("the web's roots", &Tls::none(), format!("https://{addr}")),
+        ("plain HTTP/2", &client, format!("http://{addr}")),
+    ] {
+        let answer = health(tls, &url).await;
+        assert!(answer.is_err(), "{what}: {answer:?}");
+    }
+    let (wrong_name_cert, wrong_name_key) = ca.issue(&["svc-elsewhere"]);
+    let (cert_file, key_file) = (dir.path().join("w.pem"), dir.path().join("wk.pem"));
+    std::fs::write(&cert_file, wrong_name_cert).unwrap();
+    std::fs::write(&key_file, wrong_name_key).unwrap();
+    let misnamed = load(&TlsSettings {
+        cert_file: Some(cert_file),
+        key_file: Some(key_file),
+        ..Default::default()
+    });
+    let (misnamed_addr, misnamed_stop) = serve(&misnamed).await;
+    let answer = health(&client, &format!("https://{misnamed_addr}")).await;
+    assert!(
+        answer.is_err(),
+        "a certificate for another name: {answer:?}"
+    );
+    misnamed_stop.cancel();
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_client_without_the_platforms_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("MedMesh test CA");
+    let server = load(&ca.settings(dir.path(), &NAMES, ClientAuth::Required));
+    let (addr, stop) = serve(&server).await;
+    let url = format!("https://{addr}");
+
+    // A client of the platform: its own certificate, signed by the authority.
+    let service = load(&ca.settings(dir.path(), &["svc-scheduling"], ClientAuth::None));
+    assert_eq!(health(&service, &url).await, Ok(ServingStatus::Serving));
+    // No certificate, or one another authority signed: the handshake fails.
+    let anonymous = trusting(dir.path(), &ca);
+    let answer = health(&anonymous, &url).await;
+    assert!(answer.is_err(), "without a certificate: {answer:?}");
+    let stranger_ca = TestCa::new("Someone else's CA");
+    let mut stranger = stranger_ca.settings(dir.path(), &["svc-scheduling"], ClientAuth::None);
+    let trusted_ca = dir.path().join("trusted-ca.pem");
+    std::fs::write(&trusted_ca, ca.pem()).unwrap();
+    stranger.ca_file = Some(trusted_ca);
+    let answer = health(&load(&stranger), &url).await;
+    assert!(
+        answer.is_err(),
+        "another authority's certificate: {answer:?}"
+    );
+    // The server still serves its own.
+    assert_eq!(health(&service, &url).await, Ok(ServingStatus::Serving));
+    stop.cancel();
+}
+
+/// An HTTPS server answering every request `200 ok`, with `cert` and `key` (PEM).
+async fn https_server(cert: &str, key: &str) -> SocketAddr {
+    let certs = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let _ = tls
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn https_clients_trust_the_authority_tls_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("MedMesh test CA");
+    let (cert, key) = ca.issue(&NAMES);
+    let addr = https_server(&cert, &key).await;
+    let url = format!("https://localhost:{}/realms/medmesh", addr.port());
+
+    let trusted = trusting(dir.path(), &ca).http_client().build().unwrap();
+    let answer = trusted.get(&url).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    // Without `ca_file` only the web's roots are trusted: refused.
+    let refused = Tls::none()
+        .http_client()
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // The process-wide client (what the token validator, the token client and the object
+    // store build) trusts what was installed.
+    svc_kit::tls::install(&trusting(dir.path(), &ca));
+    let process = svc_kit::tls::http_client().build().unwrap();
+    assert_eq!(process.get(&url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn production_refuses_plain_http_to_another_host_unless_the_network_is_encrypted() {
+    let production = || {
+        svc_kit::Settings::figment(None)
+            .merge(("mode", "production"))
+            .merge(("auth.issuer", "https://sso.example.org/realms/medmesh"))
+            .merge(("cache.backend", "redis"))
+            .merge(("cache.redis.url", "rediss://cache.example.org:6380"))
+            .merge(("events.backend", "kafka"))
+            .merge(("events.kafka.brokers", "kafka:9093"))
+    };
+    let plain = production().merge(("services.accounts.endpoint", "http://accounts:50051"));
+    let refused = svc_kit::Settings::from_figment(plain.clone()).unwrap_err();
+    assert!(
+        refused.to_string().contains("services.accounts.endpoint"),
+        "{refused}"
+    );
+    svc_kit::Settings::from_figment(plain.merge(("tls.allow_plaintext", true))).unwrap();
+    let plain_issuer = production().merge(("auth.issuer", "http://keycloak:8080/realms/medmesh"));
+    let refused = svc_kit::Settings::from_figment(plain_issuer).unwrap_err();
+    assert!(refused.to_string().contains("auth.issuer"), "{refused}");
+    let local = production().merge(("services.accounts.endpoint", "http://127.0.0.1:50051"));
+    svc_kit::Settings::from_figment(local).unwrap();
+    let secure = production().merge(("services.accounts.endpoint", "https://accounts:50051"));
+    svc_kit::Settings::from_figment(secure).unwrap();
+}
