@@ -82,6 +82,36 @@ if command -v psql >/dev/null 2>&1; then
     while read -r db; do psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 fi
 
+# --- PostgreSQL over TLS ------------------------------------------------------------------
+# The server's certificate, signed by an authority of the test run's own, names 127.0.0.1 and
+# localhost, so clients can connect with sslmode=verify-full (svc-kit/tests/database_tls.rs and
+# medmesh/tests/tls.rs). Kept in $HOME/.cache/medmesh/pg-tls across runs.
+pg_tls="$HOME/.cache/medmesh/pg-tls"
+if [ ! -s "$pg_tls/server.crt" ]; then
+  say "PostgreSQL: making a test authority and a server certificate"
+  mkdir -p "$pg_tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=MedMesh test PostgreSQL CA" -keyout "$pg_tls/ca.key" -out "$pg_tls/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$pg_tls/server.key" -out "$pg_tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pg_tls/server.ext"
+  openssl x509 -req -in "$pg_tls/server.csr" -CA "$pg_tls/ca.crt" -CAkey "$pg_tls/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$pg_tls/server.ext" -out "$pg_tls/server.crt" 2>/dev/null
+fi
+pg_data=$(psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -Atqc "SHOW data_directory" 2>/dev/null || true)
+if [ -n "$pg_data" ] && [ -d "$pg_data" ]; then
+  say "PostgreSQL: ssl = on with the test authority's certificate"
+  as_root install -o postgres -g postgres -m 0644 "$pg_tls/server.crt" "$pg_data/medmesh-test-server.crt"
+  as_root install -o postgres -g postgres -m 0600 "$pg_tls/server.key" "$pg_data/medmesh-test-server.key"
+  psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "ALTER SYSTEM SET ssl_cert_file = '$pg_data/medmesh-test-server.crt'" >/dev/null
+  psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "ALTER SYSTEM SET ssl_key_file = '$pg_data/medmesh-test-server.key'" >/dev/null
+  psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "ALTER SYSTEM SET ssl = on" >/dev/null
+  psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -Atqc "SELECT pg_reload_conf()" >/dev/null
+  export MEDMESH_TEST_POSTGRES_CA="$pg_tls/ca.crt"
+else
+  echo "PostgreSQL: cannot read its data directory; the TLS tests will say so" >&2
+fi
+
 # --- Redis -------------------------------------------------------------------------------
 if port_open 6379; then
   say "Redis: using the server on 127.0.0.1:6379"

@@ -1,6 +1,7 @@
 //! The whole platform over mutual TLS, with an authority made in the test: every service
 //! serves TLS only and asks for the platform's client certificate, the gateway's channels and
-//! each service's channel to svc-accounts present theirs. A patient books, the clinic confirms,
+//! each service's channel to svc-accounts present theirs; accounts and scheduling reach
+//! PostgreSQL over TLS (verify-full). A patient books, the clinic confirms,
 //! the confirmation names the patient (scheduling asked accounts over TLS); a client without a
 //! certificate, or trusting another authority, reaches no service.
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use common::{dev_figment, graphql_as};
 use medmesh::Platform;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use svc_kit::{
     ServiceName, Settings,
@@ -52,7 +54,21 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
         &["127.0.0.1", "localhost"],
         ClientAuth::Required,
     );
-    let settings = Settings::from_figment(with_tls(dev_figment(dir.path()), &tls)).unwrap();
+    // Accounts and scheduling keep their data in PostgreSQL, reached over TLS (verify-full).
+    let accounts_db =
+        svc_kit::testing::over_tls(&svc_kit::testing::fresh_postgres_database().await);
+    let scheduling_db =
+        svc_kit::testing::over_tls(&svc_kit::testing::fresh_postgres_database().await);
+    let figment = with_tls(dev_figment(dir.path()), &tls)
+        .merge((
+            "services.accounts.database_url",
+            accounts_db.expose_secret().to_string(),
+        ))
+        .merge((
+            "services.scheduling.database_url",
+            scheduling_db.expose_secret().to_string(),
+        ));
+    let settings = Settings::from_figment(figment).unwrap();
     let platform = Platform::start(settings, &Platform::all_components())
         .await
         .unwrap();
@@ -129,6 +145,26 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
             .is_some_and(|n| n > 1000),
         "{document}"
     );
+
+    // Scheduling's and accounts' connections are TLS.
+    for service in [ServiceName::Accounts, ServiceName::Scheduling] {
+        let db = &platform
+            .services
+            .iter()
+            .find(|s| s.service == service)
+            .unwrap()
+            .context
+            .db;
+        assert_eq!(
+            svc_kit::testing::count(
+                db,
+                "SELECT COUNT(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl"
+            )
+            .await,
+            1,
+            "{service} speaks TLS to PostgreSQL"
+        );
+    }
 
     // From outside: the platform's own certificate gets in; no certificate, another
     // authority, or plain HTTP/2 does not, at any service.

@@ -653,6 +653,40 @@ impl Settings {
                     ));
                 }
             }
+            for service in ServiceName::ALL {
+                if let Some(url) = &self.services.get(service).database_url
+                    && crate::tls::is_database_plaintext(url.expose_secret())
+                {
+                    return Err(ConfigError::key(
+                        &format!("services.{service}.database_url"),
+                        "reaches another host without sslmode=verify-full: production speaks \
+                         TLS to PostgreSQL unless tls.allow_plaintext says the network is encrypted",
+                    ));
+                }
+            }
+            let redis = self
+                .cache
+                .redis
+                .url
+                .as_ref()
+                .map(|u| u.expose_secret().to_string());
+            let plain = [
+                ("cache.redis.url", redis.unwrap_or_default()),
+                (
+                    "events.kafka.brokers",
+                    self.events.kafka.brokers.clone().unwrap_or_default(),
+                ),
+            ];
+            for (key, value) in plain {
+                if crate::tls::is_plain_to_another_host(&value) {
+                    return Err(ConfigError::key(
+                        key,
+                        "reaches another host in the clear (this build speaks TLS to neither \
+                         Redis nor Kafka): set tls.allow_plaintext where the network itself is \
+                         encrypted",
+                    ));
+                }
+            }
         }
         if self.cache.redis.pool_size == 0 {
             return Err(ConfigError::key(

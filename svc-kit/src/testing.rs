@@ -40,6 +40,27 @@ pub async fn fresh_postgres_database() -> SecretString {
     SecretString::from(format!("{base}/{name}"))
 }
 
+/// The authority that signed the test PostgreSQL's certificate (scripts/test.sh makes it and
+/// turns `ssl` on with it).
+pub fn postgres_ca() -> std::path::PathBuf {
+    std::env::var("MEDMESH_TEST_POSTGRES_CA")
+        .map(std::path::PathBuf::from)
+        .ok()
+        .filter(|path| path.is_file())
+        .expect("MEDMESH_TEST_POSTGRES_CA must name the test PostgreSQL's authority (scripts/test.sh sets it up)")
+}
+
+/// `url` (a test PostgreSQL database's) over TLS, the server's certificate checked against
+/// [`postgres_ca`] and the host it names (`sslmode=verify-full`).
+pub fn over_tls(url: &SecretString) -> SecretString {
+    use secrecy::ExposeSecret;
+    SecretString::from(format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        url.expose_secret(),
+        postgres_ca().display()
+    ))
+}
+
 /// The first column of the first row of `sql`, as a count (`SELECT COUNT(*) ...`).
 pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
     let row = db
@@ -258,6 +279,12 @@ fn test_pool() -> crate::config::DatabaseSettings {
 impl TestDb {
     pub async fn postgres() -> TestDb {
         let url = fresh_postgres_database().await;
+        TestDb::open(url, "postgres", None).await
+    }
+
+    /// A fresh PostgreSQL database reached over TLS only (see [`over_tls`]).
+    pub async fn postgres_over_tls() -> TestDb {
+        let url = over_tls(&fresh_postgres_database().await);
         TestDb::open(url, "postgres", None).await
     }
 

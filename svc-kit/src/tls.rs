@@ -233,19 +233,56 @@ pub fn http_client() -> reqwest::ClientBuilder {
 
 /// Whether `url` is plain `http://` to another host (loopback is this machine's own).
 pub fn is_plaintext_to_another_host(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
+    url.strip_prefix("http://")
+        .is_some_and(|rest| !is_loopback(authority_host(rest)))
+}
+
+/// Whether a PostgreSQL `url` reaches another host without checking its certificate
+/// (`sslmode=verify-full` or `verify-ca`); SQLite and loopback are this machine's own.
+pub fn is_database_plaintext(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
         return false;
     };
+    let verified = ["sslmode=verify-full", "sslmode=verify-ca"]
+        .iter()
+        .any(|mode| url.contains(mode));
+    !verified && !is_loopback(authority_host(rest))
+}
+
+/// Whether a list of `host:port` (Kafka's brokers, which this build reaches without TLS) or a
+/// `redis://` URL names another host.
+pub fn is_plain_to_another_host(hosts_or_url: &str) -> bool {
+    if let Some(rest) = hosts_or_url.strip_prefix("redis://") {
+        return !is_loopback(authority_host(rest));
+    }
+    if hosts_or_url.contains("://") {
+        return false;
+    }
+    hosts_or_url
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .any(|h| !is_loopback(authority_host(h)))
+}
+
+/// The host of `authority[/path...]`, without user information or port.
+fn authority_host(rest: &str) -> &str {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    let loopback = host == "localhost"
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    !loopback
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -262,6 +299,23 @@ mod tests {
         ));
         assert!(!is_plaintext_to_another_host("http://[::1]:50051"));
         assert!(!is_plaintext_to_another_host("https://svc-accounts:50051"));
+        assert!(is_database_plaintext(
+            "postgres://medmesh:pw@db:5432/scheduling"
+        ));
+        assert!(!is_database_plaintext(
+            "postgres://medmesh:pw@db:5432/scheduling?sslmode=verify-full&sslrootcert=/ca.pem"
+        ));
+        assert!(!is_database_plaintext(
+            "postgres://postgres@127.0.0.1:5432/x"
+        ));
+        assert!(!is_database_plaintext(
+            "sqlite:///var/lib/medmesh/x.sqlite3"
+        ));
+        assert!(is_plain_to_another_host("redis://:pw@redis:6379"));
+        assert!(!is_plain_to_another_host("redis://127.0.0.1:6379"));
+        assert!(!is_plain_to_another_host("rediss://redis:6380"));
+        assert!(is_plain_to_another_host("127.0.0.1:9092,kafka-2:9092"));
+        assert!(!is_plain_to_another_host("127.0.0.1:9092"));
     }
 
     #[test]

@@ -224,7 +224,7 @@ async fn production_refuses_plain_http_to_another_host_unless_the_network_is_enc
             .merge(("cache.backend", "redis"))
             .merge(("cache.redis.url", "rediss://cache.example.org:6380"))
             .merge(("events.backend", "kafka"))
-            .merge(("events.kafka.brokers", "kafka:9093"))
+            .merge(("events.kafka.brokers", "127.0.0.1:9093"))
     };
     let plain = production().merge(("services.accounts.endpoint", "http://accounts:50051"));
     let refused = svc_kit::Settings::from_figment(plain.clone()).unwrap_err();
@@ -240,4 +240,30 @@ async fn production_refuses_plain_http_to_another_host_unless_the_network_is_enc
     svc_kit::Settings::from_figment(local).unwrap();
     let secure = production().merge(("services.accounts.endpoint", "https://accounts:50051"));
     svc_kit::Settings::from_figment(secure).unwrap();
+    // The stores: PostgreSQL without verify-full, Redis and Kafka (no TLS in this build) on
+    // another host are refused too, unless the network is encrypted.
+    for (key, value) in [
+        (
+            "services.scheduling.database_url",
+            "postgres://medmesh@db:5432/scheduling",
+        ),
+        ("cache.redis.url", "redis://redis:6379"),
+        ("events.kafka.brokers", "kafka-1:9092,kafka-2:9092"),
+    ] {
+        let refused = svc_kit::Settings::from_figment(production().merge((key, value)))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains(key), "{key}: {refused}");
+        svc_kit::Settings::from_figment(
+            production()
+                .merge((key, value))
+                .merge(("tls.allow_plaintext", true)),
+        )
+        .unwrap();
+    }
+    svc_kit::Settings::from_figment(production().merge((
+        "services.scheduling.database_url",
+        "postgres://medmesh@db:5432/scheduling?sslmode=verify-full&sslrootcert=/run/secrets/ca",
+    )))
+    .unwrap();
 }
