@@ -1,7 +1,8 @@
 //! The whole platform over mutual TLS, with an authority made in the test: every service
 //! serves TLS only and asks for the platform's client certificate, the gateway's channels and
 //! each service's channel to svc-accounts present theirs; accounts and scheduling reach
-//! PostgreSQL over TLS (verify-full). A patient books, the clinic confirms,
+//! PostgreSQL over TLS (verify-full) and every service its cache, a Redis speaking TLS only.
+//! A patient books, the clinic confirms,
 //! the confirmation names the patient (scheduling asked accounts over TLS); a client without a
 //! certificate, or trusting another authority, reaches no service.
 
@@ -59,7 +60,13 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
         svc_kit::testing::over_tls(&svc_kit::testing::fresh_postgres_database().await);
     let scheduling_db =
         svc_kit::testing::over_tls(&svc_kit::testing::fresh_postgres_database().await);
+    // The cache is a Redis that speaks TLS only, its certificate signed by the same authority.
+    let redis = svc_kit::testing::RedisServer::start_tls(&ca, dir.path());
     let figment = with_tls(dev_figment(dir.path()), &tls)
+        .merge(("cache.backend", "redis"))
+        .merge(("cache.redis.url", redis.url.clone()))
+        .merge(("cache.redis.timeout_ms", 2000))
+        .merge(("cache.key_prefix", svc_kit::testing::unique_prefix()))
         .merge((
             "services.accounts.database_url",
             accounts_db.expose_secret().to_string(),
@@ -165,6 +172,27 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
             "{service} speaks TLS to PostgreSQL"
         );
     }
+
+    // Every service used the cache over TLS and never fell back for want of it.
+    let fallbacks: f64 = svc_kit::telemetry::metrics_handle()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("cache_fallback_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(fallbacks, 0.0, "no cache call fell back");
+    let probe = svc_kit::cache::Cache::from_settings(
+        &Settings::from_figment(
+            dev_figment(dir.path())
+                .merge(("cache.backend", "redis"))
+                .merge(("cache.redis.url", redis.url.clone())),
+        )
+        .unwrap()
+        .cache,
+        "probe",
+    )
+    .unwrap();
+    probe.ping().await.expect("Redis answers over TLS");
 
     // From outside: the platform's own certificate gets in; no certificate, another
     // authority, or plain HTTP/2 does not, at any service.

@@ -230,8 +230,7 @@ impl Cache {
                     .as_ref()
                     .ok_or_else(|| CacheError::Config("cache.redis.url is not set".into()))?;
                 let timeout = Duration::from_millis(settings.redis.timeout_ms);
-                let mut config = deadpool_redis::Config::from_url(url.expose_secret());
-                config.pool = Some(deadpool_redis::PoolConfig {
+                let pool_config = deadpool_redis::PoolConfig {
                     max_size: settings.redis.pool_size,
                     timeouts: Timeouts {
                         wait: Some(timeout),
@@ -239,10 +238,38 @@ impl Cache {
                         recycle: Some(timeout),
                     },
                     ..Default::default()
-                });
-                let pool = config
-                    .create_pool(Some(Runtime::Tokio1))
-                    .map_err(|e| CacheError::Config(e.to_string()))?;
+                };
+                let url = url.expose_secret();
+                let config_error = |e: &dyn std::fmt::Display| CacheError::Config(e.to_string());
+                let pool = match crate::tls::process_ca().filter(|_| url.starts_with("rediss://")) {
+                    // rediss:// trusting the platform's authority (`[tls] ca_file`) alone.
+                    Some(ca) => {
+                        let client = deadpool_redis::redis::Client::build_with_tls(
+                            url,
+                            deadpool_redis::redis::TlsCertificates {
+                                client_tls: None,
+                                root_cert: Some(ca),
+                            },
+                        )
+                        .map_err(|e| config_error(&e))?;
+                        let manager =
+                            deadpool_redis::Manager::new(client.get_connection_info().clone())
+                                .map_err(|e| config_error(&e))?;
+                        Pool::builder(manager)
+                            .config(pool_config)
+                            .runtime(Runtime::Tokio1)
+                            .build()
+                            .map_err(|e| config_error(&e))?
+                    }
+                    // redis://, or rediss:// trusting the web's roots.
+                    None => {
+                        let mut config = deadpool_redis::Config::from_url(url);
+                        config.pool = Some(pool_config);
+                        config
+                            .create_pool(Some(Runtime::Tokio1))
+                            .map_err(|e| config_error(&e))?
+                    }
+                };
                 Backend::Redis(Arc::new(RedisBackend {
                     pool,
                     timeout,

@@ -671,20 +671,23 @@ impl Settings {
                 .as_ref()
                 .map(|u| u.expose_secret().to_string());
             let plain = [
-                ("cache.redis.url", redis.unwrap_or_default()),
+                (
+                    "cache.redis.url",
+                    redis.unwrap_or_default(),
+                    "reaches another host in the clear: production speaks TLS to Redis \
+                     (rediss://, trusting tls.ca_file) unless tls.allow_plaintext says the \
+                     network is encrypted",
+                ),
                 (
                     "events.kafka.brokers",
                     self.events.kafka.brokers.clone().unwrap_or_default(),
+                    "reaches another host in the clear (this build does not speak TLS to \
+                     Kafka): set tls.allow_plaintext where the network itself is encrypted",
                 ),
             ];
-            for (key, value) in plain {
+            for (key, value, message) in plain {
                 if crate::tls::is_plain_to_another_host(&value) {
-                    return Err(ConfigError::key(
-                        key,
-                        "reaches another host in the clear (this build speaks TLS to neither \
-                         Redis nor Kafka): set tls.allow_plaintext where the network itself is \
-                         encrypted",
-                    ));
+                    return Err(ConfigError::key(key, message));
                 }
             }
         }

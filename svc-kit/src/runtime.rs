@@ -187,6 +187,9 @@ pub async fn start<S: MeshService>(
     let config = check::<S>(&settings)?;
     // The recorder first: what the service counts from its first moment is kept.
     crate::telemetry::metrics_handle();
+    // The process's TLS, before the first client that speaks it is built.
+    let tls = crate::tls::Tls::load(&settings.tls).map_err(ConfigError::from)?;
+    crate::tls::install(&tls);
     let db = open_database(&settings, name, S::MIGRATIONS).await?;
     let cache = Cache::from_settings(&settings.cache, name.as_str())?;
     let outbox = Outbox::new(
@@ -216,8 +219,6 @@ pub async fn start<S: MeshService>(
         outbox,
         bus: bus.clone(),
     };
-    let tls = crate::tls::Tls::load(&settings.tls).map_err(ConfigError::from)?;
-    crate::tls::install(&tls);
     let server = GrpcServer::bind(settings.services.get(name).listen_addr())
         .await?
         .with_limits((&settings.grpc).into())

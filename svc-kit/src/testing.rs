@@ -597,6 +597,53 @@ impl RedisServer {
         }
     }
 
+    /// A server that speaks TLS only (`tls-port`), with a certificate for 127.0.0.1 and
+    /// localhost that `ca` signed; its URL is `rediss://`. Clients need no certificate.
+    pub fn start_tls(ca: &TestCa, dir: &std::path::Path) -> RedisServer {
+        let port = free_port();
+        let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+        let write = |name: &str, pem: &str| {
+            let path = dir.join(format!("redis-{port}-{name}.pem"));
+            std::fs::write(&path, pem).unwrap();
+            path.display().to_string()
+        };
+        let (cert, key, ca_file) = (
+            write("cert", &cert),
+            write("key", &key),
+            write("ca", &ca.pem()),
+        );
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca_file,
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(wait_for_port(addr, Duration::from_secs(10)));
+        RedisServer {
+            child,
+            url: format!("rediss://127.0.0.1:{port}"),
+        }
+    }
+
     /// Stops the server (as an outage would).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -221,6 +221,11 @@ pub fn install(tls: &Tls) {
     }
 }
 
+/// The process's authority (`ca_file`, PEM), for clients built from a URL (Redis).
+pub fn process_ca() -> Option<Vec<u8>> {
+    PROCESS.read().ok().and_then(|tls| tls.as_ref()?.ca.clone())
+}
+
 /// An HTTPS client builder with the process's TLS (the web's roots before [`install`]).
 pub fn http_client() -> reqwest::ClientBuilder {
     PROCESS

@@ -159,3 +159,38 @@ async fn hanging_redis_costs_one_bounded_timeout() {
     });
     falls_back_twice(&format!("redis://{addr}"), "timeout").await;
 }
+
+/// rediss:// against a Redis that speaks TLS only, trusting the authority `[tls] ca_file`
+/// names (installed for the process, as a service's start-up does); another authority's trust
+/// reaches nothing, and the cache answers as it does without Redis (misses, errors counted).
+#[tokio::test]
+async fn rediss_trusts_the_platforms_authority_and_no_other() {
+    use svc_kit::{
+        testing::{RedisServer, TestCa},
+        tls::{Tls, TlsSettings},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("MedMesh test CA");
+    let server = RedisServer::start_tls(&ca, dir.path());
+    assert!(server.url.starts_with("rediss://"));
+    let trusting = |ca: &TestCa, name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, ca.pem()).unwrap();
+        Tls::load(&TlsSettings {
+            ca_file: Some(path),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    svc_kit::tls::install(&trusting(&ca, "ca.pem"));
+    let mut tls_settings = settings(CacheBackend::Redis, &server.url);
+    tls_settings.redis.timeout_ms = 2000;
+    let cache = Cache::from_settings(&tls_settings, "test").unwrap();
+    cache.ping().await.expect("Redis over TLS answers");
+    exercise(&cache).await;
+
+    svc_kit::tls::install(&trusting(&TestCa::new("Someone else's CA"), "other.pem"));
+    let stranger = Cache::from_settings(&tls_settings, "test").unwrap();
+    assert!(stranger.ping().await.is_err(), "another authority's trust");
+    assert!(stranger.get("k").await.is_err(), "nothing is read");
+}
