@@ -85,8 +85,12 @@ fi
 # --- PostgreSQL over TLS ------------------------------------------------------------------
 # The server's certificate, signed by an authority of the test run's own, names 127.0.0.1 and
 # localhost, so clients can connect with sslmode=verify-full (svc-kit/tests/database_tls.rs and
-# medmesh/tests/tls.rs). Kept in $HOME/.cache/medmesh/pg-tls across runs.
+# medmesh/tests/tls.rs). Kept in $HOME/.cache/medmesh/pg-tls across runs. This changes the
+# server's ssl_cert_file and ssl_key_file (ALTER SYSTEM): on a developer's own PostgreSQL, reset
+# them afterwards if the old certificate mattered.
 pg_tls="$HOME/.cache/medmesh/pg-tls"
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 if [ ! -s "$pg_tls/server.crt" ]; then
   say "PostgreSQL: making a test authority and a server certificate"
   mkdir -p "$pg_tls"
@@ -107,7 +111,19 @@ if [ -n "$pg_data" ] && [ -d "$pg_data" ]; then
   psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "ALTER SYSTEM SET ssl_key_file = '$pg_data/medmesh-test-server.key'" >/dev/null
   psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -qc "ALTER SYSTEM SET ssl = on" >/dev/null
   psql "$MEDMESH_TEST_POSTGRES_URL/postgres" -Atqc "SELECT pg_reload_conf()" >/dev/null
-  export MEDMESH_TEST_POSTGRES_CA="$pg_tls/ca.crt"
+  # The reload is asynchronous: wait until a verified TLS connection goes through.
+  for _ in $(seq 1 50); do
+    if psql "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=verify-full sslrootcert=$pg_tls/ca.crt" \
+      -Atqc "SELECT 1" >/dev/null 2>&1; then
+      export MEDMESH_TEST_POSTGRES_CA="$pg_tls/ca.crt"
+      break
+    fi
+    sleep 0.2
+  done
+  if [ -z "${MEDMESH_TEST_POSTGRES_CA:-}" ]; then
+    echo "PostgreSQL: no verified TLS connection after the reload" >&2
+    exit 1
+  fi
 else
   echo "PostgreSQL: cannot read its data directory; the TLS tests will say so" >&2
 fi

@@ -319,6 +319,14 @@ fn probe(settings: &Settings, addr: Option<std::net::SocketAddr>, path: &str) ->
 
 /// `medmesh seed-demo`: the demo data, through the services at their endpoints.
 async fn seed_demo(settings: &Settings, wait_secs: u64) -> ExitCode {
+    // The process's TLS before the first HTTPS or gRPC client (the issuer's token endpoint).
+    match svc_kit::tls::Tls::load(&settings.tls) {
+        Ok(tls) => svc_kit::tls::install(&tls),
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(64);
+        }
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
     let mut pause = std::time::Duration::from_millis(500);
     loop {

@@ -108,6 +108,7 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
         .password_grant("patient", "patient", WEB_CLIENT)
         .unwrap();
     let admin = issuer.password_grant("admin", "admin", WEB_CLIENT).unwrap();
+    let admin_token = admin.clone();
     let from = common::weekday_after(1)
         .and_hms_opt(0, 0, 0)
         .unwrap()
@@ -173,14 +174,34 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
         );
     }
 
-    // Every service used the cache over TLS and never fell back for want of it.
-    let fallbacks: f64 = svc_kit::telemetry::metrics_handle()
-        .render()
-        .lines()
-        .filter(|l| l.starts_with("cache_fallback_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
-    assert_eq!(fallbacks, 0.0, "no cache call fell back");
+    // Every service used the cache over TLS and never fell back for want of it: scheduling
+    // looked the free slots up in Redis (a miss is Redis answering "none"; an unreachable
+    // Redis is a fallback), and nothing fell back.
+    for _ in 0..2 {
+        q(
+            Some(admin_token.clone()),
+            "query($doctor: ID!, $from: DateTime!, $to: DateTime!) { freeSlots(doctorId: $doctor, from: $from, to: $to) { slots { start } } }",
+            json!({ "doctor": demo.doctor_id, "from": from.to_rfc3339(), "to": (from + chrono::Duration::days(2)).to_rfc3339() }),
+        )
+        .await;
+    }
+    let metric = |name: &str, label: &str| -> f64 {
+        svc_kit::telemetry::metrics_handle()
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(
+        metric("cache_fallback_total", ""),
+        0.0,
+        "no cache call fell back"
+    );
+    assert!(
+        metric("medmesh_scheduling_slot_cache_total", "result=\"miss\"") >= 1.0,
+        "free slots were looked up in Redis"
+    );
     let probe = svc_kit::cache::Cache::from_settings(
         &Settings::from_figment(
             dev_figment(dir.path())

@@ -238,6 +238,7 @@ pub fn http_client() -> reqwest::ClientBuilder {
 
 /// Whether `url` is plain `http://` to another host (loopback is this machine's own).
 pub fn is_plaintext_to_another_host(url: &str) -> bool {
+    let url = url.to_ascii_lowercase();
     url.strip_prefix("http://")
         .is_some_and(|rest| !is_loopback(authority_host(rest)))
 }
@@ -245,16 +246,28 @@ pub fn is_plaintext_to_another_host(url: &str) -> bool {
 /// Whether a PostgreSQL `url` reaches another host without checking its certificate
 /// (`sslmode=verify-full` or `verify-ca`); SQLite and loopback are this machine's own.
 pub fn is_database_plaintext(url: &str) -> bool {
+    let url = url.to_ascii_lowercase();
     let Some(rest) = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))
     else {
         return false;
     };
-    let verified = ["sslmode=verify-full", "sslmode=verify-ca"]
+    let query: Vec<(&str, &str)> = rest
+        .split_once('?')
+        .map(|(_, q)| q.split('&').filter_map(|p| p.split_once('=')).collect())
+        .unwrap_or_default();
+    // The driver takes the last of a repeated parameter; `host=` sends it elsewhere.
+    let mode = query
         .iter()
-        .any(|mode| url.contains(mode));
-    !verified && !is_loopback(authority_host(rest))
+        .rev()
+        .find(|(k, _)| matches!(*k, "sslmode" | "ssl-mode"))
+        .map(|(_, v)| *v);
+    let verified = matches!(mode, Some("verify-full" | "verify-ca"));
+    let elsewhere = query.iter().any(|(k, v)| {
+        *k == "host" && !is_loopback(v) && !v.starts_with("%2f") && !v.starts_with('/')
+    });
+    !verified && (elsewhere || !is_loopback(authority_host(rest)))
 }
 
 /// Whether a list of `host:port` (Kafka's brokers, which this build reaches without TLS) or a
@@ -316,6 +329,16 @@ mod tests {
         assert!(!is_database_plaintext(
             "sqlite:///var/lib/medmesh/x.sqlite3"
         ));
+        assert!(is_database_plaintext(
+            "postgres://u@db/x?sslmode=verify-full&sslmode=prefer"
+        ));
+        assert!(is_database_plaintext(
+            "postgres://u@127.0.0.1/x?host=db.remote"
+        ));
+        assert!(!is_database_plaintext(
+            "postgres://u@db/x?ssl-mode=verify-ca"
+        ));
+        assert!(is_plaintext_to_another_host("HTTP://accounts:50051"));
         assert!(is_plain_to_another_host("redis://:pw@redis:6379"));
         assert!(!is_plain_to_another_host("redis://127.0.0.1:6379"));
         assert!(!is_plain_to_another_host("rediss://redis:6380"));

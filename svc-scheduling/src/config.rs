@@ -64,7 +64,7 @@ impl SectionConfig for SchedulingConfig {
     const SECTION: &'static str = "scheduling";
     const DEFAULTS: &'static str = include_str!("defaults.toml");
 
-    fn validate(&self, _settings: &Settings) -> Result<(), ConfigError> {
+    fn validate(&self, settings: &Settings) -> Result<(), ConfigError> {
         let checks = [
             (
                 "scheduling.hold_minutes",
@@ -121,6 +121,21 @@ impl SectionConfig for SchedulingConfig {
                 return Err(ConfigError::key(
                     key,
                     "is required when scheduling.documents.backend = \"s3\"",
+                ));
+            }
+            // Confirmations name patients: production sends them to the object store over
+            // HTTPS unless the network itself is encrypted.
+            if settings.mode == svc_kit::config::Mode::Production
+                && !settings.tls.allow_plaintext
+                && s3
+                    .endpoint
+                    .as_deref()
+                    .is_some_and(svc_kit::tls::is_plaintext_to_another_host)
+            {
+                return Err(ConfigError::key(
+                    "scheduling.documents.s3.endpoint",
+                    "is plain http:// to another host: production speaks HTTPS to the object \
+                     store unless tls.allow_plaintext says the network is encrypted",
                 ));
             }
         }
