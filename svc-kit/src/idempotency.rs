@@ -144,6 +144,36 @@ impl IdempotencyKey {
     }
 }
 
+/// Deletes the stored answers whose response names `id` (an appointment's, a prescription's):
+/// staff's requests about a patient are kept under the staff member's scope, and their answers
+/// carry what they wrote. For an erasure; the scan is over the keys of the last hours only.
+pub async fn forget_answers_naming<C: ConnectionTrait>(conn: &C, id: &str) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "DELETE FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') in response) > 0"
+        }
+        _ => "DELETE FROM idempotency_keys WHERE instr(response, CAST($1 AS BLOB)) > 0",
+    };
+    Ok(conn
+        .execute_raw(stmt(backend, sql, [id.into()]))
+        .await?
+        .rows_affected())
+}
+
+/// Deletes every stored answer of `scope` (a caller's subject): their requests, for an erasure.
+pub async fn forget_scope<C: ConnectionTrait>(conn: &C, scope: &str) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    Ok(conn
+        .execute_raw(stmt(
+            backend,
+            "DELETE FROM idempotency_keys WHERE scope = $1",
+            [scope.into()],
+        ))
+        .await?
+        .rows_affected())
+}
+
 /// Deletes keys older than `hours`; a retry comes within minutes, not days.
 pub async fn prune<C: ConnectionTrait>(conn: &C, hours: u32) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();

@@ -17,6 +17,7 @@ mod app;
 pub mod config;
 mod convert;
 pub mod domain;
+mod erasure;
 mod error;
 mod events;
 pub mod store;
@@ -87,7 +88,8 @@ impl MeshService for Pharmacy {
                 config.idempotency_retention_hours,
                 shutdown.clone(),
             )),
-            tokio::spawn(svc_kit::care::follow(context.clone(), shutdown)),
+            tokio::spawn(svc_kit::care::follow(context.clone(), shutdown.clone())),
+            tokio::spawn(erasure::follow(context.clone(), shutdown)),
         ]
     }
 }
@@ -111,6 +113,7 @@ fn zero_metrics() {
         "medmesh_pharmacy_low_stock_crossings_total",
         "medmesh_pharmacy_expiry_alerts_total",
         "medmesh_pharmacy_expired_total",
+        "medmesh_pharmacy_erasures_total",
     ] {
         metrics::counter!(name).increment(0);
     }

@@ -1050,3 +1050,171 @@ async fn low_stock_is_announced_once_per_crossing() {
     })
     .await;
 }
+
+/// Accounts' `user.erased` reaches the pharmacy: the patient's prescriptions stay (the
+/// pharmacy's record of what was prescribed and dispensed) without one text a person wrote,
+/// their preferences and the stored answers naming them go, the other patient's texts stay,
+/// and nothing more is prescribed for them.
+#[tokio::test]
+async fn an_erased_patients_prescriptions_keep_the_record_and_lose_every_text() {
+    both(async |db| {
+        let h = start(db).await;
+        let w = world(&h).await;
+        let mut c = h.client();
+        h.receive(&w.pharmacist, &w.pharmacy, &w.paracetamol, 20, "L1").await;
+        const NOTE: &str = "Alergie la penicilină, insuficiență renală";
+        const INSTRUCTIONS: &str = "Câte o tabletă după masă";
+        const REJECTED: &str = "Рецепт неразборчив, позвоните врачу";
+        const KEPT: &str = "Other patient: take with water";
+        let mut write = prescription(
+            &w,
+            "erase-rx-1",
+            vec![pb::PrescriptionItem {
+                notes: NOTE.into(),
+                dosage_instructions: INSTRUCTIONS.into(),
+                ..item(&w.paracetamol, 2)
+            }],
+        );
+        write.notes = NOTE.into();
+        let dispensed = c
+            .create_prescription(with(write, &w.doctor))
+            .await
+            .unwrap()
+            .into_inner();
+        let rejected = c
+            .create_prescription(with(
+                pb::CreatePrescriptionRequest {
+                    notes: NOTE.into(),
+                    ..prescription(&w, "erase-rx-2", vec![item(&w.paracetamol, 1)])
+                },
+                &w.doctor,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        c.reject_prescription(with(
+            pb::RejectPrescriptionRequest {
+                request_id: "erase-reject".into(),
+                prescription_id: rejected.prescription_id.clone(),
+                reason: REJECTED.into(),
+            },
+            &w.pharmacist,
+        ))
+        .await
+        .unwrap();
+        c.set_preferred_pharmacies(with(
+            pb::SetPreferredPharmaciesRequest {
+                request_id: "erase-prefs".into(),
+                pharmacy_ids: vec![w.pharmacy.clone()],
+            },
+            &w.patient,
+        ))
+        .await
+        .unwrap();
+        // Another patient of the doctor's, whose texts stay.
+        let other = h.token_for("ion.popa", &["patient"]);
+        let other_id = h.user_id(&other).await;
+        h.book(&w.doctor_id, &other_id).await;
+        c.create_prescription(with(
+            pb::CreatePrescriptionRequest {
+                patient_id: other_id.clone(),
+                notes: KEPT.into(),
+                ..prescription(&w, "erase-rx-3", vec![item(&w.paracetamol, 1)])
+            },
+            &w.doctor,
+        ))
+        .await
+        .unwrap();
+
+        h.erase(
+            &w.patient_id,
+            &svc_accounts::testing::subject_of("maria.popescu"),
+        )
+        .await;
+        // Twice, as a redelivery would: nothing more happens.
+        h.erase(
+            &w.patient_id,
+            &svc_accounts::testing::subject_of("maria.popescu"),
+        )
+        .await;
+
+        // The record stays, with what was prescribed.
+        let id = &dispensed.prescription_id;
+        assert_eq!(
+            h.count(&format!(
+                "SELECT COUNT(*) FROM prescription_items WHERE prescription_id = '{id}' AND quantity = 2 AND dose = '1 tablet'"
+            ))
+            .await,
+            1
+        );
+        assert_eq!(
+            h.count(&format!(
+                "SELECT COUNT(*) FROM preferred_pharmacies WHERE patient_id = '{}'",
+                w.patient_id
+            ))
+            .await,
+            0
+        );
+        assert_eq!(
+            h.count(&format!(
+                "SELECT COUNT(*) FROM erasures WHERE patient_id = '{}' AND prescriptions_anonymised = 2 AND preferences_removed = 1",
+                w.patient_id
+            ))
+            .await,
+            1
+        );
+        // No text of theirs in any column of any table; the other patient's is there.
+        let b = h.db.get_database_backend();
+        let columns_sql = match h.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT table_name AS t, column_name AS c, data_type AS k FROM information_schema.columns
+                 WHERE table_schema = current_schema()"
+            }
+            _ => {
+                "SELECT m.name AS t, p.name AS c, p.type AS k FROM sqlite_master m
+                 JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+            }
+        };
+        let columns = h
+            .db
+            .query_all_raw(svc_kit::db::stmt(b, columns_sql, []))
+            .await
+            .unwrap();
+        assert!(columns.len() > 50, "{} columns", columns.len());
+        let holds = |table: &str, column: &str, kind: &str, needle: &str| match b {
+            sea_orm::DbBackend::Postgres if kind == "bytea" => format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE position(convert_to('{needle}', 'UTF8') in \"{column}\") > 0"
+            ),
+            sea_orm::DbBackend::Postgres => format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE CAST(\"{column}\" AS TEXT) LIKE '%{needle}%'"
+            ),
+            _ => format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST('{needle}' AS BLOB)) > 0"
+            ),
+        };
+        let mut kept = 0;
+        for row in &columns {
+            let table: String = row.try_get("", "t").unwrap();
+            let column: String = row.try_get("", "c").unwrap();
+            let kind: String = row.try_get("", "k").unwrap();
+            for needle in ["penicilin", "renală", "tabletă după", "неразборчив", "позвоните"] {
+                let found = h.count(&holds(&table, &column, &kind, needle)).await;
+                assert_eq!(found, 0, "{table}.{column} holds {needle:?}");
+            }
+            kept += h.count(&holds(&table, &column, &kind, "take with water")).await;
+        }
+        assert!(kept > 0, "the other patient's note is still there");
+
+        // Nothing more is prescribed for them.
+        let refused = c
+            .create_prescription(with(
+                prescription(&w, "erase-rx-4", vec![item(&w.paracetamol, 1)]),
+                &w.doctor,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains("erased") || format!("{refused:?}").contains("erased"));
+    })
+    .await;
+}

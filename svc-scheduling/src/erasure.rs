@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use medmesh_proto::{accounts::v1::UserEvent, events::v1::EventEnvelope};
 use prost::Message as _;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use svc_kit::{
     ServiceContext, ServiceName,
     cache::Cache,
@@ -303,7 +303,7 @@ async fn anonymise(
         }
         done.documents
             .extend((1..=version).map(|v| confirmation_key_at(&before.appointment_id, v)));
-        forget_answers_naming(txn, &before.appointment_id).await?;
+        svc_kit::idempotency::forget_answers_naming(txn, &before.appointment_id).await?;
     }
     let of_theirs = "SELECT appointment_id FROM appointments WHERE patient_id = $1";
     // An override reason becomes a mark, not nothing: a booking over a conflict still holds
@@ -339,12 +339,7 @@ async fn anonymise(
         .await?;
     }
     if !pending.subject.is_empty() {
-        txn.execute_raw(stmt(
-            b,
-            "DELETE FROM idempotency_keys WHERE scope = $1",
-            [pending.subject.clone().into()],
-        ))
-        .await?;
+        svc_kit::idempotency::forget_scope(txn, &pending.subject).await?;
     }
     txn.execute_raw(stmt(
         b,
@@ -361,25 +356,6 @@ async fn anonymise(
     ))
     .await?;
     Ok(done)
-}
-
-/// Deletes the stored answers (idempotency keys) that name `appointment_id`: staff's requests
-/// for the patient are kept under the staff member's scope, and their answers carry the
-/// appointment as it was, texts included.
-async fn forget_answers_naming(
-    txn: &DatabaseTransaction,
-    appointment_id: &str,
-) -> Result<(), DbErr> {
-    let b = txn.get_database_backend();
-    let sql = match b {
-        DbBackend::Postgres => {
-            "DELETE FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') in response) > 0"
-        }
-        _ => "DELETE FROM idempotency_keys WHERE instr(response, CAST($1 AS BLOB)) > 0",
-    };
-    txn.execute_raw(stmt(b, sql, [appointment_id.into()]))
-        .await?;
-    Ok(())
 }
 
 /// Step 3: marks the erasure done and reports it (once, whichever replica gets here first).

@@ -108,6 +108,12 @@ impl App {
                     "a doctor cannot prescribe for themselves",
                 ));
             }
+            if crate::erasure::is_erased(&self.db, &given.patient_id).await? {
+                return Err(PharmacyError::field(
+                    "patient_id",
+                    "names a patient whose account was erased",
+                ));
+            }
             if !svc_kit::care::in_care(&self.db, &doctor_id, &given.patient_id).await? {
                 return Err(PharmacyError::field(
                     "patient_id",

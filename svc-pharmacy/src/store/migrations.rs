@@ -6,7 +6,12 @@ use svc_kit::db::Migration;
 
 /// The pharmacy's tables, then the kit's care relationships (who is in a doctor's care), which
 /// the care consumer keeps.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, svc_kit::care::MIGRATION, EXPIRY_ALERTS];
+pub const MIGRATIONS: &[Migration] = &[
+    SCHEMA,
+    svc_kit::care::MIGRATION,
+    EXPIRY_ALERTS,
+    crate::erasure::MIGRATION,
+];
 
 /// Lots whose coming expiry was announced (`stock.expiring`), so each is announced once.
 const EXPIRY_ALERTS: Migration = Migration {

@@ -172,6 +172,49 @@ impl Harness {
         panic!("the pharmacy did not learn that {patient_id} is in {doctor_id}'s care");
     }
 
+    /// Accounts' `user.erased` for `user_id` (with OIDC `subject`), on the bus as accounts'
+    /// relay puts it; waits until the pharmacy has carried it out.
+    pub async fn erase(&self, user_id: &str, subject: &str) {
+        let payload = medmesh_proto::accounts::v1::UserEvent {
+            user_id: user_id.to_string(),
+            subject: subject.to_string(),
+            ..Default::default()
+        };
+        let envelope = EventEnvelope {
+            id: uuid::Uuid::now_v7().to_string(),
+            r#type: "medmesh.accounts.v1.user.erased".to_string(),
+            source: "svc-accounts".to_string(),
+            aggregate_id: user_id.to_string(),
+            aggregate_type: "user".to_string(),
+            subject: subject.to_string(),
+            payload: Some(prost_types::Any {
+                type_url: "type.googleapis.com/medmesh.accounts.v1.UserEvent".to_string(),
+                value: payload.encode_to_vec(),
+            }),
+            ..Default::default()
+        };
+        let outcome = self
+            .bus
+            .publish(&[OutgoingEvent {
+                seq: 0,
+                event_id: envelope.id.clone(),
+                event_type: envelope.r#type.clone(),
+                topic: "medmesh.accounts.v1".to_string(),
+                key: user_id.to_string(),
+                payload: envelope.encode_to_vec().into(),
+            }])
+            .await;
+        assert_eq!(outcome.delivered, 1, "{:?}", outcome.error);
+        let done = format!("SELECT COUNT(*) FROM erasures WHERE patient_id = '{user_id}'");
+        for _ in 0..200 {
+            if self.count(&done).await == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the pharmacy did not carry out the erasure of {user_id}");
+    }
+
     pub async fn check_conservation(&self) {
         svc_pharmacy::testing::check_conservation(&self.db).await;
     }
