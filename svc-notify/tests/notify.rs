@@ -756,11 +756,24 @@ async fn admins_edit_preview_and_reset_templates_and_no_one_else_can() {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
-    for client in ["svc-records", "partner-demo"] {
+    // Every other service's client, each with a role of its own, and a partner's.
+    for client in [
+        "svc-records",
+        "svc-scheduling",
+        "svc-pharmacy",
+        "medmesh-gateway",
+        "partner-demo",
+    ] {
         let token = h.client_token(client);
         let denied = h
             .client()
             .get_preferences(with(pb::GetPreferencesRequest::default(), &token))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{client}");
+        let denied = h
+            .client()
+            .list_templates(with(pb::ListTemplatesRequest::default(), &token))
             .await
             .unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied, "{client}");
