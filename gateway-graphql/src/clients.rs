@@ -30,7 +30,7 @@ impl ServiceClients {
         config: &GatewayConfig,
         tls: &Tls,
     ) -> Result<ServiceClients, EndpointError> {
-        let endpoints = ServiceName::ALL.map(|s| (s, settings.services.get(s).endpoint()));
+        let endpoints = ServiceName::ALL.map(|s| (s, settings.endpoint(s)));
         ServiceClients::new(endpoints, config, tls)
     }
 

@@ -119,7 +119,7 @@ impl Reach {
         }
         let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(|e| e.to_string())?;
         for service in ServiceName::ALL {
-            let endpoint = settings.services.get(service).endpoint();
+            let endpoint = settings.endpoint(service);
             let channel = tls
                 .endpoint(&endpoint)
                 .map_err(|e| format!("services.{service}.endpoint {endpoint:?}: {e}"))?;

@@ -251,7 +251,7 @@ impl Platform {
                 let local = services.iter().find(|s| s.service == name);
                 let url = match local {
                     Some(s) => format!("{scheme}://{}", s.grpc_addr),
-                    None => settings.services.get(name).endpoint(),
+                    None => settings.endpoint(name),
                 };
                 (name, url)
             });

@@ -365,7 +365,7 @@ async fn seed_demo(settings: &Settings, wait_secs: u64) -> ExitCode {
 async fn all_serving(settings: &Settings) -> Result<(), String> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     for service in ServiceName::ALL {
-        let endpoint = settings.services.get(service).endpoint();
+        let endpoint = settings.endpoint(service);
         let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(|e| e.to_string())?;
         let channel = tls
             .endpoint(&endpoint)

@@ -320,12 +320,6 @@ impl ServiceSettings {
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
-
-    pub fn endpoint(&self) -> String {
-        self.endpoint
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen_addr()))
-    }
 }
 
 /// A configuration problem, reported as one line naming the key.
@@ -776,6 +770,25 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Where `service` is reached: its configured `endpoint`, or its listen address on this
+    /// machine (an unspecified address is reached at loopback), `https://` when this process
+    /// serves TLS (`tls.cert_file`), `http://` otherwise.
+    pub fn endpoint(&self, service: ServiceName) -> String {
+        let own = self.services.get(service);
+        own.endpoint.clone().unwrap_or_else(|| {
+            let scheme = if self.tls.cert_file.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let mut addr = own.listen_addr();
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("{scheme}://{addr}")
+        })
     }
 
     /// Like [`Settings::validate`], for the one service this process is about to run.

@@ -129,7 +129,7 @@ impl People {
         let token_url = format!("{issuer}/protocol/openid-connect/token");
         let tokens = ServiceTokens::new(&token_url, client_id, &secret)
             .map_err(|error| ConfigError::new(format!("`auth.issuer`: {error}")))?;
-        let accounts = settings.services.accounts.endpoint();
+        let accounts = settings.endpoint(ServiceName::Accounts);
         let tls = crate::tls::Tls::load(&settings.tls)?;
         People::new(service, &accounts, Some(Arc::new(tokens)), &tls)
             .map_err(|reason| ConfigError::new(format!("`services.accounts.endpoint`: {reason}")))

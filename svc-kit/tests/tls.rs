@@ -267,3 +267,40 @@ async fn production_refuses_plain_http_to_another_host_unless_the_network_is_enc
     )))
     .unwrap();
 }
+
+#[test]
+fn a_process_serving_tls_reaches_services_without_an_endpoint_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = TestCa::new("MedMesh test CA").settings(dir.path(), &NAMES, ClientAuth::None);
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().unwrap().display().to_string();
+    let plain = svc_kit::Settings::from_figment(
+        svc_kit::Settings::figment(None).merge(("services.accounts.host", "0.0.0.0")),
+    )
+    .unwrap();
+    let port = plain.services.accounts.port;
+    assert_eq!(
+        plain.endpoint(svc_kit::ServiceName::Accounts),
+        format!("http://127.0.0.1:{port}")
+    );
+    let serving = svc_kit::Settings::from_figment(
+        svc_kit::Settings::figment(None)
+            .merge(("tls.cert_file", path(&tls.cert_file)))
+            .merge(("tls.key_file", path(&tls.key_file)))
+            .merge(("tls.ca_file", path(&tls.ca_file)))
+            .merge((
+                "services.scheduling.endpoint",
+                "https://scheduling.internal:50052",
+            )),
+    )
+    .unwrap();
+    assert!(
+        serving
+            .endpoint(svc_kit::ServiceName::Accounts)
+            .starts_with("https://"),
+    );
+    assert_eq!(
+        serving.endpoint(svc_kit::ServiceName::Scheduling),
+        "https://scheduling.internal:50052",
+        "a configured endpoint is used as written"
+    );
+}
