@@ -10,6 +10,7 @@ pub mod cache;
 pub mod care;
 pub mod config;
 pub mod db;
+pub mod erasures;
 pub mod error;
 pub mod events;
 pub mod grpc;

@@ -575,26 +575,7 @@ pub struct RedisServer {
 impl RedisServer {
     pub fn start() -> RedisServer {
         let port = free_port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--bind",
-                "127.0.0.1",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server runs");
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(wait_for_port(addr, Duration::from_secs(10)));
-        RedisServer {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        }
+        RedisServer::spawn(port, &["--port", &port.to_string()], "redis")
     }
 
     /// A server that speaks TLS only (`tls-port`), with a certificate for 127.0.0.1 and
@@ -612,27 +593,29 @@ impl RedisServer {
             write("key", &key),
             write("ca", &ca.pem()),
         );
+        let port_arg = port.to_string();
+        let args = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port_arg,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca_file,
+            "--tls-auth-clients",
+            "no",
+        ];
+        RedisServer::spawn(port, &args, "rediss")
+    }
+
+    /// `redis-server` with `listen` (its ports and TLS), nothing kept on disk, on 127.0.0.1.
+    fn spawn(port: u16, listen: &[&str], scheme: &str) -> RedisServer {
         let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--tls-cert-file",
-                &cert,
-                "--tls-key-file",
-                &key,
-                "--tls-ca-cert-file",
-                &ca_file,
-                "--tls-auth-clients",
-                "no",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--bind",
-                "127.0.0.1",
-            ])
+            .args(listen)
+            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server runs");
@@ -640,7 +623,7 @@ impl RedisServer {
         assert!(wait_for_port(addr, Duration::from_secs(10)));
         RedisServer {
             child,
-            url: format!("rediss://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
         }
     }
 

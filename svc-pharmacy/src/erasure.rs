@@ -6,27 +6,21 @@
 //! law keeps: they stay, with their medications, quantities, doses and statuses, and lose every
 //! text a person wrote — the doctor's and pharmacist's notes, dosage instructions written out,
 //! rejection and cancellation reasons. The patient's pharmacy preferences, the stored answers to
-//! requests naming their prescriptions and the published events about them are deleted. A
+//! requests naming their prescriptions and the events about them (sent or still to be sent)
+//! are deleted. A
 //! prescription still live runs out at its validity like any other (its reservation released
 //! then); no new one is written for them (`erasures`).
 
 use futures::future::BoxFuture;
-use medmesh_proto::{accounts::v1::UserEvent, events::v1::EventEnvelope};
-use prost::Message as _;
+use medmesh_proto::accounts::v1::UserEvent;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
-use svc_kit::{
-    ServiceContext, ServiceName,
-    db::stmt,
-    events::{Consumer, EventHandler, HandlerError, topic_for},
-};
+use svc_kit::{ServiceContext, db::stmt, erasures::OnErasure, events::HandlerError};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::ts;
 
 /// The consumer group the pharmacy reads accounts' topic under.
 pub(crate) const GROUP: &str = "pharmacy-intake";
-
-const USER_ERASED: &str = "medmesh.accounts.v1.user.erased";
 
 /// Erasure requests, and what each did (prescriptions anonymised).
 pub(crate) const MIGRATION: svc_kit::db::Migration = svc_kit::db::Migration {
@@ -44,49 +38,23 @@ pub(crate) const MIGRATION: svc_kit::db::Migration = svc_kit::db::Migration {
             preferences_removed INTEGER NOT NULL)"],
 };
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0} cannot be read")]
-struct Malformed(String);
-
-/// The handler of accounts' erasures.
+/// The pharmacy's part of accounts' erasures.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Intake;
 
-impl EventHandler for Intake {
-    fn handle<'a>(
+impl OnErasure for Intake {
+    fn erase<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
-        event: &'a EventEnvelope,
+        user: &'a UserEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            if event.r#type != USER_ERASED {
-                return Ok(());
-            }
-            let user = event
-                .payload
-                .as_ref()
-                .and_then(|any| UserEvent::decode(any.value.as_slice()).ok())
-                .filter(|u| !u.user_id.is_empty())
-                .ok_or_else(|| Malformed(event.r#type.clone()))?;
-            erase(txn, &user.user_id, &user.subject).await?;
-            Ok(())
-        })
+        Box::pin(async move { Ok(erase(txn, &user.user_id, &user.subject).await?) })
     }
 }
 
 /// Reads accounts' topic until `shutdown`.
 pub(crate) async fn follow(context: ServiceContext, shutdown: CancellationToken) {
-    let events = &context.settings.events;
-    let consumer = Consumer::new(
-        context.db.clone(),
-        GROUP,
-        vec![topic_for(&events.topic_prefix, ServiceName::Accounts)],
-        Intake,
-        events.consumer_max_attempts,
-    );
-    if let Err(error) = consumer.run(context.bus.source, shutdown).await {
-        tracing::error!(%error, "the pharmacy's intake consumer stopped");
-    }
+    svc_kit::erasures::follow(context, GROUP, Intake, shutdown).await;
 }
 
 /// Whether `patient_id`'s data was erased here: nothing more is prescribed for them.
@@ -137,13 +105,12 @@ async fn erase(txn: &DatabaseTransaction, patient: &str, subject: &str) -> Resul
         ))
         .await?
         .rows_affected();
-    for table in [
-        "outbox WHERE published_at IS NOT NULL AND",
-        "outbox_dead_letters WHERE",
-    ] {
+    // Their prescriptions' events, published or not: they carry dosage instructions, and
+    // every consumer drops what concerns an erased patient anyway.
+    for table in ["outbox", "outbox_dead_letters"] {
         txn.execute_raw(stmt(
             b,
-            &format!("DELETE FROM {table} aggregate_id IN ({theirs})"),
+            &format!("DELETE FROM {table} WHERE aggregate_id IN ({theirs})"),
             [patient.into()],
         ))
         .await?;

@@ -21,14 +21,14 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use medmesh_proto::{accounts::v1::UserEvent, events::v1::EventEnvelope};
-use prost::Message as _;
+use medmesh_proto::accounts::v1::UserEvent;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use svc_kit::{
-    ServiceContext, ServiceName,
+    ServiceContext,
     cache::Cache,
     db::stmt,
-    events::{Consumer, EventHandler, HandlerError, Outbox, topic_for},
+    erasures::OnErasure,
+    events::{HandlerError, Outbox},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -47,9 +47,6 @@ use crate::{
 /// The consumer group scheduling reads other services' topics under.
 pub(crate) const GROUP: &str = "scheduling-intake";
 
-/// The event that asks for an erasure.
-const USER_ERASED: &str = "medmesh.accounts.v1.user.erased";
-
 /// Who the audit trail says cancelled an erased patient's appointments.
 const ACTOR: &str = "erasure";
 
@@ -59,38 +56,25 @@ const ERASED_OVERRIDE: &str = "(erased)";
 /// The statuses an upcoming appointment is cancelled from when its patient is erased.
 const CANCELLED_FROM: [Status; 3] = [Status::Held, Status::Booked, Status::Confirmed];
 
-/// The handler of the events scheduling learns from: accounts' erasures.
+/// Scheduling's part of accounts' erasures: each is recorded, for the sweeper to carry out.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Intake;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0} cannot be read")]
-struct Malformed(String);
-
-impl EventHandler for Intake {
-    fn handle<'a>(
+impl OnErasure for Intake {
+    fn erase<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
-        event: &'a EventEnvelope,
+        user: &'a UserEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            if event.r#type != USER_ERASED {
-                return Ok(());
-            }
-            let user = event
-                .payload
-                .as_ref()
-                .and_then(|any| UserEvent::decode(any.value.as_slice()).ok())
-                .filter(|u| !u.user_id.is_empty())
-                .ok_or_else(|| Malformed(event.r#type.clone()))?;
             let b = txn.get_database_backend();
             txn.execute_raw(stmt(
                 b,
                 "INSERT INTO erasures (patient_id, subject, requested_at) VALUES ($1, $2, $3)
                  ON CONFLICT (patient_id) DO NOTHING",
                 [
-                    user.user_id.into(),
-                    user.subject.into(),
+                    user.user_id.clone().into(),
+                    user.subject.clone().into(),
                     ts(b, svc_kit::write::now()),
                 ],
             ))
@@ -125,17 +109,7 @@ pub(crate) fn erased_refusal() -> SchedulingError {
 
 /// Reads accounts' topic until `shutdown`.
 pub(crate) async fn follow(context: ServiceContext, shutdown: CancellationToken) {
-    let events = &context.settings.events;
-    let consumer = Consumer::new(
-        context.db.clone(),
-        GROUP,
-        vec![topic_for(&events.topic_prefix, ServiceName::Accounts)],
-        Intake,
-        events.consumer_max_attempts,
-    );
-    if let Err(error) = consumer.run(context.bus.source, shutdown).await {
-        tracing::error!(%error, "scheduling's intake consumer stopped");
-    }
+    svc_kit::erasures::follow(context, GROUP, Intake, shutdown).await;
 }
 
 /// An erasure waiting to be carried out.

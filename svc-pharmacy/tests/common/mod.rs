@@ -148,18 +148,8 @@ impl Harness {
             }),
             ..Default::default()
         };
-        let outcome = self
-            .bus
-            .publish(&[OutgoingEvent {
-                seq: 0,
-                event_id: envelope.id.clone(),
-                event_type: envelope.r#type.clone(),
-                topic: "medmesh.scheduling.v1".to_string(),
-                key: appointment_id,
-                payload: envelope.encode_to_vec().into(),
-            }])
+        self.publish("medmesh.scheduling.v1", &appointment_id, &envelope)
             .await;
-        assert_eq!(outcome.delivered, 1, "{:?}", outcome.error);
         for _ in 0..200 {
             if svc_kit::care::in_care(&self.db, doctor_id, patient_id)
                 .await
@@ -170,6 +160,22 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the pharmacy did not learn that {patient_id} is in {doctor_id}'s care");
+    }
+
+    /// `envelope` on `topic`, keyed by `key`, as a service's relay puts it on the bus.
+    async fn publish(&self, topic: &str, key: &str, envelope: &EventEnvelope) {
+        let outcome = self
+            .bus
+            .publish(&[OutgoingEvent {
+                seq: 0,
+                event_id: envelope.id.clone(),
+                event_type: envelope.r#type.clone(),
+                topic: topic.to_string(),
+                key: key.to_string(),
+                payload: envelope.encode_to_vec().into(),
+            }])
+            .await;
+        assert_eq!(outcome.delivered, 1, "{:?}", outcome.error);
     }
 
     /// Accounts' `user.erased` for `user_id` (with OIDC `subject`), on the bus as accounts'
@@ -193,18 +199,8 @@ impl Harness {
             }),
             ..Default::default()
         };
-        let outcome = self
-            .bus
-            .publish(&[OutgoingEvent {
-                seq: 0,
-                event_id: envelope.id.clone(),
-                event_type: envelope.r#type.clone(),
-                topic: "medmesh.accounts.v1".to_string(),
-                key: user_id.to_string(),
-                payload: envelope.encode_to_vec().into(),
-            }])
+        self.publish("medmesh.accounts.v1", user_id, &envelope)
             .await;
-        assert_eq!(outcome.delivered, 1, "{:?}", outcome.error);
         let done = format!("SELECT COUNT(*) FROM erasures WHERE patient_id = '{user_id}'");
         for _ in 0..200 {
             if self.count(&done).await == 1 {
