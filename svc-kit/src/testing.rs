@@ -61,6 +61,56 @@ pub fn over_tls(url: &SecretString) -> SecretString {
     ))
 }
 
+/// Every column of every table of `db` (PostgreSQL's current schema, or SQLite's), as
+/// (table, column, type).
+pub async fn columns(db: &sea_orm::DatabaseConnection) -> Vec<(String, String, String)> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT table_name AS t, column_name AS c, data_type AS k
+             FROM information_schema.columns WHERE table_schema = current_schema()"
+        }
+        _ => {
+            "SELECT m.name AS t, p.name AS c, p.type AS k
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+        }
+    };
+    db.query_all_raw(crate::db::stmt(db.get_database_backend(), sql, []))
+        .await
+        .expect("list the columns")
+        .iter()
+        .map(|row| {
+            let get = |c: &str| row.try_get::<String>("", c).expect("a column's name");
+            (get("t"), get("c"), get("k"))
+        })
+        .collect()
+}
+
+/// Every `table.column` of `db` with a row holding `needle` (as UTF-8 text or bytes, so
+/// encoded envelopes and stored answers count): what an erasure test must find nowhere.
+pub async fn columns_holding(db: &sea_orm::DatabaseConnection, needle: &str) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let mut holding = Vec::new();
+    for (table, column, kind) in columns(db).await {
+        let test = match backend {
+            sea_orm::DbBackend::Postgres if kind == "bytea" => {
+                format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0")
+            }
+            sea_orm::DbBackend::Postgres => format!("strpos(CAST(\"{column}\" AS TEXT), $1) > 0"),
+            _ => format!("instr(CAST(\"{column}\" AS BLOB), CAST($1 AS BLOB)) > 0"),
+        };
+        let sql = format!("SELECT COUNT(*) FROM \"{table}\" WHERE {test}");
+        let row = db
+            .query_one_raw(crate::db::stmt(backend, &sql, [needle.into()]))
+            .await
+            .expect("scan a column")
+            .expect("a count returns a row");
+        if row.try_get_by_index::<i64>(0).expect("a count") > 0 {
+            holding.push(format!("{table}.{column}"));
+        }
+    }
+    holding
+}
+
 /// The first column of the first row of `sql`, as a count (`SELECT COUNT(*) ...`).
 pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
     let row = db
