@@ -14,10 +14,11 @@ ARG RUST_IMAGE=rust:1-slim-bookworm
 
 # --- what every image runs on: a non-root user, its data directory, the healthcheck -------
 FROM ${RUNTIME_IMAGE} AS runtime
+# librdkafka's TLS links the system's OpenSSL (docs/adr/0011-kafka-tls-with-librdkafka.md).
 RUN set -eu; \
-    if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then \
+    if [ ! -f /etc/ssl/certs/ca-certificates.crt ] || ! ls /usr/lib/*/libssl.so.3 >/dev/null 2>&1; then \
       apt-get update; \
-      apt-get install -y --no-install-recommends ca-certificates; \
+      apt-get install -y --no-install-recommends ca-certificates libssl3; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
     groupadd --system --gid 10001 medmesh; \
@@ -43,7 +44,7 @@ COPY ${BINARY} /usr/local/bin/medmesh
 # --- the release build -------------------------------------------------------------------
 FROM ${RUST_IMAGE} AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
+    && apt-get install -y --no-install-recommends build-essential cmake pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

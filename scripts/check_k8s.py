@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Checks one rendered Kustomize overlay (`kubectl kustomize k8s/overlays/<env>`) for what
 the Kubernetes schemas cannot see: probes, resources, the security context, disruption
-budgets, autoscalers, network policies (which paths they open, simulated), and the MEDMESH_*
-settings each pod receives (known keys only, each component its own).
+budgets, autoscalers, network policies (which paths they open, simulated), the MEDMESH_*
+settings each pod receives (known keys only, each component its own), what each overlay reaches
+in the clear (tls.allow_plaintext) and, in prod, mutual TLS between the components.
 
     check_k8s.py --overlay dev rendered.yaml
 
@@ -12,10 +13,12 @@ Called by scripts/check-k8s.sh. Prints each check it ran; exits 1 naming every f
 from __future__ import annotations
 
 import argparse
+import base64
 import ipaddress
 import re
 import sys
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,10 @@ AUTOSCALED = ["gateway", "scheduling", "pharmacy"]
 IMAGE = "medmesh/medmesh"
 # The processes finish in-flight requests within 10 s of SIGTERM (shutdown_grace_ms).
 SHUTDOWN_GRACE_SECONDS = 10
+# Every probe of a component asks its admin port, which speaks plain HTTP whether or not [tls]
+# is on: startup and readiness /ready (its database answers and it is not draining), liveness
+# /live. Never a `grpc:` probe: the kubelet's gRPC probes cannot speak TLS.
+COMPONENT_PROBES = {"startupProbe": "/ready", "readinessProbe": "/ready", "livenessProbe": "/live"}
 
 # Who calls whom over gRPC (k8s/README.md, "Network paths"). Exactly these are open.
 MESH_PATHS = {
@@ -55,10 +62,28 @@ DEFAULTS_FILES = [
     "svc-records/src/defaults.toml",
     "svc-notify/src/defaults.toml",
 ]
-# Keys that exist without a line of their own in those files: svc-kit's ServiceSettings
-# (svc-kit/src/config.rs) and gateway.client_secret (docs/configuration.md, "Gateway").
+# svc-kit reads MEDMESH_<KEY>_FILE as a file holding <KEY>'s value, except for the settings
+# whose own name ends in _file, which hold a path (svc-kit/src/config.rs, PATH_KEYS):
+# MEDMESH_TLS__CERT_FILE sets tls.cert_file.
+SECRET_FILE_SUFFIX = "_FILE"
+PATH_KEYS = {"tls.cert_file", "tls.key_file", "tls.ca_file",
+             "events.kafka.ca_file", "events.kafka.cert_file", "events.kafka.key_file"}
+# Names a configuration file, whose keys this check cannot see.
+CONFIG_FILE_VARIABLE = "MEDMESH_CONFIG"
+# What tls.allow_plaintext may name (svc-kit/src/tls.rs, Plaintext).
+PLAINTEXT_PARTS = ["grpc", "issuer", "database", "cache", "kafka", "object_store"]
+ALLOW_PLAINTEXT = "MEDMESH_TLS__ALLOW_PLAINTEXT"
+SASL_MECHANISMS = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+# Secrets every component may read, from medmesh-secrets.
+SHARED_SECRETS = ["MEDMESH_CACHE__REDIS__URL", "MEDMESH_EVENTS__KAFKA__SASL_PASSWORD"]
+# The files of a component's certificate: the keys of a cert-manager Secret, by [tls] key.
+TLS_FILES = {"cert_file": "tls.crt", "key_file": "tls.key", "ca_file": "ca.crt"}
+CERTIFICATE_EXAMPLE = "k8s/overlays/prod/certificate.example.yaml"
+# Keys that exist without a line of their own in those files: svc-kit's ServiceSettings and
+# KafkaSettings (svc-kit/src/config.rs) and gateway.client_secret (docs/configuration.md, "Gateway").
 EXTRA_KEYS = [re.compile(p) for p in (
     r"services\.(accounts|scheduling|pharmacy|records|notify)\.(endpoint|database_url|client_secret)",
+    r"events\.kafka\.(cert_file|key_file|sasl_password)",
     r"gateway\.client_secret",
 )]
 
@@ -159,9 +184,7 @@ def check_probes(pods: list[Pod], kinds: dict) -> list[str]:
         ports = pod.port_numbers()
         for container in pod.containers(init=False):
             where = f"{pod.owner} container {container['name']}"
-            wanted = ["livenessProbe", "readinessProbe"]
-            if pod.component in SERVICES:
-                wanted.append("startupProbe")
+            wanted = list(COMPONENT_PROBES) if pod.component else ["livenessProbe", "readinessProbe"]
             for probe_name in wanted:
                 probe = container.get(probe_name)
                 if not probe:
@@ -171,20 +194,16 @@ def check_probes(pods: list[Pod], kinds: dict) -> list[str]:
                     port = (probe.get(handler) or {}).get("port")
                     if port is not None and port not in ports:
                         problems.append(f"{where} {probe_name} probes port {port!r}, which the pod does not declare")
-            component = pod.component
-            if component in SERVICES:
-                for probe_name in ("readinessProbe", "startupProbe"):
-                    grpc = (container.get(probe_name) or {}).get("grpc")
-                    if not grpc or grpc.get("port") != GRPC_PORT[component]:
-                        problems.append(f"{where} {probe_name} is not a grpc probe on {GRPC_PORT[component]}")
-            if component:
-                live = (container.get("livenessProbe") or {}).get("httpGet") or {}
-                if live.get("path") != "/live" or ports.get(live.get("port")) != ADMIN_PORT:
-                    problems.append(f"{where} livenessProbe is not GET /live on {ADMIN_PORT}")
-            if component == "gateway":
-                ready = (container.get("readinessProbe") or {}).get("httpGet") or {}
-                if ready.get("path") != "/ready" or ports.get(ready.get("port")) != ADMIN_PORT:
-                    problems.append(f"{where} readinessProbe is not GET /ready on {ADMIN_PORT}")
+                if not pod.component:
+                    continue
+                path = COMPONENT_PROBES[probe_name]
+                get = probe.get("httpGet") or {}
+                if "grpc" in probe:
+                    problems.append(f"{where} {probe_name} is a grpc probe: the kubelet's gRPC probes cannot "
+                                    f"speak TLS, so with [tls] on it never passes; use httpGet {path} on admin")
+                elif (get.get("path") != path or ports.get(get.get("port")) != ADMIN_PORT
+                      or get.get("scheme", "HTTP") != "HTTP"):
+                    problems.append(f"{where} {probe_name} is not GET {path} on {ADMIN_PORT} (plain HTTP)")
     return problems
 
 
@@ -512,7 +531,9 @@ def check_dependency_paths(pods: list[Pod], objects: list[dict]) -> list[str]:
         "kafka": (9092, COMPONENTS),
         "keycloak": (8080, COMPONENTS),
     }
-    external_ports = {"postgres": 5432, "redis": 6379, "kafka": 9092, "keycloak": 443}
+    configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    external_ports = {"postgres": [5432], "redis": [6379], "kafka": broker_ports(components.values(), configmaps),
+                      "keycloak": [443]}
     for store, (port, needers) in wanted.items():
         for component, pod in components.items():
             source = endpoint_of(pod)
@@ -521,12 +542,13 @@ def check_dependency_paths(pods: list[Pod], objects: list[dict]) -> list[str]:
                 if allowed(policies, source, destination, port) != (component in needers):
                     verb = "cannot reach" if component in needers else "may reach"
                     problems.append(f"{component} {verb} in-cluster {store} on {port}")
-            elif egress_to_ip_block(policies, source, external_ports[store]) != (component in needers) \
-                    and store != "keycloak":
-                verb = "has no" if component in needers else "needs no but has"
-                problems.append(f"{component} {verb} egress to {store} (an ipBlock on {external_ports[store]})")
-            elif component in needers and not egress_to_ip_block(policies, source, external_ports[store]):
-                problems.append(f"{component} has no egress to {store} (an ipBlock on {external_ports[store]})")
+                continue
+            for external in external_ports[store]:
+                opened = egress_to_ip_block(policies, source, external)
+                if component in needers and not opened:
+                    problems.append(f"{component} has no egress to {store} (an ipBlock on {external})")
+                elif opened and component not in needers and store != "keycloak":
+                    problems.append(f"{component} needs no but has egress to {store} (an ipBlock on {external})")
     for store in (s for s in wanted if s in by_name):
         destination = endpoint_of(by_name[store])
         outsider = Endpoint(destination.namespace, {"kubernetes.io/metadata.name": destination.namespace}, {"app": "curious"})
@@ -541,6 +563,17 @@ def check_dependency_paths(pods: list[Pod], objects: list[dict]) -> list[str]:
             if not egress_to_ip_block(policies, endpoint_of(components["notify"]), port):
                 problems.append(f"notify has no egress to its providers on {port}")
     return problems
+
+
+def broker_ports(pods, configmaps: dict) -> list[int]:
+    """The ports of the Kafka brokers the components are given (9092 when none is)."""
+    ports = set()
+    for pod in pods:
+        brokers, _, _ = pod_settings(pod, configmaps)
+        for broker in (brokers.get("MEDMESH_EVENTS__KAFKA__BROKERS") or "").split(","):
+            if ":" in broker:
+                ports.add(int(broker.rsplit(":", 1)[1]))
+    return sorted(ports) or [9092]
 
 
 def egress_to_ip_block(policies: list[dict], source: Endpoint, port: int) -> bool:
@@ -596,6 +629,46 @@ def key_of(variable: str) -> str:
     return ".".join(variable[len("MEDMESH_"):].lower().split("__"))
 
 
+def is_known(key: str, keys: set, maps: set) -> bool:
+    return (key in keys or any(p.fullmatch(key) for p in EXTRA_KEYS)
+            or any(key.startswith(m + ".") and key.count(".") == m.count(".") + 1 for m in maps))
+
+
+def key_problems(owner: str, component: str, key: str, origin: str, keys: set, maps: set) -> list[str]:
+    """A setting `key` given by `origin` (a variable, or a file's key) to `component`'s pod."""
+    problems = []
+    if not is_known(key, keys, maps):
+        problems.append(f"{owner}: {origin} is not a configuration key (the process would exit 64)")
+    parts = key.split(".")
+    if parts[0] in PART_SECTIONS and parts[0] != component:
+        problems.append(f"{owner}: {origin} belongs to {parts[0]}, not {component}")
+    if parts[0] == "services" and len(parts) == 3 and parts[2] != "endpoint" and parts[1] != component:
+        problems.append(f"{owner}: {origin} is {parts[1]}'s own setting, not {component}'s")
+    return problems
+
+
+def variable_problems(owner: str, component: str, variable: str, keys: set, maps: set) -> list[str]:
+    """What svc-kit makes of one MEDMESH_* variable: MEDMESH_<KEY>_FILE names a file holding
+    <KEY>'s value, unless <KEY>_FILE is one of the PATH_KEYS."""
+    if variable == CONFIG_FILE_VARIABLE:
+        return [f"{owner}: {variable} names a configuration file, whose keys this check cannot see: "
+                f"give settings as MEDMESH_* variables"]
+    if variable.endswith(SECRET_FILE_SUFFIX) and key_of(variable) not in PATH_KEYS:
+        key = key_of(variable[:-len(SECRET_FILE_SUFFIX)])
+        return key_problems(owner, component, key, variable, keys, maps)
+    return key_problems(owner, component, key_of(variable), variable, keys, maps)
+
+
+def mounted_volume(pod: Pod, path: str) -> tuple[dict, dict, str] | None:
+    """(volume, mount, file name within it) of the volume `path` lies in, if one is mounted there."""
+    volumes = {v["name"]: v for v in pod.spec.get("volumes", [])}
+    for mount in pod.containers(init=False)[0].get("volumeMounts", []):
+        directory = mount["mountPath"].rstrip("/") + "/"
+        if path.startswith(directory) and "subPath" not in mount and mount["name"] in volumes:
+            return volumes[mount["name"]], mount, path[len(directory):]
+    return None
+
+
 def pod_settings(pod: Pod, configmaps: dict) -> tuple[dict, dict, list[str]]:
     """(variable -> value or None for a secret, variable -> (secret, key), problems)."""
     container = pod.containers(init=False)[0]
@@ -636,17 +709,8 @@ def check_settings(pods: list[Pod], objects: list[dict], overlay: str) -> list[s
         values, secrets, found = pod_settings(pod, configmaps)
         problems += found
         for variable in values:
-            if not variable.startswith("MEDMESH_"):
-                continue
-            key = key_of(variable)
-            if not (key in keys or any(p.fullmatch(key) for p in EXTRA_KEYS)
-                    or any(key.startswith(m + ".") and key.count(".") == m.count(".") + 1 for m in maps)):
-                problems.append(f"{pod.owner}: {variable} is not a configuration key (the process would exit 64)")
-            parts = key.split(".")
-            if parts[0] in PART_SECTIONS and parts[0] != component:
-                problems.append(f"{pod.owner}: {variable} belongs to {parts[0]}, not {component}")
-            if parts[0] == "services" and len(parts) == 3 and parts[2] != "endpoint" and parts[1] != component:
-                problems.append(f"{pod.owner}: {variable} is {parts[1]}'s own setting, not {component}'s")
+            if variable.startswith("MEDMESH_"):
+                problems += variable_problems(pod.owner, component, variable, keys, maps)
         problems += required_settings(pod, component, values, secrets)
         for variable, (secret, secret_key) in secrets.items():
             if secret in rendered_secrets:
@@ -661,6 +725,8 @@ def check_settings(pods: list[Pod], objects: list[dict], overlay: str) -> list[s
                 problems.append(f"shared ConfigMap {name} carries {variable}: a part's own setting goes in its Deployment")
             if re.fullmatch(r"MEDMESH_SERVICES__[A-Z]+__(HOST|PORT|DATABASE_URL|CLIENT_SECRET)", variable):
                 problems.append(f"shared ConfigMap {name} carries {variable}: only that service's pod may")
+            if variable in SHARED_SECRETS:
+                problems.append(f"shared ConfigMap {name} carries {variable}, a secret: it belongs in medmesh-secrets")
     if overlay == "prod":
         for pod in pods:
             if pod.component:
@@ -677,7 +743,10 @@ def required_settings(pod: Pod, component: str, values: dict, secrets: dict) -> 
                 "MEDMESH_CACHE__BACKEND", "MEDMESH_CACHE__REDIS__URL", "MEDMESH_EVENTS__BACKEND",
                 "MEDMESH_EVENTS__KAFKA__BROKERS"]
     required += [f"MEDMESH_SERVICES__{s.upper()}__ENDPOINT" for s in SERVICES]
-    must_be_secret = ["MEDMESH_CACHE__REDIS__URL"]
+    must_be_secret = list(SHARED_SECRETS)
+    sasl = "MEDMESH_EVENTS__KAFKA__SASL_"
+    if values.get(sasl + "MECHANISM"):
+        required += [sasl + "USERNAME", sasl + "PASSWORD"]
     if component == "gateway":
         required += ["MEDMESH_GATEWAY__HOST", "MEDMESH_GATEWAY__PORT", "MEDMESH_GATEWAY__CLIENT_SECRET"]
         must_be_secret += ["MEDMESH_GATEWAY__CLIENT_SECRET"]
@@ -709,6 +778,12 @@ def required_settings(pod: Pod, component: str, values: dict, secrets: dict) -> 
         else:
             return [f"{pod.owner} sets no documents backend (filesystem with a volume, or s3)"]
     problems = [f"{pod.owner} lacks {v}" for v in required if v not in values]
+    mechanism = values.get(sasl + "MECHANISM")
+    if mechanism and mechanism not in SASL_MECHANISMS:
+        problems.append(f"{pod.owner}: {sasl}MECHANISM is {mechanism!r}, none of {', '.join(SASL_MECHANISMS)}")
+    if not mechanism and (sasl + "USERNAME" in values or sasl + "PASSWORD" in values):
+        problems.append(f"{pod.owner} has a Kafka username or password but no {sasl}MECHANISM "
+                        f"(the process would exit 64)")
     problems += [f"{pod.owner}: {v} is a secret and must come from a secretKeyRef" for v in must_be_secret
                  if v in values and v not in secrets]
     if component == "gateway":
@@ -721,6 +796,242 @@ def required_settings(pod: Pod, component: str, values: dict, secrets: dict) -> 
     if str(values.get("MEDMESH_ADMIN__PORT")) != str(ADMIN_PORT):
         problems.append(f"{pod.owner} admin port is {values.get('MEDMESH_ADMIN__PORT')}, not {ADMIN_PORT}")
     return problems
+
+
+# --- TLS between the components ----------------------------------------------------------
+
+def check_tls(pods: list[Pod], objects: list[dict], overlay: str) -> list[str]:
+    """Every service's endpoint names the Service in front of its gRPC port. In prod the
+    components speak mutual TLS: https:// endpoints, client_auth required, and MEDMESH_TLS__*
+    naming a certificate each component mounts read-only from a Secret of its own, which the
+    example certificates issue with the names its callers check."""
+    problems = []
+    configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    by_component = {p.component: p for p in pods if p.component in COMPONENTS}
+    hosts = {}  # service -> the host its endpoint names
+    certificates = {}  # Secret -> the components whose certificate it holds
+    for component, pod in by_component.items():
+        values, _, _ = pod_settings(pod, configmaps)
+        for service in SERVICES:
+            variable = f"MEDMESH_SERVICES__{service.upper()}__ENDPOINT"
+            if values.get(variable) and service in by_component:
+                hosts[service] = urllib.parse.urlsplit(values[variable]).hostname
+                problems += endpoint_problems(variable, values[variable], services, by_component[service], overlay)
+        if overlay != "prod":
+            continue
+        tls = {key_of(v)[len("tls."):]: value for v, value in values.items() if v.startswith("MEDMESH_TLS__")}
+        if not any(tls.get(key) for key in TLS_FILES):
+            problems.append(f"{pod.owner} speaks no TLS (no MEDMESH_TLS__CERT_FILE, _KEY_FILE, _CA_FILE): "
+                            f"production speaks mutual TLS between the components")
+            continue
+        if tls.get("client_auth") != "required":
+            problems.append(f"{pod.owner}: tls.client_auth is {tls.get('client_auth', 'none')!r}, not \"required\"")
+        secrets = set()
+        for key, file_name in TLS_FILES.items():
+            found = mounted_volume(pod, tls.get(key) or "")
+            secret = (found[0].get("secret") or {}) if found else {}
+            if not secret.get("secretName"):
+                problems.append(f"{pod.owner}: tls.{key} is {tls.get(key) or 'unset'}, not a file of a mounted Secret")
+                continue
+            _, mount, name = found
+            secrets.add(secret["secretName"])
+            items = {item["path"]: item["key"] for item in secret.get("items", [])}
+            if (items.get(name) if items else name) != file_name:
+                problems.append(f"{pod.owner}: tls.{key} reads {name} of Secret {secret['secretName']}, not "
+                                f"{file_name} (the key cert-manager writes)")
+            if not mount.get("readOnly"):
+                problems.append(f"{pod.owner}: Secret {secret['secretName']} is not mounted readOnly")
+            mode = secret.get("defaultMode", 0o644)
+            if mode & 0o007:
+                problems.append(f"{pod.owner}: Secret {secret['secretName']} is mounted readable by every user "
+                                f"(defaultMode {mode:#o}); 0440 with the pod's fsGroup")
+            if not (pod.spec.get("securityContext") or {}).get("fsGroup"):
+                problems.append(f"{pod.owner}: no fsGroup, so the non-root process cannot read Secret "
+                                f"{secret['secretName']}'s files (they belong to root)")
+        if len(secrets) > 1:
+            problems.append(f"{pod.owner}: tls files come from Secrets {sorted(secrets)}, not one certificate's")
+        for secret in secrets:
+            certificates.setdefault(secret, []).append(component)
+    for secret, owners in certificates.items():
+        if len(owners) > 1:
+            problems.append(f"Secret {secret} is the certificate of {', '.join(sorted(owners))}: each component "
+                            f"needs its own, so that a pod's key passes for that component only")
+    if overlay == "prod":
+        problems += certificate_example_problems(certificates, hosts)
+    return list(dict.fromkeys(problems))
+
+
+def endpoint_problems(variable: str, endpoint: str, services: dict, target: Pod, overlay: str) -> list[str]:
+    url = urllib.parse.urlsplit(endpoint)
+    service = services.get(url.hostname or "")
+    if overlay == "prod" and url.scheme != "https":
+        return [f"{variable} is {endpoint}: production speaks TLS between the components (https://)"]
+    if service is None:
+        return [f"{variable} is {endpoint}: the render has no Service {url.hostname!r}"]
+    if not (service["spec"].get("selector")
+            and selector_matches({"matchLabels": service["spec"]["selector"]}, target.labels)):
+        return [f"{variable} is {endpoint}: Service {url.hostname} does not select {target.owner}'s pods"]
+    ports = [p for p in service["spec"].get("ports", []) if p["port"] == url.port]
+    if not ports or target.port_numbers().get(ports[0].get("targetPort", url.port)) != GRPC_PORT[target.component]:
+        return [f"{variable} is {endpoint}: Service {url.hostname} does not forward port {url.port} to "
+                f"the gRPC port of {target.component} ({GRPC_PORT[target.component]})"]
+    return []
+
+
+def certificate_example_problems(certificates: dict, hosts: dict) -> list[str]:
+    """The example (CERTIFICATE_EXAMPLE) issues every Secret the pods mount as their certificate:
+    a service's names the host its endpoint names (its callers check it), and every one
+    svc-<component> or <component>, without which the component's own token is refused from it
+    (svc-kit/src/auth/peer.rs)."""
+    path = REPO / CERTIFICATE_EXAMPLE
+    if not path.exists():
+        return [f"{CERTIFICATE_EXAMPLE} does not exist: it shows how the pods' certificates are issued"]
+    issued = {c["spec"]["secretName"]: c for c in yaml.safe_load_all(path.read_text())
+              if c and c.get("kind") == "Certificate"}
+    problems = []
+    for secret, owners in certificates.items():
+        certificate = issued.get(secret)
+        if certificate is None:
+            problems.append(f"{CERTIFICATE_EXAMPLE} issues no Certificate into Secret {secret}")
+            continue
+        names, usages = set(certificate["spec"].get("dnsNames", [])), set(certificate["spec"].get("usages", []))
+        for component in owners:
+            lacking = ({hosts[component]} if hosts.get(component) else set()) - names
+            if not names & {f"svc-{component}", component}:
+                lacking.add(f"svc-{component}")
+            lacking |= {"client auth"} - usages
+            lacking |= ({"server auth"} if component in SERVICES else set()) - usages
+            if lacking:
+                problems.append(f"{CERTIFICATE_EXAMPLE}: Certificate {certificate['metadata']['name']} lacks "
+                                f"{sorted(lacking)} for {component}")
+    return problems
+
+
+# --- what goes in the clear ---------------------------------------------------------------
+
+def check_plaintext(pods: list[Pod], objects: list[dict], overlay: str) -> list[str]:
+    """tls.allow_plaintext, where set, is a list of known parts (svc-kit refuses `true`) naming
+    exactly what the overlay's components reach in the clear on another host; in production
+    mode every such part must be named (or the process exits 64); prod names none."""
+    problems = []
+    configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    rendered_secrets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Secret"}
+    reached, named = set(), {}
+    for pod in (p for p in pods if p.component in COMPONENTS):
+        values, references, _ = pod_settings(pod, configmaps)
+        values.update({v: secret_value(rendered_secrets, *reference) for v, reference in references.items()})
+        clear = in_the_clear(values)
+        reached |= clear.keys()
+        parts = set()
+        if ALLOW_PLAINTEXT in values:
+            parts, found = plaintext_parts(str(values[ALLOW_PLAINTEXT] or ""))
+            if found:
+                problems += [f"{pod.owner}: {problem}" for problem in found]
+                continue
+            if overlay == "prod" and parts:
+                problems.append(f"{pod.owner}: {ALLOW_PLAINTEXT} names {sorted(parts)}: production speaks TLS "
+                                f"to everything and names none")
+                continue
+            named[pod.owner] = parts
+        if ALLOW_PLAINTEXT in values or values.get("MEDMESH_MODE", "dev") == "production":
+            for part in sorted(clear.keys() - parts):
+                problems.append(f"{pod.owner} reaches {clear[part]}, in the clear: production mode refuses it "
+                                f"(exit 64) unless {ALLOW_PLAINTEXT} names {part!r}")
+    for owner, parts in named.items():
+        for part in sorted(parts - reached):
+            problems.append(f"{owner}: {ALLOW_PLAINTEXT} names {part!r}, which no component reaches in the clear")
+    return problems
+
+
+def plaintext_parts(value: str) -> tuple[set, list[str]]:
+    """tls.allow_plaintext as svc-kit reads it from a variable: `[grpc,kafka]` or one part;
+    `true` is refused."""
+    text = value.strip()
+    if text == "true":
+        return set(), [f"{ALLOW_PLAINTEXT} is true, which svc-kit refuses (exit 64): name each part that may "
+                       f"go in the clear, e.g. [kafka] (any of {', '.join(PLAINTEXT_PARTS)})"]
+    if text == "false":
+        return set(), []
+    names = text[1:-1].split(",") if text.startswith("[") and text.endswith("]") else [text]
+    names = [name.strip().strip("'\"") for name in names if name.strip()]
+    unknown = [name for name in names if name not in PLAINTEXT_PARTS]
+    if unknown:
+        return set(), [f"{ALLOW_PLAINTEXT} names {unknown}, none of {', '.join(PLAINTEXT_PARTS)} (exit 64)"]
+    return set(names), []
+
+
+def in_the_clear(values: dict) -> dict:
+    """What a pod with these settings reaches in the clear on another host, by the part of
+    tls.allow_plaintext that waives it (svc-kit/src/config.rs, refuse_plaintext). A value from a
+    Secret the render lacks (None) is not known, so not counted."""
+    clear = {}
+    issuer = values.get("MEDMESH_AUTH__ISSUER")
+    if issuer and is_http_to_another_host(issuer):
+        clear["issuer"] = f"the identity provider at {issuer}"
+    for variable, value in sorted(values.items()):
+        if not value:
+            continue
+        if re.fullmatch(r"MEDMESH_SERVICES__[A-Z]+__ENDPOINT", variable) and is_http_to_another_host(value):
+            clear.setdefault("grpc", f"a service at {value}")
+        if re.fullmatch(r"MEDMESH_SERVICES__[A-Z]+__DATABASE_URL", variable) and is_database_plaintext(value):
+            clear.setdefault("database", f"PostgreSQL without sslmode=verify-full ({variable})")
+    redis = values.get("MEDMESH_CACHE__REDIS__URL")
+    if redis and redis.lower().startswith("redis://") and not is_loopback(authority_host(redis[len("redis://"):])):
+        clear["cache"] = "Redis at a redis:// URL"
+    brokers = values.get("MEDMESH_EVENTS__KAFKA__BROKERS") or ""
+    if (values.get("MEDMESH_EVENTS__BACKEND") == "kafka"
+            and str(values.get("MEDMESH_EVENTS__KAFKA__TLS", "false")).lower() != "true"
+            and any(not is_loopback(authority_host(b.strip())) for b in brokers.split(",") if b.strip())):
+        clear["kafka"] = f"Kafka at {brokers} without MEDMESH_EVENTS__KAFKA__TLS=true"
+    s3 = values.get("MEDMESH_SCHEDULING__DOCUMENTS__S3__ENDPOINT")
+    if values.get("MEDMESH_SCHEDULING__DOCUMENTS__BACKEND") == "s3" and s3 and is_http_to_another_host(s3):
+        clear["object_store"] = f"the object store at {s3}"
+    return clear
+
+
+def is_http_to_another_host(url: str) -> bool:
+    return url.lower().startswith("http://") and not is_loopback(authority_host(url[len("http://"):]))
+
+
+def is_database_plaintext(url: str) -> bool:
+    """A PostgreSQL URL reaching another host without sslmode=verify-full or verify-ca."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() not in ("postgres", "postgresql"):
+        return False
+    query = urllib.parse.parse_qsl(parsed.query)
+    modes = [v for k, v in query if k.lower() in ("sslmode", "ssl-mode")]
+    if modes and modes[-1].lower() in ("verify-full", "verify-ca"):
+        return False
+    elsewhere = any(k.lower() == "host" and not is_loopback(v) and not v.startswith("/") for k, v in query)
+    return elsewhere or not is_loopback(authority_host(url.split("://", 1)[1]))
+
+
+def authority_host(rest: str) -> str:
+    """The host of `authority[/path...]`, without user information or port."""
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[1:].split("]")[0]
+    return authority.rsplit(":", 1)[0] if ":" in authority else authority
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secret_value(rendered_secrets: dict, name: str, key: str) -> str | None:
+    """A key of a Secret in the render (dev's generated ones); None for one the operator creates."""
+    secret = rendered_secrets.get(name) or {}
+    if key in (secret.get("stringData") or {}):
+        return secret["stringData"][key]
+    if key in (secret.get("data") or {}):
+        return base64.b64decode(secret["data"][key]).decode()
+    return None
 
 
 # --- secrets and namespaces ---------------------------------------------------------------
@@ -789,8 +1100,9 @@ def main() -> int:
     report = Report()
     workloads = f"{len(pods)} workloads"
     report.check(f"one namespace for all {len(objects)} objects", check_namespaces(objects))
-    report.check(f"liveness and readiness probes (and startup for services) on the containers of "
-                 f"every Deployment/StatefulSet", check_probes(pods, kinds))
+    report.check(f"liveness and readiness probes on the containers of every Deployment/StatefulSet; "
+                 f"each component's startup and readiness GET /ready, liveness GET /live on {ADMIN_PORT}, "
+                 f"no grpc probe", check_probes(pods, kinds))
     report.check(f"cpu and memory requests and limits on every container of {workloads}", check_resources(pods))
     report.check(f"non-root, no privilege escalation, ALL capabilities dropped, RuntimeDefault seccomp "
                  f"on every container of {workloads}", check_security(pods))
@@ -807,6 +1119,12 @@ def main() -> int:
                  check_dependency_paths(pods, objects))
     report.check("MEDMESH_* settings: known keys, each component only its own, secrets from the Secret",
                  check_settings(pods, objects, args.overlay))
+    tls_rules = "; mutual TLS, each component's own certificate from a Secret" if args.overlay == "prod" else ""
+    report.check(f"service endpoints name the Services in front of their gRPC ports{tls_rules}",
+                 check_tls(pods, objects, args.overlay))
+    waivers = "names none" if args.overlay == "prod" else "where set, names exactly what goes in the clear"
+    report.check(f"{ALLOW_PLAINTEXT}: known parts, not true; {waivers}; production mode reaches nothing "
+                 f"else in the clear", check_plaintext(pods, objects, args.overlay))
     if args.overlay == "prod":
         report.check("no Secret with data, no dev-only value; every secret key documented in k8s/README.md",
                      check_secrets(objects, pods, args.overlay))

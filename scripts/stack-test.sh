@@ -82,6 +82,11 @@ if ! command -v tansu >/dev/null 2>&1; then
   say "tansu: installing (about 11 minutes on two cores, once)"
   cargo install --locked tansu --version 0.6.0 --features dynostore
 fi
+if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl; then
+  say "installing libssl-dev (librdkafka's TLS)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libssl-dev pkg-config >/dev/null
+fi
 say "cargo build -p medmesh (with the development issuer, which stands in for Keycloak)"
 cargo build -q -p medmesh --locked
 context=$(mktemp -d)

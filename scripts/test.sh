@@ -146,12 +146,24 @@ else
 fi
 export MEDMESH_TEST_REDIS_URL="${MEDMESH_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
-# --- tansu (Kafka protocol) --------------------------------------------------------------
-if ! command -v tansu >/dev/null 2>&1; then
-  say "tansu: installing (about 11 minutes on two cores, once)"
-  cargo install --locked tansu --version 0.6.0 --features dynostore
+# --- the system's OpenSSL, which librdkafka's TLS links (docs/adr/0011) -----------------
+if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl; then
+  say "libssl-dev: installing (librdkafka's TLS)"
+  apt_install libssl-dev pkg-config
 fi
-export MEDMESH_TEST_TANSU_BIN="$(command -v tansu)"
+
+# --- tansu (Kafka protocol) --------------------------------------------------------------
+# Built with SQLite storage (libsql) beside the in-memory one: the SASL SCRAM tests keep the
+# broker's users there (its in-memory storage keeps none). Its own root, so a tansu built
+# without it elsewhere on PATH is not taken for it.
+# MEDMESH_TEST_TANSU_BIN may name one built so elsewhere.
+tansu_root="$HOME/.cache/medmesh/tansu-0.6.0-libsql"
+export MEDMESH_TEST_TANSU_BIN="${MEDMESH_TEST_TANSU_BIN:-$tansu_root/bin/tansu}"
+if [ ! -x "$MEDMESH_TEST_TANSU_BIN" ]; then
+  say "tansu: installing into $tansu_root (about 15 minutes on two cores, once)"
+  cargo install --locked tansu --version 0.6.0 --features dynostore,libsql --root "$tansu_root"
+  MEDMESH_TEST_TANSU_BIN="$tansu_root/bin/tansu"
+fi
 kafka_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 say "tansu: starting on 127.0.0.1:$kafka_port (memory storage)"
 "$MEDMESH_TEST_TANSU_BIN" broker \

@@ -150,8 +150,26 @@ impl Platform {
         components: &[Component],
     ) -> Result<PartConfigs, ConfigError> {
         settings.check_sections(&PART_SECTIONS)?;
+        let tls = svc_kit::tls::Tls::load(&settings.tls)?;
         let mut configs = PartConfigs::default();
         for component in components {
+            // Under mutual TLS a service's token is accepted only from its own certificate:
+            // one that does not name it would have every call it makes refused.
+            let role = match component {
+                Component::Service(name) => format!("svc-{name}"),
+                Component::Gateway => "svc-gateway".to_string(),
+            };
+            if !tls.names_workload(&role) {
+                let host = role.trim_start_matches("svc-");
+                return Err(ConfigError::key(
+                    "tls.cert_file",
+                    format!(
+                        "names neither {role} nor {host}: with tls.client_auth = \"required\" \
+                         the calls this process makes as {role} would be refused (a service's \
+                         token is accepted only from a certificate naming it)"
+                    ),
+                ));
+            }
             match component {
                 Component::Service(name) => check_service(settings, *name)?,
                 Component::Gateway => {

@@ -60,11 +60,24 @@ fn interpolate(value: &str) -> String {
     out
 }
 
-/// A value of the shape the secret called `name` holds in a deployment.
+/// A value of the shape the secret called `name` holds in a deployment (on Swarm, whose stores
+/// are reached on an encrypted overlay).
 fn placeholder(name: &str) -> String {
+    placeholder_for(name, false)
+}
+
+/// A value of the shape the secret called `name` holds in a deployment; `tls`: one that speaks
+/// TLS to every store (Kubernetes' production overlay waives nothing).
+fn placeholder_for(name: &str, tls: bool) -> String {
     let name = name.to_ascii_lowercase();
-    if name.contains("database_url") {
+    if name.contains("database_url") && tls {
+        "postgres://medmesh:placeholder@db.example.internal:5432/medmesh?sslmode=verify-full\
+         &sslrootcert=/run/secrets/tls/ca.crt"
+            .into()
+    } else if name.contains("database_url") {
         "postgres://medmesh:placeholder@postgres:5432/medmesh".into()
+    } else if name.contains("redis") && name.contains("url") && tls {
+        "rediss://:placeholder@cache.example.internal:6380".into()
     } else if name.contains("redis") && name.contains("url") {
         "redis://:placeholder@redis:6379".into()
     } else if name.contains("smtp") {
@@ -206,6 +219,26 @@ fn the_check_refuses_what_a_deployment_would_refuse() {
         "{stderr}"
     );
 
+    // The stack names each part it reaches in the clear on its encrypted overlay: without
+    // Kafka's, Kafka on another host is refused; the `true` that waived everything is refused.
+    let waived = &env["MEDMESH_TLS__ALLOW_PLAINTEXT"];
+    let mut no_kafka = env.clone();
+    no_kafka.insert(
+        "MEDMESH_TLS__ALLOW_PLAINTEXT".into(),
+        waived.replace(",kafka", "").replace("kafka,", ""),
+    );
+    assert_ne!(&no_kafka["MEDMESH_TLS__ALLOW_PLAINTEXT"], waived);
+    let out = check_config("scheduling", &no_kafka);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("events.kafka.brokers"), "{stderr}");
+    let mut everything = env.clone();
+    everything.insert("MEDMESH_TLS__ALLOW_PLAINTEXT".into(), "true".into());
+    let out = check_config("scheduling", &everything);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("tls.allow_plaintext"), "{stderr}");
+
     // A production requirement left out: its own database.
     let mut no_db = env.clone();
     no_db.remove("MEDMESH_SERVICES__SCHEDULING__DATABASE_URL_FILE");
@@ -248,6 +281,8 @@ fn kustomize(overlay: &str) -> Vec<Value> {
 
 #[test]
 fn every_medmesh_container_of_each_kubernetes_overlay_starts_with_its_environment() {
+    let ca = svc_kit::testing::TestCa::new("MedMesh test CA");
+    let ca_pem = ca.pem();
     for overlay in ["dev", "prod"] {
         let objects = kustomize(overlay);
         let config_maps: BTreeMap<String, &Value> = objects
@@ -274,6 +309,7 @@ fn every_medmesh_container_of_each_kubernetes_overlay_starts_with_its_environmen
                     continue;
                 };
                 let dir = tempfile::tempdir().unwrap();
+                let (cert, key) = ca.issue(&[component.as_str(), &format!("svc-{component}")]);
                 let mut env = BTreeMap::new();
                 for source in container["envFrom"].as_array().into_iter().flatten() {
                     if let Some(map) = source["configMapRef"]["name"].as_str() {
@@ -296,7 +332,7 @@ fn every_medmesh_container_of_each_kubernetes_overlay_starts_with_its_environmen
                     } else if let Some(secret_key) =
                         var["valueFrom"]["secretKeyRef"]["key"].as_str()
                     {
-                        placeholder(&format!("{key} {secret_key}"))
+                        placeholder_for(&format!("{key} {secret_key}"), overlay == "prod")
                     } else if let Some(map_key) =
                         var["valueFrom"]["configMapKeyRef"]["key"].as_str()
                     {
@@ -312,11 +348,24 @@ fn every_medmesh_container_of_each_kubernetes_overlay_starts_with_its_environmen
                     };
                     env.insert(key, value);
                 }
+                // The certificate files a Secret volume holds: real ones of a test authority,
+                // naming the component as its Service does.
+                for (key, pem) in [
+                    ("MEDMESH_TLS__CERT_FILE", &cert),
+                    ("MEDMESH_TLS__KEY_FILE", &key),
+                    ("MEDMESH_TLS__CA_FILE", &ca_pem),
+                ] {
+                    if let Some(value) = env.get_mut(key) {
+                        let file = dir.path().join(key.to_ascii_lowercase());
+                        std::fs::write(&file, pem).unwrap();
+                        *value = file.display().to_string();
+                    }
+                }
                 // Secrets mounted as files and named by *_FILE variables: placeholders there.
                 for (key, value) in env.iter_mut() {
-                    if key.ends_with("_FILE") {
+                    if key.ends_with("_FILE") && !key.starts_with("MEDMESH_TLS__") {
                         let file = dir.path().join(key.to_ascii_lowercase());
-                        std::fs::write(&file, placeholder(key)).unwrap();
+                        std::fs::write(&file, placeholder_for(key, overlay == "prod")).unwrap();
                         *value = file.display().to_string();
                     }
                 }

@@ -117,10 +117,12 @@ async fn production_mode_runs_on_postgres_redis_and_kafka() {
 
     // Each service created its topic at start-up, before writing any event.
     let topic = format!("{topic_prefix}.scheduling.v1");
-    let consumer: rdkafka::consumer::BaseConsumer =
-        svc_kit::events::kafka_client_config(&brokers_for_check)
-            .create()
-            .unwrap();
+    let consumer: rdkafka::consumer::BaseConsumer = svc_kit::events::kafka_client_config(
+        &brokers_for_check,
+        &svc_kit::config::KafkaSettings::plaintext(&brokers_for_check),
+    )
+    .create()
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let metadata = tokio::task::block_in_place(|| {

@@ -50,9 +50,20 @@ async fn health(tls: &Tls, url: &str) -> Result<i32, String> {
 async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("MedMesh test CA");
+    // One certificate for every service of the process: it names each of them, since under
+    // mutual TLS a service's token is accepted only from a certificate naming that service.
     let tls = ca.settings(
         dir.path(),
-        &["127.0.0.1", "localhost"],
+        &[
+            "127.0.0.1",
+            "localhost",
+            "svc-gateway",
+            "svc-accounts",
+            "svc-scheduling",
+            "svc-pharmacy",
+            "svc-records",
+            "svc-notify",
+        ],
         ClientAuth::Required,
     );
     // Accounts and scheduling keep their data in PostgreSQL, reached over TLS (verify-full).
@@ -250,4 +261,36 @@ async fn every_service_and_the_gateways_channels_speak_mutual_tls() {
         }
     }
     platform.stop().await;
+}
+
+#[test]
+fn a_process_whose_certificate_does_not_name_its_service_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("MedMesh test CA");
+    let validate = |names: &[&str], components: &[medmesh::Component]| {
+        let tls = ca.settings(dir.path(), names, ClientAuth::Required);
+        let settings = Settings::from_figment(with_tls(dev_figment(dir.path()), &tls)).unwrap();
+        Platform::validate(&settings, components).map(|_| ())
+    };
+    let scheduling = [medmesh::Component::Service(ServiceName::Scheduling)];
+    // Under mutual TLS its calls as svc-scheduling would all be refused: it does not start.
+    let refused = validate(&["127.0.0.1", "localhost"], &scheduling)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("tls.cert_file"), "{refused}");
+    assert!(refused.contains("svc-scheduling"), "{refused}");
+    let refused = validate(&["svc-notify"], &scheduling)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("svc-scheduling"), "{refused}");
+    // Its workload name or its host name in the deployments will do.
+    validate(&["svc-scheduling"], &scheduling).unwrap();
+    validate(&["scheduling", "127.0.0.1"], &scheduling).unwrap();
+    // The gateway's is svc-gateway (or gateway); a process of several needs every name.
+    let both = [
+        medmesh::Component::Gateway,
+        medmesh::Component::Service(ServiceName::Scheduling),
+    ];
+    assert!(validate(&["scheduling"], &both).is_err());
+    validate(&["gateway", "scheduling"], &both).unwrap();
 }

@@ -267,6 +267,136 @@ pub struct KafkaSettings {
     pub partitions: i32,
     pub replication_factor: i32,
     pub message_timeout_ms: u64,
+    /// Speak TLS to the brokers, checking their certificates and names against `ca_file`.
+    #[serde(default)]
+    pub tls: bool,
+    /// The authority the brokers' certificates chain to (PEM); `[tls] ca_file` when unset,
+    /// the system's roots when neither is or when it is set empty.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The certificate and key presented to brokers that ask for one (mutual TLS); none when
+    /// unset.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// SASL authentication: `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`, with `sasl_username`
+    /// and `sasl_password` (or `MEDMESH_EVENTS__KAFKA__SASL_PASSWORD_FILE`).
+    #[serde(default)]
+    pub sasl_mechanism: Option<SaslMechanism>,
+    #[serde(default)]
+    pub sasl_username: Option<String>,
+    #[serde(default)]
+    pub sasl_password: Option<SecretString>,
+}
+
+impl KafkaSettings {
+    /// Settings for `brokers` in the clear, with the kit's defaults for the rest.
+    pub fn plaintext(brokers: impl Into<String>) -> KafkaSettings {
+        KafkaSettings {
+            brokers: Some(brokers.into()),
+            partitions: 3,
+            replication_factor: 1,
+            message_timeout_ms: 10_000,
+            tls: false,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+        }
+    }
+
+    /// librdkafka's `security.protocol` for these settings.
+    pub fn security_protocol(&self) -> &'static str {
+        match (self.tls, self.sasl_mechanism.is_some()) {
+            (false, false) => "plaintext",
+            (true, false) => "ssl",
+            (false, true) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        }
+    }
+
+    /// `[tls] ca_file` stands in for the authority this section leaves unset; an empty
+    /// `ca_file` means the system's roots (a managed Kafka whose certificates a public
+    /// authority signs). The client certificate is never inherited: a broker is sent one only
+    /// where this section names it.
+    fn inherit_tls(&mut self, tls: &crate::tls::TlsSettings) {
+        match &self.ca_file {
+            None => self.ca_file = tls.ca_file.clone(),
+            Some(path) if path.as_os_str().is_empty() => self.ca_file = None,
+            Some(_) => {}
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(ConfigError::key(
+                "events.kafka.cert_file",
+                "and events.kafka.key_file go together",
+            ));
+        }
+        let sasl_credentials = (self.sasl_username.as_deref().is_some_and(|u| !u.is_empty()))
+            && self
+                .sasl_password
+                .as_ref()
+                .is_some_and(|p| !p.expose_secret().is_empty());
+        if self.sasl_mechanism.is_some() && !sasl_credentials {
+            return Err(ConfigError::key(
+                "events.kafka.sasl_mechanism",
+                "needs events.kafka.sasl_username and events.kafka.sasl_password",
+            ));
+        }
+        if self.sasl_mechanism.is_none()
+            && (self.sasl_username.is_some() || self.sasl_password.is_some())
+        {
+            return Err(ConfigError::key(
+                "events.kafka.sasl_mechanism",
+                "must name the mechanism the username and password are for (SCRAM-SHA-512, \
+                 SCRAM-SHA-256 or PLAIN)",
+            ));
+        }
+        if self.tls {
+            for (key, file) in [
+                ("events.kafka.ca_file", &self.ca_file),
+                ("events.kafka.cert_file", &self.cert_file),
+                ("events.kafka.key_file", &self.key_file),
+            ] {
+                if let Some(file) = file
+                    && !file.is_file()
+                {
+                    return Err(ConfigError::key(
+                        key,
+                        format!("{} is not a readable file", file.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a Kafka client proves who it is (SASL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SaslMechanism {
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    /// The password itself crosses the connection: production allows it only over TLS.
+    #[serde(rename = "PLAIN")]
+    Plain,
+}
+
+impl SaslMechanism {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::Plain => "PLAIN",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -424,6 +554,24 @@ impl From<figment::Error> for ConfigError {
 /// configuration error naming the variable.
 const SECRET_FILE_SUFFIX: &str = "_file";
 
+/// Settings whose own name ends in `_file`: they hold a path (`MEDMESH_TLS__CERT_FILE` is the
+/// certificate's path, not a file holding a key `tls.cert`).
+const PATH_KEYS: [&str; 6] = [
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.ca_file",
+    "events.kafka.ca_file",
+    "events.kafka.cert_file",
+    "events.kafka.key_file",
+];
+
+/// Whether the variable `key` (after `MEDMESH_`, in any case, `__` or `.` between sections)
+/// names a file holding another key's value rather than a setting of its own.
+fn names_a_secret_file(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace("__", ".");
+    key.ends_with(SECRET_FILE_SUFFIX) && !PATH_KEYS.contains(&key.as_str())
+}
+
 #[derive(Debug, Default)]
 struct SecretFiles {
     /// (variable, key path, file)
@@ -442,6 +590,9 @@ impl SecretFiles {
         let mut files: Vec<_> = vars
             .filter_map(|(name, file)| {
                 let rest = name.strip_prefix("MEDMESH_")?;
+                if !names_a_secret_file(rest) {
+                    return None;
+                }
                 let key = rest.to_ascii_lowercase();
                 let key = key.strip_suffix(SECRET_FILE_SUFFIX)?;
                 if key.is_empty() || key.starts_with("test_") {
@@ -452,6 +603,72 @@ impl SecretFiles {
             .collect();
         files.sort();
         SecretFiles { files }
+    }
+}
+
+/// Whether the variable `key` (after `MEDMESH_`) holds text to take as written: secrets and
+/// URLs (`*password*`, `*secret*`, `*url*`, `*.keys.*`). The environment's own parser would
+/// turn `123456` into a number, `true` into a boolean, `[a]` into a list and strip the quotes
+/// of `"quoted"`, and so change a password without a word.
+fn is_raw_text(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace("__", ".");
+    let last = key.rsplit('.').next().unwrap_or_default();
+    ["password", "secret", "url"]
+        .iter()
+        .any(|word| last.contains(word))
+        || key.contains(".keys.")
+}
+
+/// `MEDMESH_*` variables whose values are text taken as written ([`is_raw_text`]).
+#[derive(Default)]
+struct RawVars {
+    /// (key path, value)
+    vars: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for RawVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RawVars").field("keys", &keys).finish()
+    }
+}
+
+impl RawVars {
+    fn from_env() -> RawVars {
+        RawVars::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
+    }
+
+    fn from_vars(vars: impl Iterator<Item = (String, String)>) -> RawVars {
+        let mut vars: Vec<_> = vars
+            .filter_map(|(name, value)| {
+                let rest = name.strip_prefix("MEDMESH_")?;
+                let key = rest.to_ascii_lowercase();
+                if key.starts_with("test_") || names_a_secret_file(&key) || !is_raw_text(&key) {
+                    return None;
+                }
+                Some((key.split("__").collect::<Vec<_>>().join("."), value))
+            })
+            .collect();
+        vars.sort();
+        RawVars { vars }
+    }
+}
+
+impl figment::Provider for RawVars {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable (MEDMESH_*, as written)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut figment = Figment::new();
+        for (key, value) in &self.vars {
+            figment = figment.merge(figment::providers::Serialized::default(key, value));
+        }
+        figment.data()
     }
 }
 
@@ -496,9 +713,12 @@ impl Settings {
                     .ignore(&["config"])
                     .filter(|key| {
                         let key = key.as_str().to_ascii_lowercase();
-                        !key.starts_with("test_") && !key.ends_with(SECRET_FILE_SUFFIX)
+                        !key.starts_with("test_")
+                            && !names_a_secret_file(&key)
+                            && !is_raw_text(&key)
                     }),
             )
+            .merge(RawVars::from_env())
             .merge(SecretFiles::from_env())
     }
 
@@ -517,6 +737,7 @@ impl Settings {
 
     pub fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
         let mut settings: Settings = figment.extract()?;
+        settings.events.kafka.inherit_tls(&settings.tls);
         settings.validate()?;
         settings.layers = figment;
         Ok(settings)
@@ -628,62 +849,9 @@ impl Settings {
             }
         }
         crate::tls::Tls::load(&self.tls)?;
-        if self.mode == Mode::Production && !self.tls.allow_plaintext {
-            let issuer = self
-                .auth
-                .issuer
-                .as_deref()
-                .map(|i| ("auth.issuer".to_string(), i));
-            let endpoints = ServiceName::ALL.into_iter().filter_map(|service| {
-                let endpoint = self.services.get(service).endpoint.as_deref()?;
-                Some((format!("services.{service}.endpoint"), endpoint))
-            });
-            for (key, url) in issuer.into_iter().chain(endpoints) {
-                if crate::tls::is_plaintext_to_another_host(url) {
-                    return Err(ConfigError::key(
-                        &key,
-                        "is plain http:// to another host: production speaks TLS (https://, with \
-                         tls.ca_file) unless tls.allow_plaintext says the network is encrypted",
-                    ));
-                }
-            }
-            for service in ServiceName::ALL {
-                if let Some(url) = &self.services.get(service).database_url
-                    && crate::tls::is_database_plaintext(url.expose_secret())
-                {
-                    return Err(ConfigError::key(
-                        &format!("services.{service}.database_url"),
-                        "reaches another host without sslmode=verify-full: production speaks \
-                         TLS to PostgreSQL unless tls.allow_plaintext says the network is encrypted",
-                    ));
-                }
-            }
-            let redis = self
-                .cache
-                .redis
-                .url
-                .as_ref()
-                .map(|u| u.expose_secret().to_string());
-            let plain = [
-                (
-                    "cache.redis.url",
-                    redis.unwrap_or_default(),
-                    "reaches another host in the clear: production speaks TLS to Redis \
-                     (rediss://, trusting tls.ca_file) unless tls.allow_plaintext says the \
-                     network is encrypted",
-                ),
-                (
-                    "events.kafka.brokers",
-                    self.events.kafka.brokers.clone().unwrap_or_default(),
-                    "reaches another host in the clear (this build does not speak TLS to \
-                     Kafka): set tls.allow_plaintext where the network itself is encrypted",
-                ),
-            ];
-            for (key, value, message) in plain {
-                if crate::tls::is_plain_to_another_host(&value) {
-                    return Err(ConfigError::key(key, message));
-                }
-            }
+        self.events.kafka.validate()?;
+        if self.mode == Mode::Production {
+            self.refuse_plaintext()?;
         }
         if self.cache.redis.pool_size == 0 {
             return Err(ConfigError::key(
@@ -789,6 +957,79 @@ impl Settings {
             }
             format!("{scheme}://{addr}")
         })
+    }
+
+    /// Production speaks TLS to every other host, except for the parts `tls.allow_plaintext`
+    /// names (where the network itself is encrypted).
+    fn refuse_plaintext(&self) -> Result<(), ConfigError> {
+        use crate::tls::{self, Plaintext};
+        let refused = |key: &str, what: &str, part: Plaintext| {
+            ConfigError::key(
+                key,
+                format!(
+                    "{what}: production speaks TLS unless tls.allow_plaintext names \"{part}\" \
+                     because the network itself is encrypted"
+                ),
+            )
+        };
+        let waived = |part| self.tls.allows_plaintext(part);
+        if !waived(Plaintext::Issuer)
+            && let Some(issuer) = self.auth.issuer.as_deref()
+            && tls::is_plaintext_to_another_host(issuer)
+        {
+            return Err(refused(
+                "auth.issuer",
+                "is plain http:// to another host (https://, trusting tls.ca_file)",
+                Plaintext::Issuer,
+            ));
+        }
+        for service in ServiceName::ALL {
+            let settings = self.services.get(service);
+            if !waived(Plaintext::Grpc)
+                && let Some(endpoint) = settings.endpoint.as_deref()
+                && tls::is_plaintext_to_another_host(endpoint)
+            {
+                return Err(refused(
+                    &format!("services.{service}.endpoint"),
+                    "is plain http:// to another host (https://, trusting tls.ca_file)",
+                    Plaintext::Grpc,
+                ));
+            }
+            if !waived(Plaintext::Database)
+                && let Some(url) = &settings.database_url
+                && tls::is_database_plaintext(url.expose_secret())
+            {
+                return Err(refused(
+                    &format!("services.{service}.database_url"),
+                    "reaches another host without sslmode=verify-full",
+                    Plaintext::Database,
+                ));
+            }
+        }
+        if !waived(Plaintext::Cache)
+            && let Some(url) = &self.cache.redis.url
+            && tls::is_redis_plaintext(url.expose_secret())
+        {
+            return Err(refused(
+                "cache.redis.url",
+                "reaches another host in the clear (rediss://, trusting tls.ca_file)",
+                Plaintext::Cache,
+            ));
+        }
+        let kafka = &self.events.kafka;
+        if self.events.backend == EventBackend::Kafka
+            && !kafka.tls
+            && !waived(Plaintext::Kafka)
+            && tls::brokers_reach_another_host(kafka.brokers.as_deref().unwrap_or_default())
+        {
+            let what = if kafka.sasl_mechanism == Some(SaslMechanism::Plain) {
+                "reaches another host in the clear, with a SASL PLAIN password (events.kafka.tls)"
+            } else {
+                "reaches another host in the clear (events.kafka.tls = true)"
+            };
+            return Err(refused("events.kafka.brokers", what, Plaintext::Kafka));
+        }
+        Ok(())
     }
 
     /// Like [`Settings::validate`], for the one service this process is about to run.
@@ -901,6 +1142,82 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`services.records.database_url`"), "{err}");
+    }
+
+    #[test]
+    fn a_setting_that_is_a_path_is_not_taken_for_a_secret_file() {
+        let files = SecretFiles::from_vars(
+            [
+                ("MEDMESH_TLS__CERT_FILE", "/run/secrets/tls/tls.crt"),
+                ("MEDMESH_TLS__CA_FILE", "/run/secrets/tls/ca.crt"),
+                (
+                    "MEDMESH_EVENTS__KAFKA__KEY_FILE",
+                    "/run/secrets/kafka/tls.key",
+                ),
+                (
+                    "MEDMESH_SERVICES__SCHEDULING__CLIENT_SECRET_FILE",
+                    "/run/secrets/client_secret",
+                ),
+                (
+                    "MEDMESH_EVENTS__KAFKA__SASL_PASSWORD_FILE",
+                    "/run/secrets/kafka_password",
+                ),
+            ]
+            .into_iter()
+            .map(|(name, file)| (name.to_string(), PathBuf::from(file))),
+        );
+        let keys: Vec<&str> = files.files.iter().map(|(_, key, _)| key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "events.kafka.sasl_password",
+                "services.scheduling.client_secret"
+            ]
+        );
+        assert!(!names_a_secret_file("TLS__CERT_FILE"));
+        assert!(!names_a_secret_file("events.kafka.ca_file"));
+        assert!(names_a_secret_file("CACHE__REDIS__URL_FILE"));
+        assert!(!names_a_secret_file("CACHE__REDIS__URL"));
+    }
+
+    #[test]
+    fn secrets_from_the_environment_are_taken_as_written() {
+        let vars = [
+            ("MEDMESH_EVENTS__KAFKA__SASL_PASSWORD", "123456"),
+            (
+                "MEDMESH_SERVICES__SCHEDULING__CLIENT_SECRET",
+                "\"quoted\\n\"",
+            ),
+            ("MEDMESH_CACHE__REDIS__URL", " [redis]://x "),
+            ("MEDMESH_EVENTS__KAFKA__SASL_USERNAME", "svc-scheduling"),
+            ("MEDMESH_EVENTS__KAFKA__SASL_MECHANISM", "SCRAM-SHA-512"),
+            ("MEDMESH_TEST_POSTGRES_URL", "postgres://ignored"),
+        ];
+        let raw = RawVars::from_vars(
+            vars.iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
+        let keys: Vec<&str> = raw.vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "cache.redis.url",
+                "events.kafka.sasl_password",
+                "services.scheduling.client_secret"
+            ]
+        );
+        let settings: Settings = Figment::from(Toml::string(DEFAULTS_TOML))
+            .merge(("events.kafka.sasl_mechanism", "SCRAM-SHA-512"))
+            .merge(("events.kafka.sasl_username", "svc-scheduling"))
+            .merge(raw)
+            .extract()
+            .unwrap();
+        let password = settings.events.kafka.sasl_password.unwrap();
+        assert_eq!(password.expose_secret(), "123456");
+        let secret = settings.services.scheduling.client_secret.unwrap();
+        assert_eq!(secret.expose_secret(), "\"quoted\\n\"");
+        assert!(is_raw_text("RECORDS__KEYS__K1"));
+        assert!(!is_raw_text("EVENTS__KAFKA__SASL_USERNAME"));
     }
 
     #[test]

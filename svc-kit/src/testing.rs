@@ -8,7 +8,7 @@
 
 use std::{
     net::{SocketAddr, TcpListener, TcpStream},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -191,30 +191,62 @@ fn tansu_binary() -> PathBuf {
 pub struct Broker {
     child: Child,
     proxy: OutageProxy,
+    /// The directory of an authenticating broker's storage (its users).
+    _storage: Option<tempfile::TempDir>,
+}
+
+/// How a test broker is reached.
+#[derive(Debug, Default)]
+pub struct BrokerOptions<'a> {
+    /// Clients speak TLS to it, with a certificate this authority issued for 127.0.0.1 and
+    /// localhost (tansu 0.6 serves no TLS of its own: the proxy in front of it terminates TLS,
+    /// as a load balancer in front of a broker does).
+    pub tls: Option<&'a TestCa>,
+    /// With `tls`: only clients presenting a certificate the authority signed connect.
+    pub client_auth: bool,
+    /// Every client must authenticate with SASL SCRAM before anything else (tansu's
+    /// `--authentication`), as one of these users (name, password) with SCRAM-SHA-512
+    /// credentials. tansu takes credentials only from an authenticated client, so they are
+    /// stored by a broker without authentication first, in storage the two share: an SQLite
+    /// file (tansu's `libsql` feature; its in-memory storage keeps no users).
+    pub scram_users: &'a [(&'a str, &'a str)],
 }
 
 impl Broker {
     /// Starts the broker; must be called inside a tokio runtime.
     pub fn start() -> Broker {
+        Broker::start_with(BrokerOptions::default())
+    }
+
+    /// Starts the broker reached as `options` say; must be called inside a tokio runtime.
+    pub fn start_with(options: BrokerOptions<'_>) -> Broker {
         let broker_port = free_port();
-        let proxy = OutageProxy::start(broker_port);
+        let acceptor = options.tls.map(|ca| tls_acceptor(ca, options.client_auth));
+        let proxy = OutageProxy::start(broker_port, acceptor);
         let listen = format!("tcp://127.0.0.1:{broker_port}");
         // Clients learn the broker's address from metadata: advertise the proxy's.
         let advertised = format!("tcp://127.0.0.1:{}", proxy.port);
-        let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &listen, "--advertised-listener-url", &advertised])
-            .args(["--storage-engine", "memory://tansu/"])
-            .env_remove("STORAGE_ENGINE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu must be installed (scripts/test.sh installs it) or MEDMESH_TEST_TANSU_BIN set");
+        let storage = (!options.scram_users.is_empty()).then(|| tempfile::tempdir().unwrap());
+        let mut command = tansu(storage.as_ref().map(|d| d.path()), &listen, &advertised);
+        if let Some(storage) = &storage {
+            for (user, password) in options.scram_users {
+                add_scram_user(storage.path(), user, password);
+            }
+            command.arg("--authentication");
+        }
+        let child = command.spawn().expect(
+            "tansu must be installed (scripts/test.sh installs it) or MEDMESH_TEST_TANSU_BIN set",
+        );
         let addr: SocketAddr = format!("127.0.0.1:{broker_port}").parse().unwrap();
         assert!(
             wait_for_port(addr, Duration::from_secs(20)),
             "tansu did not start listening on {addr}"
         );
-        Broker { child, proxy }
+        Broker {
+            child,
+            proxy,
+            _storage: storage,
+        }
     }
 
     /// `bootstrap.servers` for clients.
@@ -240,20 +272,121 @@ impl Drop for Broker {
     }
 }
 
-/// Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream` until cut.
-#[derive(Debug)]
+/// `tansu broker` listening on `listen`, advertising `advertised`, on an SQLite file in
+/// `storage` (which tansu keeps users in), or in memory.
+fn tansu(storage: Option<&Path>, listen: &str, advertised: &str) -> Command {
+    let mut command = Command::new(tansu_binary());
+    command
+        .args([
+            "broker",
+            "--listener-url",
+            listen,
+            "--advertised-listener-url",
+            advertised,
+        ])
+        .env_remove("STORAGE_ENGINE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match storage {
+        Some(dir) => {
+            // tansu opens `sqlite://<file>` relative to its working directory.
+            command
+                .args(["--storage-engine", "sqlite://tansu.db"])
+                .current_dir(dir);
+        }
+        None => {
+            command.args(["--storage-engine", "memory://tansu/"]);
+        }
+    }
+    command
+}
+
+/// Stores SCRAM-SHA-512 credentials in the broker storage `dir` through a broker without
+/// authentication, with tansu's own `tansu user create`.
+fn add_scram_user(dir: &Path, user: &str, password: &str) {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut broker = tansu(Some(dir), &url, &url)
+        .spawn()
+        .expect("tansu must be installed (scripts/test.sh installs it)");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(
+        wait_for_port(addr, Duration::from_secs(20)),
+        "tansu did not start listening on {addr}"
+    );
+    let created = Command::new(tansu_binary())
+        .args(["user", "create", "--broker", &url, user, password])
+        .args(["--mechanism", "scram512"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert!(
+        created.is_ok_and(|status| status.success()),
+        "tansu user create {user}"
+    );
+}
+
+/// A rustls server with a certificate `ca` issues for this machine, asking clients for one
+/// `ca` signed when `client_auth`.
+fn tls_acceptor(ca: &TestCa, client_auth: bool) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls::{
+        self, RootCertStore,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _},
+        server::WebPkiClientVerifier,
+    };
+    let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+    let certs = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if client_auth {
+        let mut roots = RootCertStore::empty();
+        for root in CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
+            roots.add(root.unwrap()).unwrap();
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder.with_single_cert(certs, key).unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream` until cut, terminating TLS first when it
+/// has an acceptor.
 struct OutageProxy {
     port: u16,
     upstream: u16,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     accept: Option<tokio::task::JoinHandle<()>>,
-    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl std::fmt::Debug for OutageProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutageProxy")
+            .field("port", &self.port)
+            .field("upstream", &self.upstream)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutageProxy {
-    fn start(upstream: u16) -> OutageProxy {
+    fn start(upstream: u16, tls: Option<tokio_rustls::TlsAcceptor>) -> OutageProxy {
         let mut proxy = OutageProxy {
             port: 0,
             upstream,
+            tls,
             accept: None,
             connections: Default::default(),
         };
@@ -268,13 +401,28 @@ impl OutageProxy {
         listener.set_nonblocking(true).unwrap();
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let (upstream, connections) = (self.upstream, self.connections.clone());
+        let tls = self.tls.clone();
         self.accept = Some(tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
+                let tls = tls.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) =
+                    let Ok(mut server) =
                         tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    else {
+                        return;
+                    };
+                    match tls {
+                        Some(acceptor) => {
+                            // A client the handshake refuses never reaches the broker.
+                            if let Ok(mut client) = acceptor.accept(client).await {
+                                let _ =
+                                    tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            }
+                        }
+                        None => {
+                            let mut client = client;
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
                     }
                 });
                 connections.lock().unwrap().push(task.abort_handle());
@@ -763,7 +911,7 @@ impl TestCa {
             key_file: Some(write("key", &key)),
             ca_file: Some(write("ca", &self.pem())),
             client_auth,
-            allow_plaintext: false,
+            allow_plaintext: Vec::new(),
         }
     }
 }

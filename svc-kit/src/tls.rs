@@ -44,10 +44,108 @@ pub struct TlsSettings {
     pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub client_auth: ClientAuth,
-    /// Production refuses `http://` endpoints and issuers unless this says the network itself
-    /// is encrypted (a Swarm overlay with `encrypted: "true"`, a service mesh's mutual TLS).
-    #[serde(default)]
-    pub allow_plaintext: bool,
+    /// What production may reach in the clear on another host, each named on its own, where
+    /// the network itself is encrypted (a Swarm overlay with `encrypted: "true"`, a service
+    /// mesh's mutual TLS, a CNI with WireGuard): everything else must speak TLS.
+    #[serde(default, deserialize_with = "plaintext_parts")]
+    pub allow_plaintext: Vec<Plaintext>,
+}
+
+impl TlsSettings {
+    /// Whether production may reach `part` without TLS.
+    pub fn allows_plaintext(&self, part: Plaintext) -> bool {
+        self.allow_plaintext.contains(&part)
+    }
+}
+
+/// A part of the platform's traffic that `tls.allow_plaintext` can let go in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plaintext {
+    /// `http://` gRPC endpoints of the services (`services.*.endpoint`).
+    Grpc,
+    /// An `http://` identity provider (`auth.issuer`): its keys decide who is who.
+    Issuer,
+    /// PostgreSQL without `sslmode=verify-full` (`services.*.database_url`).
+    Database,
+    /// `redis://` (`cache.redis.url`).
+    Cache,
+    /// Kafka without `events.kafka.tls` (and SASL PLAIN passwords with it).
+    Kafka,
+    /// An `http://` object store (`scheduling.documents.s3.endpoint`).
+    ObjectStore,
+}
+
+impl Plaintext {
+    pub const ALL: [Plaintext; 6] = [
+        Plaintext::Grpc,
+        Plaintext::Issuer,
+        Plaintext::Database,
+        Plaintext::Cache,
+        Plaintext::Kafka,
+        Plaintext::ObjectStore,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plaintext::Grpc => "grpc",
+            Plaintext::Issuer => "issuer",
+            Plaintext::Database => "database",
+            Plaintext::Cache => "cache",
+            Plaintext::Kafka => "kafka",
+            Plaintext::ObjectStore => "object_store",
+        }
+    }
+}
+
+impl std::fmt::Display for Plaintext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `allow_plaintext` names its parts; the `true` of earlier versions, which waived every check
+/// at once, is refused with what to write instead (an empty list and `false` waive nothing).
+fn plaintext_parts<'de, D>(deserializer: D) -> Result<Vec<Plaintext>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Flag(bool),
+        Parts(Vec<String>),
+        /// `MEDMESH_TLS__ALLOW_PLAINTEXT=kafka` (one part, as the environment gives it).
+        One(String),
+    }
+    let names = match Form::deserialize(deserializer)? {
+        Form::Flag(false) => Vec::new(),
+        Form::Flag(true) => {
+            return Err(serde::de::Error::custom(
+                "is a list of what may go in the clear where the network is encrypted, e.g. \
+                 [\"kafka\"] (any of grpc, issuer, database, cache, kafka, object_store); \
+                 `true` no longer waives everything at once",
+            ));
+        }
+        Form::Parts(names) => names,
+        // `MEDMESH_TLS__ALLOW_PLAINTEXT=` (empty) waives nothing.
+        Form::One(name) if name.trim().is_empty() => Vec::new(),
+        Form::One(name) => vec![name],
+    };
+    names
+        .iter()
+        .map(|name| {
+            Plaintext::ALL
+                .into_iter()
+                .find(|part| part.as_str() == name.trim())
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "names {name:?}, which is none of grpc, issuer, database, cache, kafka, \
+                         object_store"
+                    ))
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +247,24 @@ impl Tls {
                 .map_err(|e| invalid("ca_file", format!("is not a certificate: {e}")))?;
         }
         Ok(tls)
+    }
+
+    /// Whether this process's certificate names the workload whose role is `role`
+    /// (`svc-scheduling`, or the host `scheduling`): with `client_auth = "required"` its calls
+    /// with its own token are refused otherwise (`auth/peer.rs`). Without mutual TLS, or
+    /// without a certificate, nothing is bound: true.
+    pub fn names_workload(&self, role: &str) -> bool {
+        if self.client_auth != ClientAuth::Required {
+            return true;
+        }
+        let Some(cert) = &self.cert else {
+            return true;
+        };
+        use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+        CertificateDer::pem_slice_iter(cert)
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|leaf| crate::auth::peer::certificate_names_workload(&leaf, role))
     }
 
     /// Whether this process's gRPC servers speak TLS.
@@ -270,20 +386,30 @@ pub fn is_database_plaintext(url: &str) -> bool {
     !verified && (elsewhere || !is_loopback(authority_host(rest)))
 }
 
-/// Whether a list of `host:port` (Kafka's brokers, which this build reaches without TLS) or a
-/// `redis://` URL names another host.
-pub fn is_plain_to_another_host(hosts_or_url: &str) -> bool {
-    if let Some(rest) = hosts_or_url.strip_prefix("redis://") {
-        return !is_loopback(authority_host(rest));
-    }
-    if hosts_or_url.contains("://") {
+/// Whether a Redis `url` reaches another host in the clear: `redis://` or `valkey://` (any
+/// case) to a host that is not loopback; `rediss://`, `valkeys://` and Unix sockets are not.
+pub fn is_redis_plaintext(url: &str) -> bool {
+    let url = url.trim().to_ascii_lowercase();
+    let Some((scheme, rest)) = url.split_once("://") else {
         return false;
-    }
-    hosts_or_url
+    };
+    matches!(scheme, "redis" | "valkey") && !is_loopback(authority_host(rest))
+}
+
+/// Whether Kafka's `brokers` (`host:port`, comma-separated, each perhaps written
+/// `PROTOCOL://host:port` as librdkafka allows) name a host that is not loopback.
+pub fn brokers_reach_another_host(brokers: &str) -> bool {
+    brokers
         .split(',')
-        .map(str::trim)
+        .map(|broker| {
+            let broker = broker.trim().to_ascii_lowercase();
+            match broker.split_once("://") {
+                Some((_, rest)) => rest.to_string(),
+                None => broker,
+            }
+        })
         .filter(|h| !h.is_empty())
-        .any(|h| !is_loopback(authority_host(h)))
+        .any(|h| !is_loopback(authority_host(&h)))
 }
 
 /// The host of `authority[/path...]`, without user information or port.
@@ -339,11 +465,21 @@ mod tests {
             "postgres://u@db/x?ssl-mode=verify-ca"
         ));
         assert!(is_plaintext_to_another_host("HTTP://accounts:50051"));
-        assert!(is_plain_to_another_host("redis://:pw@redis:6379"));
-        assert!(!is_plain_to_another_host("redis://127.0.0.1:6379"));
-        assert!(!is_plain_to_another_host("rediss://redis:6380"));
-        assert!(is_plain_to_another_host("127.0.0.1:9092,kafka-2:9092"));
-        assert!(!is_plain_to_another_host("127.0.0.1:9092"));
+        assert!(is_redis_plaintext("redis://:pw@redis:6379"));
+        assert!(is_redis_plaintext("REDIS://redis:6379"), "any case");
+        assert!(is_redis_plaintext("valkey://redis:6379"));
+        assert!(!is_redis_plaintext("redis://127.0.0.1:6379"));
+        assert!(!is_redis_plaintext("rediss://redis:6380"));
+        assert!(!is_redis_plaintext("Valkeys://redis:6380"));
+        assert!(!is_redis_plaintext("unix:///run/redis.sock"));
+        assert!(brokers_reach_another_host("127.0.0.1:9092,kafka-2:9092"));
+        assert!(brokers_reach_another_host("PLAINTEXT://kafka-1:9092"));
+        assert!(brokers_reach_another_host(" sasl_plaintext://Kafka-1:9092"));
+        assert!(brokers_reach_another_host("[2001:db8::1]:9092"));
+        assert!(!brokers_reach_another_host(
+            "127.0.0.1:9092, localhost:9093"
+        ));
+        assert!(!brokers_reach_another_host("PLAINTEXT://127.0.0.1:9092"));
     }
 
     #[test]

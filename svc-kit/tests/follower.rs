@@ -86,10 +86,10 @@ async fn every_follower_on_kafka_hears_every_event_after_it_started() {
     let broker = Broker::start();
     let topic = format!("medmesh.test-{}.v1", uuid::Uuid::new_v4().simple());
     let settings = KafkaSettings {
-        brokers: Some(broker.brokers()),
         partitions: 3,
         replication_factor: 1,
         message_timeout_ms: 5000,
+        ..KafkaSettings::plaintext(broker.brokers())
     };
     let source = EventSource::Kafka {
         brokers: broker.brokers(),

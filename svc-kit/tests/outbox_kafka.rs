@@ -37,10 +37,10 @@ async fn outbox_survives_a_broker_outage_without_loss_or_duplicates() {
     create_tables(&test.db).await;
     let topic = format!("medmesh.test-{}.v1", uuid::Uuid::new_v4().simple());
     let settings = KafkaSettings {
-        brokers: Some(broker.brokers()),
         partitions: 3,
         replication_factor: 1,
         message_timeout_ms: 3000,
+        ..KafkaSettings::plaintext(broker.brokers())
     };
     let token = CancellationToken::new();
     let publisher = Arc::new(KafkaPublisher::new(&broker.brokers(), &settings).unwrap());
@@ -142,10 +142,10 @@ async fn an_event_kafka_refuses_is_dead_lettered_and_the_next_one_is_published()
     let test = TestDb::postgres().await;
     let topic = format!("medmesh.test-{}.v1", uuid::Uuid::new_v4().simple());
     let settings = KafkaSettings {
-        brokers: Some(broker.brokers()),
         partitions: 3,
         replication_factor: 1,
         message_timeout_ms: 5000,
+        ..KafkaSettings::plaintext(broker.brokers())
     };
     let outbox = Outbox::new("medmesh/test", topic.clone());
     let aggregate = uuid::Uuid::now_v7().to_string();

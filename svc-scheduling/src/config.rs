@@ -126,7 +126,9 @@ impl SectionConfig for SchedulingConfig {
             // Confirmations name patients: production sends them to the object store over
             // HTTPS unless the network itself is encrypted.
             if settings.mode == svc_kit::config::Mode::Production
-                && !settings.tls.allow_plaintext
+                && !settings
+                    .tls
+                    .allows_plaintext(svc_kit::tls::Plaintext::ObjectStore)
                 && s3
                     .endpoint
                     .as_deref()
@@ -135,7 +137,8 @@ impl SectionConfig for SchedulingConfig {
                 return Err(ConfigError::key(
                     "scheduling.documents.s3.endpoint",
                     "is plain http:// to another host: production speaks HTTPS to the object \
-                     store unless tls.allow_plaintext says the network is encrypted",
+                     store unless tls.allow_plaintext names \"object_store\" because the \
+                     network itself is encrypted",
                 ));
             }
         }

@@ -1,5 +1,6 @@
 //! Requiring a valid bearer token on a gRPC service. Health and reflection stay open (probes
-//! and tooling); every MedMesh API is wrapped in [`RequireAuth`].
+//! and tooling); every MedMesh API is wrapped in [`RequireAuth`]. Under mutual TLS a MedMesh
+//! service's token must come with that service's certificate (`auth/peer.rs`).
 
 use std::{
     convert::Infallible,
@@ -12,10 +13,13 @@ use http::{Request, Response};
 use tonic::{body::Body, server::NamedService};
 use tower::Service;
 
-use super::{Authenticator, Principal};
+use super::{Authenticator, Principal, peer};
 
 /// Wraps a tonic service: calls without a valid token answer `UNAUTHENTICATED` and never reach
-/// it; valid ones carry the caller's [`Principal`] in the request extensions.
+/// it; valid ones carry the caller's [`Principal`] in the request extensions. A MedMesh
+/// service's token that comes with a client certificate not naming that service (`svc-notify`'s
+/// certificate with `svc-scheduling`'s token) is refused too; people's and partners' tokens are
+/// not bound to a certificate.
 #[derive(Clone)]
 pub struct RequireAuth<S> {
     inner: S,
@@ -116,6 +120,20 @@ where
             };
             match auth.authenticate(token).await {
                 Ok(principal) => {
+                    if let Some(expected) =
+                        peer::service_name_the_certificate_lacks(&request, &principal)
+                    {
+                        // Most likely a leaked client secret, used with another certificate.
+                        tracing::warn!(
+                            client_id = %principal.client_id,
+                            expected_name = expected,
+                            "a service token came with another's client certificate"
+                        );
+                        return Ok(tonic::Status::unauthenticated(
+                            "the client certificate does not belong to the token's service",
+                        )
+                        .into_http());
+                    }
                     request.extensions_mut().insert::<Principal>(principal);
                     inner.call(request).await
                 }

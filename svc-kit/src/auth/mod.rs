@@ -7,6 +7,7 @@
 #[cfg(feature = "dev-issuer")]
 pub mod dev_issuer;
 pub mod grpc;
+pub(crate) mod peer;
 mod role;
 mod service_tokens;
 mod validate;

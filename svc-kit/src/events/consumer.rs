@@ -92,14 +92,7 @@ pub(super) async fn ensure_topics_until_ready(
     shutdown: &CancellationToken,
 ) -> bool {
     loop {
-        match ensure_topics(
-            base,
-            topics,
-            settings.partitions,
-            settings.replication_factor,
-        )
-        .await
-        {
+        match ensure_topics(base, topics, settings).await {
             Ok(()) => return true,
             Err(error) => {
                 tracing::warn!(consumer = %who, %error, "could not ensure topics; retrying");
@@ -189,7 +182,7 @@ impl<H: EventHandler> Consumer<H> {
         settings: &KafkaSettings,
         shutdown: CancellationToken,
     ) -> Result<(), String> {
-        let base: ClientConfig = kafka_client_config(brokers);
+        let base: ClientConfig = kafka_client_config(brokers, settings);
         if !ensure_topics_until_ready(&base, &self.topics, settings, &self.group, &shutdown).await {
             return Ok(());
         }

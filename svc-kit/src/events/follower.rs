@@ -56,7 +56,7 @@ impl Follower {
                 }
             }
             EventSource::Kafka { brokers, settings } => {
-                let base: ClientConfig = kafka_client_config(&brokers);
+                let base: ClientConfig = kafka_client_config(&brokers, &settings);
                 if !ensure_topics_until_ready(&base, &self.topics, &settings, &self.name, &shutdown)
                     .await
                 {

@@ -14,11 +14,15 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord, Producer},
 };
 
+use secrecy::ExposeSecret as _;
+
 use super::{OutgoingEvent, PublishError, PublishOutcome, Publisher};
 use crate::config::KafkaSettings;
 
-/// The librdkafka settings every MedMesh client starts from.
-pub fn kafka_client_config(brokers: &str) -> ClientConfig {
+/// The librdkafka settings every MedMesh client starts from: `brokers`, and the TLS and SASL
+/// `settings` name. librdkafka's TLS (and SCRAM) is the system's OpenSSL, the one part of the
+/// platform not on rustls (docs/adr/0011-kafka-tls-with-librdkafka.md).
+pub fn kafka_client_config(brokers: &str, settings: &KafkaSettings) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -26,23 +30,65 @@ pub fn kafka_client_config(brokers: &str) -> ClientConfig {
         // Kafka's own reconnect backoff; the relay adds its own on top.
         .set("reconnect.backoff.max.ms", "2000")
         .set("socket.connection.setup.timeout.ms", "5000")
-        .set("log_level", "3");
+        .set("log_level", "3")
+        .set("security.protocol", settings.security_protocol());
+    if settings.tls {
+        // The broker's name is checked against its certificate, not only the chain.
+        config.set("ssl.endpoint.identification.algorithm", "https");
+        if let Some(ca) = &settings.ca_file {
+            config.set("ssl.ca.location", ca.to_string_lossy());
+        }
+        if let (Some(cert), Some(key)) = (&settings.cert_file, &settings.key_file) {
+            config
+                .set("ssl.certificate.location", cert.to_string_lossy())
+                .set("ssl.key.location", key.to_string_lossy());
+        }
+    }
+    if let Some(mechanism) = settings.sasl_mechanism {
+        config
+            .set("sasl.mechanism", mechanism.as_str())
+            .set(
+                "sasl.username",
+                settings.sasl_username.clone().unwrap_or_default(),
+            )
+            .set(
+                "sasl.password",
+                settings
+                    .sasl_password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string())
+                    .unwrap_or_default(),
+            );
+    }
     config
 }
 
-/// Creates the topics if they are missing. "Already exists" is success.
+/// Creates the topics if they are missing, with the partitions and replication `settings` name.
+/// "Already exists" is success. A broker that does not answer (down, or refusing the
+/// handshake) fails it after the broker's own operation timeout plus `message_timeout_ms`, as a
+/// publish would fail, not after librdkafka's default minute.
 pub async fn ensure_topics(
     config: &ClientConfig,
     topics: &[String],
-    partitions: i32,
-    replication_factor: i32,
+    settings: &KafkaSettings,
 ) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| e.to_string())?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .map(|t| {
+            NewTopic::new(
+                t,
+                settings.partitions,
+                TopicReplication::Fixed(settings.replication_factor),
+            )
+        })
         .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    const OPERATION: Duration = Duration::from_secs(5);
+    let options = AdminOptions::new()
+        .operation_timeout(Some(OPERATION))
+        .request_timeout(Some(
+            OPERATION + Duration::from_millis(settings.message_timeout_ms),
+        ));
     let results = admin
         .create_topics(&new_topics, &options)
         .await
@@ -84,8 +130,7 @@ pub struct KafkaPublisher {
     config: ClientConfig,
     producer: Mutex<Arc<FutureProducer>>,
     ensured_topics: Mutex<HashSet<String>>,
-    partitions: i32,
-    replication_factor: i32,
+    settings: KafkaSettings,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -96,7 +141,7 @@ impl std::fmt::Debug for KafkaPublisher {
 
 impl KafkaPublisher {
     pub fn new(brokers: &str, settings: &KafkaSettings) -> Result<KafkaPublisher, String> {
-        let mut config = kafka_client_config(brokers);
+        let mut config = kafka_client_config(brokers, settings);
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -110,8 +155,7 @@ impl KafkaPublisher {
             config,
             producer: Mutex::new(Arc::new(producer)),
             ensured_topics: Mutex::new(HashSet::new()),
-            partitions: settings.partitions,
-            replication_factor: settings.replication_factor,
+            settings: settings.clone(),
         })
     }
 
@@ -163,13 +207,7 @@ impl KafkaPublisher {
         if missing.is_empty() {
             return Ok(());
         }
-        ensure_topics(
-            &self.config,
-            &missing,
-            self.partitions,
-            self.replication_factor,
-        )
-        .await?;
+        ensure_topics(&self.config, &missing, &self.settings).await?;
         self.ensured_topics.lock().unwrap().extend(missing);
         Ok(())
     }
@@ -250,13 +288,7 @@ impl Publisher for KafkaPublisher {
 
     fn prepare<'a>(&'a self, topics: &'a [String]) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            ensure_topics(
-                &self.config,
-                topics,
-                self.partitions,
-                self.replication_factor,
-            )
-            .await?;
+            ensure_topics(&self.config, topics, &self.settings).await?;
             self.ensured_topics
                 .lock()
                 .unwrap()
