@@ -664,12 +664,17 @@ impl figment::Provider for RawVars {
     fn data(
         &self,
     ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
-        let mut figment = Figment::new();
-        for (key, value) in &self.vars {
-            figment = figment.merge(figment::providers::Serialized::default(key, value));
-        }
-        figment.data()
+        figment::Provider::data(&text_values(
+            self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
     }
+}
+
+/// Each `(key path, text)` as a string value, whatever it looks like.
+fn text_values<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Figment {
+    pairs.fold(Figment::new(), |figment, (key, value)| {
+        figment.merge(figment::providers::Serialized::default(key, value))
+    })
 }
 
 impl figment::Provider for SecretFiles {
@@ -680,7 +685,7 @@ impl figment::Provider for SecretFiles {
     fn data(
         &self,
     ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
-        let mut figment = Figment::new();
+        let mut values = Vec::with_capacity(self.files.len());
         for (variable, key, file) in &self.files {
             let contents = std::fs::read_to_string(file).map_err(|error| {
                 figment::Error::from(format!(
@@ -690,9 +695,9 @@ impl figment::Provider for SecretFiles {
             })?;
             let value = contents.strip_suffix('\n').unwrap_or(&contents);
             let value = value.strip_suffix('\r').unwrap_or(value);
-            figment = figment.merge(figment::providers::Serialized::default(key, value));
+            values.push((key.as_str(), value.to_string()));
         }
-        figment.data()
+        figment::Provider::data(&text_values(values.iter().map(|(k, v)| (*k, v.as_str()))))
     }
 }
 

@@ -915,3 +915,22 @@ impl TestCa {
         }
     }
 }
+
+/// An encoded event of a made-up kind (`medmesh.test.v1.thing.changed`) with id `id`, for
+/// `topic`, keyed by its id: what bus and broker tests publish.
+pub fn thing_changed(topic: &str, id: &str) -> crate::events::OutgoingEvent {
+    use prost::Message as _;
+    let envelope = medmesh_proto::events::v1::EventEnvelope {
+        id: id.to_string(),
+        r#type: "medmesh.test.v1.thing.changed".into(),
+        ..Default::default()
+    };
+    crate::events::OutgoingEvent {
+        seq: 0,
+        event_id: id.to_string(),
+        event_type: envelope.r#type.clone(),
+        topic: topic.to_string(),
+        key: id.to_string(),
+        payload: bytes::Bytes::from(envelope.encode_to_vec()),
+    }
+}

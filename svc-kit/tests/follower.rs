@@ -7,31 +7,12 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
-use medmesh_proto::events::v1::EventEnvelope;
-use prost::Message;
 use svc_kit::{
     config::KafkaSettings,
     events::{EventSource, Follower, KafkaPublisher, MemoryBus, OutgoingEvent, Publisher},
-    testing::Broker,
+    testing::{Broker, thing_changed},
 };
 use tokio_util::sync::CancellationToken;
-
-fn event(topic: &str, id: &str) -> OutgoingEvent {
-    let envelope = EventEnvelope {
-        id: id.to_string(),
-        r#type: "medmesh.test.v1.thing.changed".into(),
-        ..Default::default()
-    };
-    OutgoingEvent {
-        seq: 0,
-        event_id: id.to_string(),
-        event_type: envelope.r#type.clone(),
-        topic: topic.to_string(),
-        key: id.to_string(),
-        payload: Bytes::from(envelope.encode_to_vec()),
-    }
-}
 
 type Heard = Arc<Mutex<Vec<String>>>;
 
@@ -65,7 +46,7 @@ async fn wait_for(heard: &Heard, ids: &[&str]) -> Vec<String> {
 async fn every_follower_on_the_bus_hears_every_event_after_it_started() {
     let bus = MemoryBus::new();
     let topic = "medmesh.test.v1";
-    bus.publish(&[event(topic, "before")]).await;
+    bus.publish(&[thing_changed(topic, "before")]).await;
     let token = CancellationToken::new();
     let source = EventSource::Memory(bus.clone());
     let (a, b) = (
@@ -73,7 +54,7 @@ async fn every_follower_on_the_bus_hears_every_event_after_it_started() {
         follow(&source, topic, &token),
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
-    bus.publish(&[event(topic, "one"), event(topic, "two")])
+    bus.publish(&[thing_changed(topic, "one"), thing_changed(topic, "two")])
         .await;
     for heard in [&a, &b] {
         assert_eq!(wait_for(heard, &["one", "two"]).await, ["one", "two"]);
@@ -116,13 +97,13 @@ async fn every_follower_on_kafka_hears_every_event_after_it_started() {
         );
         probe += 1;
         let outcome = publisher
-            .publish(&[event(&topic, &format!("probe-{probe}"))])
+            .publish(&[thing_changed(&topic, &format!("probe-{probe}"))])
             .await;
         assert!(outcome.error.is_none(), "{:?}", outcome.error);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let ids: Vec<String> = (0..20).map(|i| format!("event-{i}")).collect();
-    let batch: Vec<OutgoingEvent> = ids.iter().map(|id| event(&topic, id)).collect();
+    let batch: Vec<OutgoingEvent> = ids.iter().map(|id| thing_changed(&topic, id)).collect();
     let outcome = publisher.publish(&batch).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     for heard in [&a, &b] {

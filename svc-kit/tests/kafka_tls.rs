@@ -10,32 +10,13 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
-use medmesh_proto::events::v1::EventEnvelope;
-use prost::Message;
 use secrecy::SecretString;
 use svc_kit::{
     config::{KafkaSettings, SaslMechanism},
-    events::{EventSource, Follower, KafkaPublisher, OutgoingEvent, Publisher},
-    testing::{Broker, BrokerOptions, TestCa},
+    events::{EventSource, Follower, KafkaPublisher, Publisher},
+    testing::{Broker, BrokerOptions, TestCa, thing_changed},
 };
 use tokio_util::sync::CancellationToken;
-
-fn event(topic: &str, id: &str) -> OutgoingEvent {
-    let envelope = EventEnvelope {
-        id: id.to_string(),
-        r#type: "medmesh.test.v1.thing.changed".into(),
-        ..Default::default()
-    };
-    OutgoingEvent {
-        seq: 0,
-        event_id: id.to_string(),
-        event_type: envelope.r#type.clone(),
-        topic: topic.to_string(),
-        key: id.to_string(),
-        payload: Bytes::from(envelope.encode_to_vec()),
-    }
-}
 
 fn write(dir: &Path, name: &str, pem: &str) -> PathBuf {
     let path = dir.join(name);
@@ -92,7 +73,7 @@ async fn round_trip(broker: &Broker, settings: &KafkaSettings) -> (String, Vec<S
         );
         probe += 1;
         let outcome = publisher
-            .publish(&[event(&topic, &format!("probe-{probe}"))])
+            .publish(&[thing_changed(&topic, &format!("probe-{probe}"))])
             .await;
         assert!(outcome.error.is_none(), "{:?}", outcome.error);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -105,7 +86,7 @@ async fn round_trip(broker: &Broker, settings: &KafkaSettings) -> (String, Vec<S
 /// Whether one event published to `topic` (which exists) with `settings` is acknowledged.
 async fn delivered(broker: &Broker, settings: &KafkaSettings, topic: &str) -> bool {
     let publisher = KafkaPublisher::new(&broker.brokers(), settings).unwrap();
-    let outcome = publisher.publish(&[event(topic, "one")]).await;
+    let outcome = publisher.publish(&[thing_changed(topic, "one")]).await;
     match outcome.error {
         None => outcome.delivered == 1,
         Some(_) => {
