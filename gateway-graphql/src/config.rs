@@ -37,6 +37,9 @@ pub struct GatewayConfig {
     pub max_subscriptions_per_connection: usize,
     /// Live subscriptions one subject may hold on one gateway replica.
     pub max_subscriptions_per_subject: usize,
+    /// The reverse proxies (addresses or networks) whose `X-Forwarded-For` names the caller.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[gateway.rate_limit]`: requests per caller (see the defaults for each key).
@@ -91,6 +94,8 @@ impl SectionConfig for GatewayConfig {
     const DEFAULTS: &'static str = include_str!("defaults.toml");
 
     fn validate(&self, settings: &Settings) -> Result<(), ConfigError> {
+        crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError::key("gateway.trusted_proxies", e))?;
         if self.max_depth == 0 {
             return Err(ConfigError::key("gateway.max_depth", "must be at least 1"));
         }

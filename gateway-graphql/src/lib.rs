@@ -14,6 +14,7 @@ pub mod health;
 pub mod input;
 pub mod notify;
 pub mod pharmacy;
+pub mod proxies;
 pub mod rates;
 pub mod records;
 pub mod scheduling;

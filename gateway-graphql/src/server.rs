@@ -29,6 +29,7 @@ use crate::{
     accounts::ClientAddress,
     context::RequestAuth,
     errors::ErrorCode,
+    proxies::TrustedProxies,
     rates::{Caller, SessionRates, over_rate},
     schema::MeshSchema,
 };
@@ -53,6 +54,8 @@ struct GatewayState {
     rates: Option<RateLimits>,
     /// Ends the sessions of deactivated and erased users.
     account_ends: Option<crate::sessions::AccountFeed>,
+    /// Whose `X-Forwarded-For` names the caller.
+    proxies: TrustedProxies,
 }
 
 /// How much one request may send.
@@ -104,6 +107,7 @@ impl GatewayServer {
                 limits: Limits::default(),
                 rates: None,
                 account_ends: None,
+                proxies: TrustedProxies::default(),
             },
         })
     }
@@ -117,6 +121,12 @@ impl GatewayServer {
     /// Limits each caller's requests to `rates` (none unless set).
     pub fn with_rate_limits(mut self, rates: RateLimits) -> GatewayServer {
         self.state.rates = Some(rates);
+        self
+    }
+
+    /// Believes `proxies`' `X-Forwarded-For` about who called (nobody's unless set).
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> GatewayServer {
+        self.state.proxies = proxies;
         self
     }
 
@@ -230,6 +240,7 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> Response {
     let start = Instant::now();
+    let peer = state.proxies.caller(peer, &headers);
     let mut request = request
         .into_inner()
         .data(RequestAuth::from_headers(&headers))
@@ -291,9 +302,11 @@ async fn rate_limited(
 async fn subscriptions(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let peer = state.proxies.caller(peer, &headers);
     let max_message = state.limits.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)

@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use gateway_graphql::{
     GatewayServer,
+    proxies::TrustedProxies,
     server::{RateLimits, RateRules},
 };
 use serde_json::{Value, json};
@@ -223,6 +224,76 @@ async fn one_gateway_without_redis_keeps_the_budgets_in_process() {
             .0,
         200
     );
+}
+
+/// The status of an anonymous request that says it was forwarded for `forwarded_for`.
+async fn send_forwarded(url: &str, forwarded_for: &str) -> u16 {
+    reqwest::Client::new()
+        .post(url)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_visitor_has_a_budget_of_their_own() {
+    // This test's client is the proxy: 127.0.0.1.
+    let behind_proxy = |trusted: &[&str]| {
+        let server = GatewayServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            common::offline_schema(&common::default_config().1),
+            Arc::new(Authenticator::new(
+                common::default_config()
+                    .0
+                    .auth
+                    .settings_for("http://127.0.0.1:9/unused".into()),
+            )),
+        );
+        let trusted: Vec<String> = trusted.iter().map(|t| t.to_string()).collect();
+        async move {
+            server
+                .await
+                .unwrap()
+                .with_rate_limits(RateLimits {
+                    rules: rules(),
+                    budgets: budgets("memory", None),
+                })
+                .with_trusted_proxies(TrustedProxies::parse(&trusted).unwrap())
+        }
+    };
+    let stop = CancellationToken::new();
+    let trusting = common::serve(behind_proxy(&["127.0.0.0/8"]).await, &stop);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(send_forwarded(&trusting, "198.51.100.4").await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "one visitor, one budget");
+    // Another visitor behind the same proxy still has all of theirs.
+    assert_eq!(send_forwarded(&trusting, "198.51.100.5").await, 200);
+    // A visitor cannot pick a fresh budget by writing the header through the proxy: the
+    // address the proxy appends is the one counted.
+    assert_eq!(
+        send_forwarded(&trusting, "203.0.113.1, 198.51.100.4").await,
+        429
+    );
+
+    // Not trusted: the header is ignored and everyone is the peer.
+    let ignoring = common::serve(behind_proxy(&[]).await, &stop);
+    let mut statuses = Vec::new();
+    for visitor in [
+        "198.51.100.6",
+        "198.51.100.7",
+        "198.51.100.8",
+        "198.51.100.9",
+    ] {
+        statuses.push(send_forwarded(&ignoring, visitor).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "all one caller: the peer");
+    stop.cancel();
 }
 
 type Socket =

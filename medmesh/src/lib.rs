@@ -298,10 +298,15 @@ impl Platform {
                     addr,
                     source,
                 })?;
-            let mut gateway = gateway.with_limits(gateway_graphql::server::Limits {
-                max_body_bytes: gateway_config.max_body_bytes,
-                max_message_bytes: gateway_config.max_message_bytes,
-            });
+            let proxies =
+                gateway_graphql::proxies::TrustedProxies::parse(&gateway_config.trusted_proxies)
+                    .map_err(|e| ConfigError::key("gateway.trusted_proxies", e))?;
+            let mut gateway = gateway
+                .with_limits(gateway_graphql::server::Limits {
+                    max_body_bytes: gateway_config.max_body_bytes,
+                    max_message_bytes: gateway_config.max_message_bytes,
+                })
+                .with_trusted_proxies(proxies);
             if gateway_config.rate_limit.enabled {
                 let budgets = svc_kit::cache::Cache::from_settings(&settings.cache, "gateway")
                     .map_err(|e| ConfigError::new(format!("gateway rate limits: {e}")))?;
