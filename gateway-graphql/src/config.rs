@@ -37,8 +37,9 @@ pub struct GatewayConfig {
     pub max_subscriptions_per_connection: usize,
     /// Live subscriptions one subject may hold on one gateway replica.
     pub max_subscriptions_per_subject: usize,
-    /// The reverse proxies (addresses or networks) whose `X-Forwarded-For` names the caller.
-    #[serde(default)]
+    /// The reverse proxies (addresses or networks) whose `X-Forwarded-For` names the caller:
+    /// a list, or one comma-separated string (`MEDMESH_GATEWAY__TRUSTED_PROXIES=10.0.0.0/8`).
+    #[serde(default, deserialize_with = "one_or_many")]
     pub trusted_proxies: Vec<String>,
 }
 
@@ -149,4 +150,21 @@ impl SectionConfig for GatewayConfig {
         }
         self.client_secret(settings).map(|_| ())
     }
+}
+
+/// A list of strings, or one string (the environment's form of a one-item list).
+fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match Form::deserialize(deserializer)? {
+        Form::Many(items) => items,
+        Form::One(item) => vec![item],
+    })
 }

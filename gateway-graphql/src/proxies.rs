@@ -15,10 +15,13 @@ use ipnet::IpNet;
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    /// Parses each of `networks`: an address (`10.0.0.7`) or a network (`10.0.0.0/8`).
+    /// Parses each of `networks`: an address (`10.0.0.7`) or a network (`10.0.0.0/8`); an
+    /// entry may hold several, comma-separated (as one environment variable gives them).
     pub fn parse(networks: &[String]) -> Result<TrustedProxies, String> {
         networks
             .iter()
+            .flat_map(|entry| entry.split(','))
+            .filter(|network| !network.trim().is_empty())
             .map(|network| {
                 let network = network.trim();
                 network
@@ -35,31 +38,54 @@ impl TrustedProxies {
         self.0.iter().any(|network| network.contains(&address))
     }
 
-    /// Who called: `peer`, or when `peer` is a trusted proxy, the last address of
-    /// `X-Forwarded-For` (every such header, in order) that is not a trusted proxy. A header
-    /// holding anything but addresses is not believed at all.
+    /// Who called: `peer`, or when `peer` is a trusted proxy, the address nearest to it in
+    /// `X-Forwarded-For` (every such header, in order) that is not a trusted proxy. Entries are
+    /// read from the right, as far as that: an address, perhaps with a port (`1.2.3.4:5678`,
+    /// `[2001:db8::1]:443`) or an IPv6 zone. What a visitor wrote further left is never read;
+    /// an entry that is no address where the walk needs one leaves the proxy as the caller.
     pub fn caller(&self, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         if !self.trusts(peer.ip()) {
             return peer;
         }
-        let mut chain = Vec::new();
-        for value in headers.get_all("x-forwarded-for") {
-            let Ok(value) = value.to_str() else {
+        let entries: Vec<Option<&str>> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .flat_map(|value| match value.to_str() {
+                Ok(text) => text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(Some)
+                    .collect::<Vec<_>>(),
+                // Not text: one entry that is no address, where it stands.
+                Err(_) => vec![None],
+            })
+            .collect();
+        for entry in entries.into_iter().rev() {
+            let Some(address) = entry.and_then(parse_hop) else {
                 return peer;
             };
-            for hop in value.split(',') {
-                match hop.trim().parse::<IpAddr>() {
-                    Ok(address) => chain.push(address),
-                    Err(_) => return peer,
-                }
+            if !self.trusts(address) {
+                return SocketAddr::new(address, 0);
             }
         }
-        chain
-            .into_iter()
-            .rev()
-            .find(|address| !self.trusts(*address))
-            .map_or(peer, |address| SocketAddr::new(address.to_canonical(), 0))
+        peer
     }
+}
+
+/// One `X-Forwarded-For` entry's address: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
+/// `[2001:db8::1]:443`, `fe80::1%eth0`.
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    let address = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            let bare = entry.trim_start_matches('[').split([']', '%']).next()?;
+            bare.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        })?;
+    Some(address.to_canonical())
 }
 
 #[cfg(test)]
@@ -112,7 +138,35 @@ mod tests {
         );
         assert_eq!(
             ip(proxies.caller(ingress, &headers(&["198.51.100.4, not-an-address"]))),
-            "10.1.2.3"
+            "10.1.2.3",
+            "the entry the proxy wrote is no address"
+        );
+        // What a visitor wrote to the left, whatever it is, is never read.
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["x, 198.51.100.4"]))),
+            "198.51.100.4"
+        );
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["x", "198.51.100.4, 10.0.0.2"]))),
+            "198.51.100.4"
+        );
+        // Ports and zones some proxies write.
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["198.51.100.4:5678"]))),
+            "198.51.100.4"
+        );
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["[2001:db8::1]:443"]))),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["fe80::1%eth0"]))),
+            "fe80::1"
+        );
+        assert_eq!(
+            ip(proxies.caller(ingress, &headers(&["198.51.100.4,, "]))),
+            "198.51.100.4",
+            "empty entries are none"
         );
         // An IPv4 proxy reached over IPv6 (mapped) is the same proxy.
         let mapped: SocketAddr = "[::ffff:10.1.2.3]:40000".parse().unwrap();
@@ -133,5 +187,8 @@ mod tests {
         assert!(TrustedProxies::parse(&["10.0.0.0/33".into()]).is_err());
         assert!(TrustedProxies::parse(&["ingress".into()]).is_err());
         assert!(TrustedProxies::parse(&["fd00::/8".into(), " 127.0.0.1 ".into()]).is_ok());
+        let one_variable = TrustedProxies::parse(&["10.0.0.0/8, 192.168.0.0/16".into()]).unwrap();
+        assert!(one_variable.trusts("192.168.3.4".parse().unwrap()));
+        assert!(!one_variable.trusts("172.16.0.1".parse().unwrap()));
     }
 }

@@ -52,9 +52,22 @@ impl Caller {
                 signed_in: true,
             },
             None => Caller {
-                key: format!("ip:{}", peer.ip()),
+                key: format!("ip:{}", address_key(peer.ip())),
                 signed_in: false,
             },
+        }
+    }
+}
+
+/// What an anonymous caller's budget is counted by: an IPv4 address (an IPv4-mapped IPv6 one
+/// is the same), or an IPv6 address's /64, which one household or host holds whole and could
+/// otherwise rotate through for fresh budgets.
+fn address_key(address: std::net::IpAddr) -> String {
+    match address.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
         }
     }
 }
@@ -152,4 +165,23 @@ fn bookings(request: &mut async_graphql::Request) -> u32 {
             )
         })
         .fold(0u32, u32::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn anonymous_budgets_count_an_ipv4_address_or_an_ipv6_64() {
+        let key = |a: &str| address_key(a.parse().unwrap());
+        assert_eq!(key("198.51.100.4"), "198.51.100.4");
+        assert_eq!(
+            key("::ffff:198.51.100.4"),
+            "198.51.100.4",
+            "mapped is the same"
+        );
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
 }

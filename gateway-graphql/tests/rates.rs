@@ -280,6 +280,8 @@ async fn behind_a_trusted_proxy_each_forwarded_visitor_has_a_budget_of_their_own
         send_forwarded(&trusting, "203.0.113.1, 198.51.100.4").await,
         429
     );
+    // Nor by writing something that is no address there: it is never read.
+    assert_eq!(send_forwarded(&trusting, "x, 198.51.100.4").await, 429);
 
     // Not trusted: the header is ignored and everyone is the peer.
     let ignoring = common::serve(behind_proxy(&[]).await, &stop);
