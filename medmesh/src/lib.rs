@@ -66,6 +66,8 @@ pub const PART_SECTIONS: [&str; 5] = [
 #[derive(Debug, Default)]
 pub struct PartConfigs {
     pub gateway: Option<GatewayConfig>,
+    /// The process's TLS, its files read and checked once.
+    pub tls: svc_kit::tls::Tls,
 }
 
 /// A running set of components and the token that stops them.
@@ -150,8 +152,10 @@ impl Platform {
         components: &[Component],
     ) -> Result<PartConfigs, ConfigError> {
         settings.check_sections(&PART_SECTIONS)?;
-        let tls = svc_kit::tls::Tls::load(&settings.tls)?;
-        let mut configs = PartConfigs::default();
+        let mut configs = PartConfigs {
+            tls: svc_kit::tls::Tls::load(&settings.tls)?,
+            ..PartConfigs::default()
+        };
         for component in components {
             // Under mutual TLS a service's token is accepted only from its own certificate:
             // one that does not name it would have every call it makes refused.
@@ -159,7 +163,7 @@ impl Platform {
                 Component::Service(name) => format!("svc-{name}"),
                 Component::Gateway => "svc-gateway".to_string(),
             };
-            if !tls.names_workload(&role) {
+            if !configs.tls.names_workload(&role) {
                 let host = role.trim_start_matches("svc-");
                 return Err(ConfigError::key(
                     "tls.cert_file",
@@ -189,7 +193,7 @@ impl Platform {
         // Every part's own section is read and checked before any port is bound.
         let configs = Platform::validate(&settings, components)?;
         // The process's TLS, before anything that speaks HTTPS or gRPC is built.
-        let tls = svc_kit::tls::Tls::load(&settings.tls).map_err(ConfigError::from)?;
+        let tls = configs.tls.clone();
         svc_kit::tls::install(&tls);
         let scheme = if tls.serves_tls() { "https" } else { "http" };
         let settings = Arc::new(settings);
